@@ -1,0 +1,50 @@
+"""Back office (IAM-authorised): users, and their audit trail."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from securelogin.api import views
+from securelogin.api.http import admin_actor, lambda_entry, make_resolver
+from securelogin.api.schemas import CreateUserBody, Username
+from securelogin.clock import system_clock
+from securelogin.domain.models import IdDocument, Identity
+from securelogin.runtime import services
+from securelogin.services.users import NewUser
+
+users = Router()
+
+
+@users.post("/v1/admin/users")
+def create_user(body: CreateUserBody):
+    ident = body.identity
+    new = NewUser(
+        username=body.username, password=body.password, account_id=body.account_id, entity_id=body.entity_id,
+        primary=body.primary, phones=body.phones, balance_usd=body.balance_usd, jurisdiction=body.jurisdiction,
+        identity=Identity(date_of_birth=ident.date_of_birth, citizenship=ident.citizenship.upper(),
+                          country_of_residence=ident.country_of_residence.upper(),
+                          id_document=IdDocument(ident.id_document.type, ident.id_document.number), ssn=ident.ssn),
+    )
+    user = services().users.create(new, actor=admin_actor(users))
+    return {"username": user.username}, 201
+
+
+@users.get("/v1/admin/users/<username>")
+def get_user(username: Annotated[Username, Path()]) -> dict:
+    seen = services().users.view(username)
+    now = system_clock.now()
+    return {**views.user(seen.user), "identity": views.identity(seen.identity),
+            "devices": [views.device(d, now) for d in seen.devices]}
+
+
+@users.get("/v1/admin/users/<username>/audit")
+def get_audit(username: Annotated[Username, Path()],
+              limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict:
+    events = services().audit.newest_first(username, limit)
+    return {"events": [views.audit_event(e) for e in events]}
+
+
+app = make_resolver(users)
+lambda_handler = lambda_entry(app)

@@ -1,0 +1,26 @@
+"""API Gateway TOKEN authorizer: turns a session bearer token into the caller's identity."""
+from __future__ import annotations
+
+from typing import Any
+
+from securelogin.api.http import logger
+from securelogin.runtime import services
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    header = event.get("authorizationToken") or ""
+    scheme, _, token = header.partition(" ")
+    session = services().sessions.authorize(token.strip()) if scheme.lower() == "bearer" else None
+    if session is None:
+        logger.info("session refused")
+        # API Gateway answers 401 (the UNAUTHORIZED gateway response) to exactly this.
+        raise Exception("Unauthorized")  # noqa: TRY002
+    return {
+        "principalId": session.username,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}],
+        },
+        # Every value must be a string, number or boolean.
+        "context": {"username": session.username, "scope": session.scope.value, "session_key": session.key},
+    }

@@ -1,0 +1,51 @@
+"""Sending messages to people: SMS through SNS, voice calls through Pinpoint SMS and Voice v2."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from securelogin.domain.models import OutgoingMessage
+
+
+class DeliveryFailed(Exception):
+    pass
+
+
+class MessageSender(Protocol):
+    def send(self, message: OutgoingMessage) -> None: ...
+
+
+class AwsMessageSender:
+    def __init__(self, sns: Callable[[], Any], voice: Callable[[], Any], voice_origination_identity: str,
+                 sms_sender_id: str = "") -> None:
+        self._sns = sns
+        self._voice = voice
+        self._voice_origination_identity = voice_origination_identity
+        self._sms_sender_id = sms_sender_id
+
+    def send(self, message: OutgoingMessage) -> None:
+        try:
+            if message.channel == "sms":
+                self._send_sms(message)
+            elif message.channel == "voice":
+                if not self._voice_origination_identity:
+                    raise DeliveryFailed("voice calls need VOICE_ORIGINATION_IDENTITY")
+                self._voice().send_voice_message(
+                    DestinationPhoneNumber=message.to,
+                    OriginationIdentity=self._voice_origination_identity,
+                    MessageBody=message.body,
+                    MessageBodyTextType="SSML",
+                    VoiceId="JOANNA",
+                )
+            else:
+                raise ValueError(f"unknown channel {message.channel}")
+        except (BotoCoreError, ClientError) as exc:
+            raise DeliveryFailed(f"{message.channel} delivery failed: {type(exc).__name__}") from exc
+
+    def _send_sms(self, message: OutgoingMessage) -> None:
+        attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
+        if self._sms_sender_id:
+            attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": self._sms_sender_id}
+        self._sns().publish(PhoneNumber=message.to, Message=message.body, MessageAttributes=attributes)

@@ -1,0 +1,93 @@
+"""Conversions between table items and domain objects, in one place."""
+from __future__ import annotations
+
+from securelogin.adapters.table import ChallengeAttribute, DeviceItem, LoginItem, SessionItem, UserItem, user_pk
+from securelogin.domain.models import (
+    Challenge,
+    Device,
+    DeviceStatus,
+    DeviceType,
+    LoginStatus,
+    LoginTransaction,
+    Scope,
+    Session,
+    SlsMode,
+    User,
+)
+
+
+def user_from(item: UserItem) -> User:
+    return User(
+        username=item.username,
+        password_hash=item.password_hash,
+        account_id=item.account_id,
+        entity_id=item.entity_id,
+        primary=item.primary,
+        phones=list(item.phones or []),
+        balance_usd=float(item.balance_usd),
+        jurisdiction=item.jurisdiction,
+        created_at=item.created_at,
+        sls_mode=SlsMode(item.sls_mode),
+        restrictions=list(item.restrictions or []),
+        preferred_device_id=item.preferred_device_id,
+    )
+
+
+def user_item(user: User, sealed_identity: str) -> UserItem:
+    return UserItem(
+        pk=user_pk(user.username), sk="PROFILE", username=user.username, password_hash=user.password_hash,
+        account_id=user.account_id, entity_id=user.entity_id, primary=user.primary, phones=user.phones,
+        balance_usd=user.balance_usd, jurisdiction=user.jurisdiction, sls_mode=user.sls_mode.value,
+        restrictions=user.restrictions, preferred_device_id=user.preferred_device_id,
+        sealed_identity=sealed_identity, created_at=user.created_at,
+    )
+
+
+def device_from(item: DeviceItem) -> Device:
+    return Device(
+        device_id=item.device_id, username=item.username, type=DeviceType(item.type), label=item.label,
+        status=DeviceStatus(item.status), created_at=item.created_at, last_used_at=item.last_used_at,
+        phone=item.phone, serial=item.serial, ocra_suite=item.ocra_suite, app_instance_id=item.app_instance_id,
+        platform=item.platform, valid_until=item.valid_until, consecutive_failures=int(item.consecutive_failures or 0),
+        locked_until=item.locked_until, lock_count=int(item.lock_count or 0),
+    )
+
+
+def device_item(device: Device, sealed_secret: str | None = None) -> DeviceItem:
+    return DeviceItem(
+        pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}",
+        gsi1pk=f"DEVICE#{device.device_id}", gsi1sk="DEVICE",
+        device_id=device.device_id, username=device.username, type=device.type.value, label=device.label,
+        status=device.status.value, created_at=device.created_at, last_used_at=device.last_used_at,
+        phone=device.phone, serial=device.serial, ocra_suite=device.ocra_suite,
+        app_instance_id=device.app_instance_id, platform=device.platform, valid_until=device.valid_until,
+        consecutive_failures=device.consecutive_failures, locked_until=device.locked_until,
+        lock_count=device.lock_count, sealed_secret=sealed_secret,
+    )
+
+
+def challenge_from(attr: ChallengeAttribute | None) -> Challenge | None:
+    if attr is None:
+        return None
+    return Challenge(device_id=attr.device_id, method=attr.method, issued_at=attr.issued_at,
+                     expires_at=attr.expires_at, check_data=dict(attr.check_data.as_dict()))
+
+
+def challenge_attribute(challenge: Challenge) -> ChallengeAttribute:
+    return ChallengeAttribute(device_id=challenge.device_id, method=challenge.method, issued_at=challenge.issued_at,
+                              expires_at=challenge.expires_at, check_data=challenge.check_data)
+
+
+def login_from(item: LoginItem) -> tuple[LoginTransaction, int]:
+    """The transaction and its challenge version (the optimistic-lock token)."""
+    txn = LoginTransaction(
+        key=item.pk.removeprefix("LOGIN#"), username=item.username, device_ids=list(item.device_ids or []),
+        expires_at=item.expires_at, status=LoginStatus(item.status), challenge=challenge_from(item.challenge),
+        attempts=int(item.attempts or 0), scope=Scope(item.scope), session_handed_out=bool(item.session_handed_out),
+    )
+    return txn, int(item.challenge_version or 0)
+
+
+def session_from(item: SessionItem) -> Session:
+    return Session(key=item.pk.removeprefix("SESSION#"), username=item.username, scope=Scope(item.scope),
+                   created_at=item.created_at, expires_at=item.expires_at, device_id=item.device_id)

@@ -1,0 +1,262 @@
+"""Data access for users, devices, throttles, logins, sessions and the audit trail.
+
+Every method takes and returns domain objects. Checks that guard a write are conditions
+of that same write, so two concurrent requests cannot both pass them.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from securelogin.adapters.records import (
+    challenge_attribute,
+    device_from,
+    device_item,
+    login_from,
+    session_from,
+    user_from,
+    user_item,
+)
+from securelogin.adapters.table import (
+    AuditItem,
+    DeviceItem,
+    Item,
+    LockoutItem,
+    LoginItem,
+    SessionItem,
+    ThrottleItem,
+    UserItem,
+    connection,
+    user_pk,
+)
+from securelogin.domain.models import (
+    AuditEvent,
+    Challenge,
+    Device,
+    LoginStatus,
+    LoginTransaction,
+    PasswordLockout,
+    Session,
+    User,
+)
+
+
+class AlreadyExists(Exception):
+    pass
+
+
+class StaleWrite(Exception):
+    """A conditional write lost: the item changed since it was read."""
+
+
+def _failed_on_condition(error: Exception) -> bool:
+    return getattr(error, "cause_response_code", None) in ("ConditionalCheckFailedException",
+                                                           "TransactionCanceledException")
+
+
+@dataclass
+class UserPartition:
+    """Everything a login needs about one username, read with one Query."""
+    user: User | None
+    sealed_identity: str | None
+    lockout: PasswordLockout
+    devices: list[Device] = field(default_factory=list)
+
+
+class UserStore:
+    def create(self, user: User, sealed_identity: str, devices: list[Device]) -> None:
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                tx.save(user_item(user, sealed_identity), condition=UserItem.pk.does_not_exist())
+                for device in devices:
+                    tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
+        except TransactWriteError as exc:
+            if _failed_on_condition(exc):
+                raise AlreadyExists(user.username) from exc
+            raise
+
+    def partition(self, username: str) -> UserPartition:
+        found = UserPartition(user=None, sealed_identity=None, lockout=PasswordLockout())
+        for item in Item.query(user_pk(username), consistent_read=True):
+            if isinstance(item, UserItem):
+                found.user, found.sealed_identity = user_from(item), item.sealed_identity
+            elif isinstance(item, LockoutItem):
+                found.lockout = PasswordLockout(int(item.failures or 0), item.locked_until)
+            elif isinstance(item, DeviceItem):
+                found.devices.append(device_from(item))
+        found.devices.sort(key=lambda d: d.created_at)
+        return found
+
+    def get_device(self, username: str, device_id: str) -> Device | None:
+        try:
+            return device_from(DeviceItem.get(user_pk(username), f"DEVICE#{device_id}", consistent_read=True))
+        except DeviceItem.DoesNotExist:
+            return None
+
+    def record_password_failure(self, username: str, now: datetime, lock_after: int,
+                                lock_for: timedelta) -> PasswordLockout:
+        """Counts one failure; the one that reaches ``lock_after`` locks and resets the count."""
+        item = LockoutItem(pk=user_pk(username), sk="LOCKOUT")
+        item.update(actions=[LockoutItem.failures.add(1), LockoutItem.kind.set(LockoutItem),
+                             LockoutItem.expires_ttl.set(now + timedelta(days=1))])
+        failures = int(item.failures)
+        if failures < lock_after:
+            return PasswordLockout(failures, item.locked_until)
+        until = now + lock_for
+        try:
+            item.update(actions=[LockoutItem.failures.set(0), LockoutItem.locked_until.set(until),
+                                 LockoutItem.expires_ttl.set(until + timedelta(days=1))],
+                        condition=LockoutItem.failures >= lock_after)
+        except UpdateError as exc:
+            if not _failed_on_condition(exc):
+                raise
+            # A concurrent failure already locked it.
+        return PasswordLockout(0, until)
+
+    def clear_password_failures(self, username: str) -> None:
+        LockoutItem(pk=user_pk(username), sk="LOCKOUT").delete()
+
+    def record_device_failure(self, device: Device, now: datetime, lock_after: int, lock_for: timedelta) -> Device:
+        """Counts one wrong answer against a device; at ``lock_after`` consecutive ones the
+        device locks for ``lock_for`` doubled per earlier lock. Returns the device as stored."""
+        item = DeviceItem(pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}")
+        item.update(actions=[DeviceItem.consecutive_failures.add(1)], condition=DeviceItem.pk.exists())
+        if int(item.consecutive_failures) >= lock_after:
+            until = now + lock_for * (2 ** int(item.lock_count or 0))
+            try:
+                item.update(actions=[DeviceItem.consecutive_failures.set(0), DeviceItem.locked_until.set(until),
+                                     DeviceItem.lock_count.add(1)],
+                            condition=DeviceItem.consecutive_failures >= lock_after)
+            except UpdateError as exc:
+                if not _failed_on_condition(exc):
+                    raise
+        return device_from(item)
+
+
+class ThrottleStore:
+    def reserve(self, username: str, purpose: str, now: datetime, interval: timedelta) -> timedelta | None:
+        """Reserves a send for ``purpose``. None when reserved; otherwise how long to wait."""
+        item = ThrottleItem(pk=user_pk(username), sk=f"THROTTLE#{purpose}")
+        try:
+            item.update(actions=[ThrottleItem.last_sent_at.set(now), ThrottleItem.kind.set(ThrottleItem),
+                                 ThrottleItem.expires_ttl.set(now + interval)],
+                        condition=ThrottleItem.last_sent_at.does_not_exist() | (ThrottleItem.last_sent_at <= now - interval))
+            return None
+        except UpdateError as exc:
+            if not _failed_on_condition(exc):
+                raise
+        try:
+            last = ThrottleItem.get(item.pk, item.sk, consistent_read=True).last_sent_at
+        except ThrottleItem.DoesNotExist:
+            return timedelta(seconds=1)
+        return max(timedelta(seconds=1), last + interval - now)
+
+    def release(self, username: str, purpose: str, reserved_at: datetime) -> None:
+        """Gives back a reservation whose message was not sent, if it is still ours."""
+        item = ThrottleItem(pk=user_pk(username), sk=f"THROTTLE#{purpose}")
+        try:
+            item.delete(condition=ThrottleItem.last_sent_at == reserved_at)
+        except DeleteError as exc:
+            if not _failed_on_condition(exc):
+                raise
+
+
+class LoginStore:
+    def create(self, txn: LoginTransaction) -> None:
+        LoginItem(pk=f"LOGIN#{txn.key}", sk="LOGIN", username=txn.username, device_ids=txn.device_ids,
+                  expires_at=txn.expires_at, status=txn.status.value, scope=txn.scope.value,
+                  expires_ttl=txn.expires_at + timedelta(days=1)).save(condition=LoginItem.pk.does_not_exist())
+
+    def get(self, key: str) -> tuple[LoginTransaction, int] | None:
+        """The transaction and its challenge version, or None."""
+        try:
+            return login_from(LoginItem.get(f"LOGIN#{key}", "LOGIN", consistent_read=True))
+        except LoginItem.DoesNotExist:
+            return None
+
+    def set_challenge(self, key: str, version: int, challenge: Challenge) -> int:
+        item = LoginItem(pk=f"LOGIN#{key}", sk="LOGIN")
+        try:
+            item.update(actions=[LoginItem.challenge.set(challenge_attribute(challenge)),
+                                 LoginItem.challenge_version.add(1)],
+                        condition=(LoginItem.status == LoginStatus.PENDING.value)
+                        & (LoginItem.challenge_version == version))
+        except UpdateError as exc:
+            if _failed_on_condition(exc):
+                raise StaleWrite(key) from exc
+            raise
+        return int(item.challenge_version)
+
+    def record_wrong_answer(self, key: str, version: int, max_attempts: int) -> int:
+        """Counts a wrong answer to the challenge of ``version``; returns the attempts used."""
+        item = LoginItem(pk=f"LOGIN#{key}", sk="LOGIN")
+        try:
+            item.update(actions=[LoginItem.attempts.add(1)],
+                        condition=(LoginItem.status == LoginStatus.PENDING.value)
+                        & (LoginItem.challenge_version == version) & (LoginItem.attempts < max_attempts))
+        except UpdateError as exc:
+            if _failed_on_condition(exc):
+                raise StaleWrite(key) from exc
+            raise
+        return int(item.attempts)
+
+    def approve(self, key: str, version: int, max_attempts: int, session: Session, device: Device,
+                now: datetime) -> None:
+        """One atomic step: the login becomes approved, its session exists, the device
+        records the use. Two right answers in parallel: one wins, the other gets StaleWrite."""
+        login = LoginItem(pk=f"LOGIN#{key}", sk="LOGIN")
+        used = DeviceItem(pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}")
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                tx.update(login, actions=[LoginItem.status.set(LoginStatus.APPROVED.value),
+                                          LoginItem.session_handed_out.set(True), LoginItem.challenge.remove()],
+                          condition=(LoginItem.status == LoginStatus.PENDING.value)
+                          & (LoginItem.challenge_version == version) & (LoginItem.attempts < max_attempts))
+                tx.save(_session_item(session), condition=SessionItem.pk.does_not_exist())
+                tx.update(used, actions=[DeviceItem.last_used_at.set(now), DeviceItem.consecutive_failures.set(0)],
+                          condition=DeviceItem.pk.exists())
+        except TransactWriteError as exc:
+            if _failed_on_condition(exc):
+                raise StaleWrite(key) from exc
+            raise
+
+
+def _session_item(session: Session) -> SessionItem:
+    return SessionItem(pk=f"SESSION#{session.key}", sk="SESSION", username=session.username,
+                       scope=session.scope.value, created_at=session.created_at, expires_at=session.expires_at,
+                       device_id=session.device_id, expires_ttl=session.expires_at)
+
+
+class SessionStore:
+    def put(self, session: Session) -> None:
+        _session_item(session).save(condition=SessionItem.pk.does_not_exist())
+
+    def get(self, key: str) -> Session | None:
+        try:
+            return session_from(SessionItem.get(f"SESSION#{key}", "SESSION"))
+        except SessionItem.DoesNotExist:
+            return None
+
+    def delete(self, key: str) -> None:
+        SessionItem(pk=f"SESSION#{key}", sk="SESSION").delete()
+
+
+class AuditStore:
+    def append(self, username: str, event: AuditEvent, keep_for: timedelta) -> None:
+        stamp = event.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        item = AuditItem(pk=f"AUDIT#{username}", sk=f"{stamp}#{secrets.token_hex(4)}", type=event.type,
+                         at=event.at, details=event.details, expires_ttl=event.at + keep_for)
+        try:
+            item.save(condition=AuditItem.pk.does_not_exist())
+        except PutError as exc:
+            if not _failed_on_condition(exc):
+                raise
+            raise AlreadyExists(item.sk) from exc
+
+    def newest_first(self, username: str, limit: int) -> list[AuditEvent]:
+        items = AuditItem.query(f"AUDIT#{username}", scan_index_forward=False, limit=limit)
+        return [AuditEvent(at=i.at, type=i.type, details=dict(i.details.as_dict())) for i in items]

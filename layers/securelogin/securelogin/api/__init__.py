@@ -1,0 +1,1 @@
+"""HTTP: request schemas, response views, the resolver and the one error-to-status map."""

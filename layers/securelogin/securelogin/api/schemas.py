@@ -1,0 +1,63 @@
+"""Request bodies, validated by Powertools from the handlers' type hints."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from securelogin.domain.phones import E164
+
+Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{3,64}$")]
+Phone = Annotated[str, StringConstraints(pattern=E164.pattern)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+FlowId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+
+class IdDocumentBody(Body):
+    type: ShortText
+    number: ShortText
+
+
+class IdentityBody(Body):
+    date_of_birth: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+    citizenship: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")]
+    country_of_residence: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")]
+    id_document: IdDocumentBody
+    ssn: Annotated[str, StringConstraints(pattern=r"^\d{9}$")] | None = None
+
+
+class CreateUserBody(Body):
+    username: Username
+    password: Annotated[str, StringConstraints(min_length=8, max_length=256)]
+    account_id: ShortText
+    entity_id: ShortText
+    primary: bool
+    identity: IdentityBody
+    phones: Annotated[list[Phone], Field(max_length=5)]
+    balance_usd: Annotated[float, Field(ge=0)]
+    jurisdiction: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")]
+
+
+class ClientBody(Body):
+    platform: Literal["portal", "tws", "mobile"]
+    version: int | None = None
+
+
+class LoginBody(Body):
+    # Loose on purpose: a malformed username is simply one that does not exist.
+    username: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    client: ClientBody = ClientBody(platform="portal")
+
+
+class ChallengeBody(Body):
+    device_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    method: Literal["push", "challenge_response", "sms", "voice"] | None = None
+
+
+class VerifyBody(Body):
+    response: Annotated[str, StringConstraints(min_length=1, max_length=64)]

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from securelogin.domain.models import Challenge, Device, DeviceType, OutgoingMessage
+
+
+@dataclass(frozen=True)
+class ChallengeContext:
+    """Where a challenge belongs: the flow (``purpose`` and its transaction's lookup key)
+    and the time. Digests are bound to it, so a code from one flow fails in another."""
+    purpose: str
+    transaction_key: str
+    now: datetime
+
+    @property
+    def binding(self) -> str:
+        return f"{self.purpose}:{self.transaction_key}"
+
+
+@dataclass(frozen=True)
+class IssuedChallenge:
+    public: dict[str, Any]
+    check_data: dict[str, str]
+    expires_at: datetime
+    message: OutgoingMessage | None = None
+
+
+class UnsupportedMethod(ValueError):
+    pass
+
+
+class Factor(Protocol):
+    device_type: DeviceType
+    # The ways this factor can be challenged; the first is the default.
+    methods: tuple[str, ...]
+
+    def issue(self, device: Device, method: str, context: ChallengeContext) -> IssuedChallenge: ...
+
+    def check(self, device: Device, challenge: Challenge, response: str, context: ChallengeContext) -> bool: ...

@@ -1,0 +1,50 @@
+"""The ``sms`` factor: a one-time code sent to a verified phone by SMS or voice call."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from securelogin.crypto.codes import code_digest, digests_match, numeric_code
+from securelogin.domain.factors.base import ChallengeContext, IssuedChallenge, UnsupportedMethod
+from securelogin.domain.models import Challenge, Device, DeviceType, OutgoingMessage
+from securelogin.domain.phones import mask
+from securelogin.policy import Policy
+
+
+class MessageCodeFactor:
+    device_type = DeviceType.SMS
+    methods = ("sms", "voice")
+
+    def __init__(self, policy: Policy, code_key: Callable[[], bytes]) -> None:
+        self._policy = policy
+        self._code_key = code_key
+
+    def issue(self, device: Device, method: str, context: ChallengeContext) -> IssuedChallenge:
+        if method not in self.methods:
+            raise UnsupportedMethod(method)
+        if not device.phone:
+            raise ValueError("an sms device without a phone")
+        code = numeric_code(self._policy.message_code_digits)
+        expires_at = context.now + self._policy.message_code_ttl
+        minutes = int(self._policy.message_code_ttl.total_seconds() // 60)
+        if method == "sms":
+            body = f"Your IBKR Secure Login code is {code}. It expires in {minutes} minutes. Never share it."
+        else:
+            # Speech markup so the code is read digit by digit.
+            body = (f'<speak>Your I B K R Secure Login code is <say-as interpret-as="digits">{code}</say-as>. '
+                    f"It expires in {minutes} minutes.</speak>")
+        return IssuedChallenge(
+            public={
+                "sent_to": mask(device.phone),
+                "expires_at": expires_at,
+                "resend_after_seconds": int(self._policy.resend_interval.total_seconds()),
+            },
+            check_data={"digest": code_digest(self._code_key(), context.binding, code)},
+            expires_at=expires_at,
+            message=OutgoingMessage(channel=method, to=device.phone, body=body),
+        )
+
+    def check(self, device: Device, challenge: Challenge, response: str, context: ChallengeContext) -> bool:
+        candidate = "".join(response.split())
+        if not candidate.isdigit() or len(candidate) != self._policy.message_code_digits:
+            return False
+        return digests_match(challenge.check_data["digest"], code_digest(self._code_key(), context.binding, candidate))

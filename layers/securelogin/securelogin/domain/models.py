@@ -1,0 +1,186 @@
+"""What the service knows, free of HTTP and DynamoDB."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class DeviceType(StrEnum):
+    IB_KEY = "ib_key"
+    DSC_PLUS = "dsc_plus"
+    SCC = "scc"
+    SMS = "sms"
+    TEMPORARY_CODE = "temporary_code"
+    ONLINE_SCC = "online_scc"
+    DSC = "dsc"
+    GOLD = "gold"
+    PLATINUM = "platinum"
+
+
+SECURITY_LEVEL: dict[DeviceType, int] = {
+    DeviceType.IB_KEY: 3,
+    DeviceType.DSC_PLUS: 4,
+    DeviceType.SCC: 1,
+    DeviceType.SMS: 1,
+    DeviceType.TEMPORARY_CODE: 0,
+    DeviceType.ONLINE_SCC: 1,
+    DeviceType.DSC: 3,
+    DeviceType.GOLD: 4,
+    DeviceType.PLATINUM: 4,
+}
+
+
+class DeviceStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    LOCKED = "locked"
+    LOST = "lost"
+    RETURNED = "returned"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class SlsMode(StrEnum):
+    ALWAYS = "always"
+    OPTED_OUT = "opted_out"
+
+
+class Scope(StrEnum):
+    FULL = "full"
+    PORTAL_ONLY = "portal_only"
+    TRADING = "trading"
+
+
+@dataclass(frozen=True)
+class IdDocument:
+    type: str
+    number: str
+
+
+@dataclass(frozen=True)
+class Identity:
+    date_of_birth: str
+    citizenship: str
+    country_of_residence: str
+    id_document: IdDocument
+    ssn: str | None = None
+
+
+@dataclass
+class User:
+    username: str
+    password_hash: str
+    account_id: str
+    entity_id: str
+    primary: bool
+    phones: list[str]
+    balance_usd: float
+    jurisdiction: str
+    created_at: datetime
+    sls_mode: SlsMode = SlsMode.ALWAYS
+    restrictions: list[str] = field(default_factory=list)
+    preferred_device_id: str | None = None
+
+
+@dataclass
+class Device:
+    device_id: str
+    username: str
+    type: DeviceType
+    label: str
+    status: DeviceStatus
+    created_at: datetime
+    last_used_at: datetime | None = None
+    phone: str | None = None
+    serial: str | None = None
+    ocra_suite: str | None = None
+    app_instance_id: str | None = None
+    platform: str | None = None
+    valid_until: datetime | None = None
+    consecutive_failures: int = 0
+    locked_until: datetime | None = None
+    lock_count: int = 0
+
+    @property
+    def security_level(self) -> int:
+        return SECURITY_LEVEL[self.type]
+
+    def status_at(self, now: datetime) -> DeviceStatus:
+        """The status as the user sees it: a lock ends by itself."""
+        if self.status == DeviceStatus.ACTIVE and self.locked_until and self.locked_until > now:
+            return DeviceStatus.LOCKED
+        return self.status
+
+    def usable_at(self, now: datetime) -> bool:
+        return self.status_at(now) in (DeviceStatus.ACTIVE, DeviceStatus.LOCKED)
+
+
+@dataclass
+class PasswordLockout:
+    """Consecutive password failures for a username, known or not."""
+    failures: int = 0
+    locked_until: datetime | None = None
+
+
+@dataclass
+class Challenge:
+    """A challenge issued inside a flow: which device, how, and what the server keeps
+    to check the answer (digests only, never a plaintext code)."""
+    device_id: str
+    method: str
+    issued_at: datetime
+    expires_at: datetime
+    check_data: dict[str, str]
+
+
+class LoginStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+
+
+@dataclass
+class LoginTransaction:
+    """A login between the password step and the second factor."""
+    key: str  # lookup key of the login_id; the id itself is never stored
+    username: str
+    device_ids: list[str]
+    expires_at: datetime
+    status: LoginStatus = LoginStatus.PENDING
+    challenge: Challenge | None = None
+    attempts: int = 0
+    scope: Scope = Scope.FULL
+    session_handed_out: bool = False
+
+    def status_at(self, now: datetime) -> LoginStatus:
+        if self.status == LoginStatus.PENDING and now >= self.expires_at:
+            return LoginStatus.EXPIRED
+        return self.status
+
+
+@dataclass
+class Session:
+    key: str  # lookup key of the session token
+    username: str
+    scope: Scope
+    created_at: datetime
+    expires_at: datetime
+    device_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    at: datetime
+    type: str
+    details: dict[str, str | int | bool | None]
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A message to a person: ``channel`` is ``sms`` or ``voice`` (``to`` an E.164 number)."""
+    channel: str
+    to: str
+    body: str

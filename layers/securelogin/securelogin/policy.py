@@ -1,0 +1,60 @@
+"""Every number of rules.md, in one place.
+
+``Policy()`` holds the defaults; ``Settings.policy_overrides`` (JSON in the
+``POLICY_OVERRIDES`` environment variable) may replace any of them by name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Policy:
+    login_ttl: timedelta = timedelta(minutes=5)
+    challenge_ttl: timedelta = timedelta(seconds=120)
+    message_code_ttl: timedelta = timedelta(minutes=5)
+    message_code_digits: int = 6
+    resend_interval: timedelta = timedelta(minutes=2)
+    attempts_per_transaction: int = 5
+    device_lock_after: int = 10
+    device_lock_duration: timedelta = timedelta(minutes=15)
+    user_failures_per_hour: int = 100
+    password_lock_after: int = 10
+    password_lock_duration: timedelta = timedelta(minutes=15)
+    session_ttl: timedelta = timedelta(hours=12)
+    # Old trading platforms get no device choice below this version (M2FS).
+    tws_min_version_with_choice: int = 966
+    # Withdrawal limits by confirming device type: (per UTC day, per five business days)
+    # in USD; None is unlimited. "none" is an opted-out password-only session.
+    withdrawal_limits: dict[str, tuple[float | None, float | None]] = field(default_factory=lambda: {
+        "scc": (200_000, 600_000),
+        "online_scc": (200_000, 600_000),
+        "ib_key": (200_000, 600_000),
+        "sms": (200_000, 600_000),
+        "dsc": (1_000_000, 1_500_000),
+        "dsc_plus": (None, None),
+        "gold": (None, None),
+        "platinum": (None, None),
+        "none": (50_000, 100_000),
+        "temporary_code": (0, 0),
+    })
+    # How long audit events are kept before DynamoDB's TTL removes them.
+    audit_retention: timedelta = timedelta(days=7 * 365)
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Policy:
+        """A copy with the named fields replaced; durations are given in seconds."""
+        known = {f.name: f for f in fields(self)}
+        changes: dict[str, Any] = {}
+        for name, value in overrides.items():
+            if name not in known:
+                raise ValueError(f"unknown policy field {name!r}")
+            current = getattr(self, name)
+            if isinstance(current, timedelta):
+                changes[name] = timedelta(seconds=value)
+            elif isinstance(current, dict):
+                changes[name] = {**current, **{k: tuple(v) for k, v in value.items()}}
+            else:
+                changes[name] = type(current)(value)
+        return replace(self, **changes)

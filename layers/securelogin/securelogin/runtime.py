@@ -1,0 +1,66 @@
+"""The composition root: builds the services from the settings, once per container,
+on first use (never at import, so cold starts stay short and tests set the environment
+first)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from securelogin.adapters.aws import client
+from securelogin.adapters.keys import CodeDigestKey, KmsKeyring, SecretBox
+from securelogin.adapters.messaging import AwsMessageSender
+from securelogin.adapters.stores import AuditStore, LoginStore, SessionStore, ThrottleStore, UserStore
+from securelogin.adapters.table import bind_table
+from securelogin.clock import system_clock
+from securelogin.domain.factors import FactorRegistry
+from securelogin.domain.factors.message_code import MessageCodeFactor
+from securelogin.policy import Policy
+from securelogin.services.audit import AuditTrail
+from securelogin.services.login import LoginService
+from securelogin.services.sessions import SessionService
+from securelogin.services.users import UserService
+from securelogin.settings import get_settings
+
+
+@dataclass(frozen=True)
+class Services:
+    policy: Policy
+    users: UserService
+    login: LoginService
+    sessions: SessionService
+    audit: AuditTrail
+
+
+@cache
+def services() -> Services:
+    settings = get_settings()
+    policy = settings.policy()
+    bind_table(settings.table_name, settings.region)
+
+    def kms():
+        return client("kms", settings.region)
+
+    box = SecretBox(KmsKeyring(kms, settings.kms_key_id))
+    code_key = CodeDigestKey(kms, settings.kms_key_id)
+    factors = FactorRegistry([MessageCodeFactor(policy, code_key)])
+    sender = AwsMessageSender(sns=lambda: client("sns", settings.region),
+                              voice=lambda: client("pinpoint-sms-voice-v2", settings.region),
+                              voice_origination_identity=settings.voice_origination_identity,
+                              sms_sender_id=settings.sms_sender_id)
+    user_store = UserStore()
+    audit = AuditTrail(AuditStore(), system_clock, policy)
+    sessions = SessionService(SessionStore(), system_clock, policy)
+    return Services(
+        policy=policy,
+        users=UserService(user_store, box, audit, system_clock),
+        login=LoginService(user_store, LoginStore(), ThrottleStore(), sessions, factors, sender, audit,
+                           system_clock, policy),
+        sessions=sessions,
+        audit=audit,
+    )
+
+
+def reset() -> None:
+    """Forget the built services and settings (tests that change the environment)."""
+    services.cache_clear()
+    get_settings.cache_clear()

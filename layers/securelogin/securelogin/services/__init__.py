@@ -1,0 +1,1 @@
+"""The flows of the service. They see domain objects and stores, never HTTP or items."""

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from securelogin.adapters.stores import SessionStore
+from securelogin.clock import Clock
+from securelogin.crypto.codes import lookup_key, random_token
+from securelogin.domain.models import Scope, Session
+from securelogin.policy import Policy
+
+
+@dataclass(frozen=True)
+class GrantedSession:
+    token: str  # handed to the client once; only its lookup key is stored
+    session: Session
+
+
+class SessionService:
+    TOKEN_PREFIX = "sls_"
+
+    def __init__(self, store: SessionStore, clock: Clock, policy: Policy) -> None:
+        self._store = store
+        self._clock = clock
+        self._policy = policy
+
+    def new(self, username: str, scope: Scope, device_id: str | None) -> GrantedSession:
+        """A session not yet stored: the caller stores it, alone or inside a transaction."""
+        token = self.TOKEN_PREFIX + random_token(32)
+        now = self._clock.now()
+        session = Session(key=lookup_key(token), username=username, scope=scope, created_at=now,
+                          expires_at=now + self._policy.session_ttl, device_id=device_id)
+        return GrantedSession(token, session)
+
+    def authorize(self, token: str) -> Session | None:
+        """The live session a bearer token stands for, or None."""
+        if not token.startswith(self.TOKEN_PREFIX) or len(token) > 200:
+            return None
+        session = self._store.get(lookup_key(token))
+        if session is None or session.expires_at <= self._clock.now():
+            return None
+        return session
+
+    def revoke(self, session_key: str) -> None:
+        self._store.delete(session_key)

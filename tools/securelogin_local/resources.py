@@ -1,0 +1,55 @@
+"""Creates template.yaml's stateful resources in the embedded AWS, from the template
+itself, so the local stack cannot drift from what is deployed."""
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+from securelogin_local.template import Stack, load_template
+
+STACK_NAME = "securelogin-local"
+
+
+def _client(service: str, endpoint_url: str, region: str) -> Any:
+    return boto3.client(service, endpoint_url=endpoint_url, region_name=region,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106
+
+
+def _create_table(dynamodb: Any, name: str, props: dict[str, Any]) -> str:
+    request: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if props.get("GlobalSecondaryIndexes"):
+        request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    arn = dynamodb.create_table(**request)["TableDescription"]["TableArn"]
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+    return arn
+
+
+def create_stack(endpoint_url: str, parameters: dict[str, str] | None = None, region: str = "us-east-1") -> Stack:
+    template = load_template()
+    defaults = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
+    stack = Stack(template=template, parameters={**defaults, **(parameters or {})}, physical={}, region=region)
+    for name in template["Resources"]:
+        stack.physical[name] = {"Ref": f"{STACK_NAME}-{name}",
+                                "Arn": f"arn:aws:lambda:{region}:{stack.account}:function:{STACK_NAME}-{name}"}
+
+    kms = _client("kms", endpoint_url, region)
+    for name, spec in stack.resources_of("AWS::KMS::Key").items():
+        key = kms.create_key(Description=spec["Properties"].get("Description", name))["KeyMetadata"]
+        stack.physical[name] = {"Ref": key["KeyId"], "Arn": key["Arn"]}
+    for spec in stack.resources_of("AWS::KMS::Alias").values():
+        kms.create_alias(AliasName=stack.resolve(spec["Properties"]["AliasName"]),
+                         TargetKeyId=stack.resolve(spec["Properties"]["TargetKeyId"]))
+
+    dynamodb = _client("dynamodb", endpoint_url, region)
+    for name, spec in stack.resources_of("AWS::DynamoDB::Table").items():
+        table_name = f"{STACK_NAME}-{name}"
+        stack.physical[name] = {"Ref": table_name, "Arn": _create_table(dynamodb, table_name, spec["Properties"])}
+    return stack

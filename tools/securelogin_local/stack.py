@@ -1,0 +1,132 @@
+"""Assembles the local stack: embedded AWS, resources from the template, the functions'
+environment, the gateway and the local-only endpoints of api.md."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from securelogin.clock import iso, system_clock
+from securelogin_local.aws import EmbeddedAws
+from securelogin_local.gateway import FunctionHost, Gateway, HttpAnswer, json_answer
+from securelogin_local.resources import create_stack
+from securelogin_local.template import Stack
+
+LOCAL_AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+
+# Template parameters the local stack deploys with.
+LOCAL_PARAMETERS = {"Stage": "dev", "VoiceOriginationIdentity": "+15550009999"}
+
+SWAGGER_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Secure Login System API</title>
+<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
+<body><div id="ui"></div>
+<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
+</body></html>"""
+
+
+def function_environment(stack: Stack, endpoint_url: str) -> dict[str, str]:
+    """What every function sees: the template's variables, pointed at the embedded AWS."""
+    env: dict[str, str] = {}
+    for spec in stack.functions().values():
+        for name, value in spec.environment.items():
+            if env.get(name, value) != value:
+                raise ValueError(f"functions disagree on {name}: the local stack runs them in one process")
+            env[name] = value
+    env.update(LOCAL_AWS_ENVIRONMENT, AWS_ENDPOINT_URL=endpoint_url)
+    return env
+
+
+@dataclass
+class LocalStack:
+    aws: EmbeddedAws
+    stack: Stack
+    gateway: Gateway
+    _openapi: dict[str, Any] | None = field(default=None)
+
+    @classmethod
+    def start(cls, parameters: dict[str, str] | None = None) -> LocalStack:
+        aws = EmbeddedAws(system_clock).start()
+        stack = create_stack(aws.endpoint_url, {**LOCAL_PARAMETERS, **(parameters or {})})
+        os.environ.update(function_environment(stack, aws.endpoint_url))
+        hosts = {name: FunctionHost(spec, stack.region, stack.account) for name, spec in stack.functions().items()}
+        return cls(aws=aws, stack=stack, gateway=Gateway(stack, hosts))
+
+    def stop(self) -> None:
+        self.aws.stop()
+
+    # -------------------------------------------------------------- HTTP
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> HttpAnswer:
+        path = target.split("?", 1)[0]
+        if path.startswith("/_local/") or path in ("/openapi.json", "/swagger"):
+            return self._local(method, path, body)
+        return self.gateway.handle(method, target, headers, body, source_ip)
+
+    def _local(self, method: str, path: str, body: bytes) -> HttpAnswer:
+        endpoints = {
+            ("GET", "/_local/health"): lambda: json_answer(200, {"status": "ok",
+                                                                 "aws_endpoint_url": self.aws.endpoint_url}),
+            ("GET", "/_local/outbox"): lambda: json_answer(200, {"messages": self.aws.outbox.snapshot()}),
+            ("GET", "/_local/aws-calls"): lambda: json_answer(200, {"calls": [
+                {"service": s, "operation": o} for s, o in self.aws.calls.snapshot()]}),
+            ("POST", "/_local/clock"): lambda: self._advance_clock(body),
+            ("GET", "/openapi.json"): lambda: json_answer(200, self.openapi()),
+            ("GET", "/swagger"): lambda: HttpAnswer(200, {"Content-Type": "text/html"}, SWAGGER_PAGE.encode()),
+        }
+        endpoint = endpoints.get((method, path))
+        if endpoint is not None:
+            return endpoint()
+        if any(p == path for _, p in endpoints):
+            return json_answer(405, {"error": {"code": "method_not_allowed", "message": "Not for this path."}})
+        return json_answer(404, {"error": {"code": "not_found", "message": "There is nothing at this path."}})
+
+    @staticmethod
+    def _advance_clock(body: bytes) -> HttpAnswer:
+        try:
+            seconds = json.loads(body or b"{}")["advance_seconds"]
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            return json_answer(400, {"error": {"code": "invalid_request",
+                                               "message": "advance_seconds: a number of seconds, not negative"}})
+        system_clock.advance(seconds)
+        return json_answer(200, {"now": iso(system_clock.now())})
+
+    def openapi(self) -> dict[str, Any]:
+        """One OpenAPI document from every function's routes, with each route's auth."""
+        if self._openapi is None:
+            document: dict[str, Any] = {
+                "openapi": "3.1.0",
+                "info": {"title": "Secure Login System", "version": "1"},
+                "paths": {},
+                "components": {"schemas": {}, "securitySchemes": {
+                    "session": {"type": "http", "scheme": "bearer"},
+                    "sigv4": {"type": "apiKey", "in": "header", "name": "Authorization",
+                              "description": "AWS Signature Version 4, service execute-api"}}},
+            }
+            auth = {route.path: route.auth for route in self.gateway.routes}
+            for host in self.gateway.hosts.values():
+                app = getattr(host.module(), "app", None)
+                if app is None:
+                    continue
+                part = json.loads(app.get_openapi_json_schema(title="part", version="1"))
+                for path, operations in part.get("paths", {}).items():
+                    security = {"session": [{"session": []}], "iam": [{"sigv4": []}]}.get(auth.get(path, "none"))
+                    for operation in operations.values():
+                        if security:
+                            operation["security"] = security
+                    document["paths"].setdefault(path, {}).update(operations)
+                document["components"]["schemas"].update(part.get("components", {}).get("schemas", {}))
+            self._openapi = document
+        return self._openapi
