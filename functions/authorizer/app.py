@@ -14,7 +14,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if session is None:
         logger.info("session refused")
         # API Gateway answers 401 (the UNAUTHORIZED gateway response) to exactly this.
-        raise Exception("Unauthorized")  # noqa: TRY002
+        raise Exception("Unauthorized")
     return {
         "principalId": session.username,
         "policyDocument": {

@@ -8,10 +8,10 @@ from functools import cache
 
 from securelogin.adapters.aws import client
 from securelogin.adapters.keys import CodeDigestKey, KmsKeyring, SecretBox
-from securelogin.adapters.messaging import AwsMessageSender
+from securelogin.adapters.messaging import AwsMessageSender, MessageSender
 from securelogin.adapters.stores import AuditStore, LoginStore, SessionStore, ThrottleStore, UserStore
 from securelogin.adapters.table import bind_table
-from securelogin.clock import system_clock
+from securelogin.clock import Clock, system_clock
 from securelogin.domain.factors import FactorRegistry
 from securelogin.domain.factors.message_code import MessageCodeFactor
 from securelogin.policy import Policy
@@ -19,7 +19,7 @@ from securelogin.services.audit import AuditTrail
 from securelogin.services.login import LoginService
 from securelogin.services.sessions import SessionService
 from securelogin.services.users import UserService
-from securelogin.settings import get_settings
+from securelogin.settings import Settings, get_settings
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,11 @@ class Services:
 
 @cache
 def services() -> Services:
-    settings = get_settings()
+    return build_services(get_settings(), system_clock)
+
+
+def build_services(settings: Settings, clock: Clock, sender: MessageSender | None = None) -> Services:
+    """The services for ``settings``; tests pass their own clock, or a sender aimed elsewhere."""
     policy = settings.policy()
     bind_table(settings.table_name, settings.region)
 
@@ -43,18 +47,18 @@ def services() -> Services:
     box = SecretBox(KmsKeyring(kms, settings.kms_key_id))
     code_key = CodeDigestKey(kms, settings.kms_key_id)
     factors = FactorRegistry([MessageCodeFactor(policy, code_key)])
-    sender = AwsMessageSender(sns=lambda: client("sns", settings.region),
-                              voice=lambda: client("pinpoint-sms-voice-v2", settings.region),
-                              voice_origination_identity=settings.voice_origination_identity,
-                              sms_sender_id=settings.sms_sender_id)
+    sender = sender or AwsMessageSender(sns=lambda: client("sns", settings.region),
+                                        voice=lambda: client("pinpoint-sms-voice-v2", settings.region),
+                                        voice_origination_identity=settings.voice_origination_identity,
+                                        sms_sender_id=settings.sms_sender_id)
     user_store = UserStore()
-    audit = AuditTrail(AuditStore(), system_clock, policy)
-    sessions = SessionService(SessionStore(), system_clock, policy)
+    audit = AuditTrail(AuditStore(), clock, policy)
+    sessions = SessionService(SessionStore(), clock, policy)
     return Services(
         policy=policy,
-        users=UserService(user_store, box, audit, system_clock),
+        users=UserService(user_store, box, audit, clock),
         login=LoginService(user_store, LoginStore(), ThrottleStore(), sessions, factors, sender, audit,
-                           system_clock, policy),
+                           clock, policy),
         sessions=sessions,
         audit=audit,
     )

@@ -44,6 +44,7 @@ class KmsKeyring:
                                                        EncryptionContext=ENCRYPTION_CONTEXT)
                 self._current = (answer["Plaintext"], answer["CiphertextBlob"], time.monotonic())
                 self._uses = 0
+                self._remember(answer["CiphertextBlob"], answer["Plaintext"])
             self._uses += 1
             assert self._current is not None
             return self._current[0], self._current[1]
@@ -57,10 +58,14 @@ class KmsKeyring:
         plaintext = self._kms().decrypt(CiphertextBlob=encrypted, KeyId=self._key_id,
                                         EncryptionContext=ENCRYPTION_CONTEXT)["Plaintext"]
         with self._lock:
-            self._opened[encrypted] = (plaintext, time.monotonic())
-            while len(self._opened) > self._cache_size:
-                self._opened.popitem(last=False)
+            self._remember(encrypted, plaintext)
         return plaintext
+
+    def _remember(self, encrypted: bytes, plaintext: bytes) -> None:
+        """Caches an opened data key; the caller holds the lock."""
+        self._opened[encrypted] = (plaintext, time.monotonic())
+        while len(self._opened) > self._cache_size:
+            self._opened.popitem(last=False)
 
 
 class SecretBox:

@@ -144,7 +144,8 @@ class ThrottleStore:
         try:
             item.update(actions=[ThrottleItem.last_sent_at.set(now), ThrottleItem.kind.set(ThrottleItem),
                                  ThrottleItem.expires_ttl.set(now + interval)],
-                        condition=ThrottleItem.last_sent_at.does_not_exist() | (ThrottleItem.last_sent_at <= now - interval))
+                        condition=ThrottleItem.last_sent_at.does_not_exist()
+                        | (ThrottleItem.last_sent_at <= now - interval))
             return None
         except UpdateError as exc:
             if not _failed_on_condition(exc):

@@ -57,9 +57,15 @@ class Item(Model):
 
 
 def bind_table(table_name: str, region: str) -> None:
-    """Point every model at the deployed table. Called once per container."""
+    """Point every model at the deployed table. Called once per container (and again by
+    tests that switch AWS endpoints, hence the reset of PynamoDB's per-class connections)."""
     Item.Meta.table_name = table_name
     Item.Meta.region = region
+    pending: list[type[Model]] = [Item]
+    while pending:
+        model = pending.pop()
+        model._connection = None
+        pending.extend(model.__subclasses__())
 
 
 def connection() -> Connection:

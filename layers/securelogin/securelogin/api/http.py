@@ -42,6 +42,10 @@ def make_resolver(*routers: Router, unmatched: Literal["method_not_allowed", "no
     def _invalid(error: RequestValidationError) -> Response:
         return error_response(400, "invalid_request", _describe(list(error.errors())))
 
+    @app.exception_handler(UnicodeDecodeError)
+    def _undecodable(_: UnicodeDecodeError) -> Response:
+        return error_response(400, "invalid_request", "body: not UTF-8 JSON")
+
     @app.not_found
     def _unmatched(_: Exception) -> Response:
         if unmatched == "not_found":

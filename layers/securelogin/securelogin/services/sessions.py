@@ -16,7 +16,7 @@ class GrantedSession:
 
 
 class SessionService:
-    TOKEN_PREFIX = "sls_"
+    TOKEN_PREFIX = "sls_"  # noqa: S105 - a prefix, not a secret
 
     def __init__(self, store: SessionStore, clock: Clock, policy: Policy) -> None:
         self._store = store
