@@ -15,7 +15,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml requirements-dev.txt layers/sec
 	touch $@
 
 run: $(VENV)/.installed
-	PORT=$(PORT) $(BIN)/python -m securelogin_local
+	$(BIN)/python -m securelogin_local --port $(PORT)
 
 test: lint template unit e2e
 

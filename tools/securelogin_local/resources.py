@@ -11,7 +11,7 @@ from securelogin_local.template import Stack, load_template
 STACK_NAME = "securelogin-local"
 
 
-def _client(service: str, endpoint_url: str, region: str) -> Any:
+def _client(service: str, endpoint_url: str | None, region: str) -> Any:
     return boto3.client(service, endpoint_url=endpoint_url, region_name=region,
                         aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106
 
@@ -32,13 +32,9 @@ def _create_table(dynamodb: Any, name: str, props: dict[str, Any]) -> str:
     return arn
 
 
-def create_stack(endpoint_url: str, parameters: dict[str, str] | None = None, region: str = "us-east-1") -> Stack:
-    template = load_template()
-    defaults = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
-    stack = Stack(template=template, parameters={**defaults, **(parameters or {})}, physical={}, region=region)
-    for name in template["Resources"]:
-        stack.physical[name] = {"Ref": f"{STACK_NAME}-{name}",
-                                "Arn": f"arn:aws:lambda:{region}:{stack.account}:function:{STACK_NAME}-{name}"}
+def create_stack(endpoint_url: str | None, parameters: dict[str, str] | None = None,
+                 region: str = "us-east-1") -> Stack:
+    stack = Stack.offline(load_template(), parameters, region)
 
     kms = _client("kms", endpoint_url, region)
     for name, spec in stack.resources_of("AWS::KMS::Key").items():

@@ -67,6 +67,18 @@ class Stack:
     region: str = "us-east-1"
     account: str = "123456789012"
 
+    @classmethod
+    def offline(cls, template: dict[str, Any], parameters: dict[str, str] | None = None,
+                region: str = "us-east-1") -> Stack:
+        """The template with its parameters' defaults and a placeholder name and ARN for
+        every resource, until real ones are created."""
+        defaults = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
+        stack = cls(template=template, parameters={**defaults, **(parameters or {})}, physical={}, region=region)
+        for name in template["Resources"]:
+            stack.physical[name] = {"Ref": f"securelogin-local-{name}",
+                                    "Arn": f"arn:aws:local:{region}:{stack.account}:{name}"}
+        return stack
+
     # -------------------------------------------------------------- intrinsics
 
     def resolve(self, value: Any) -> Any:

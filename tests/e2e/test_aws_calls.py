@@ -1,0 +1,74 @@
+"""How many AWS calls each request makes, read from the embedded AWS's call log.
+
+The numbers are those of docs/aws-calls.md; a change that adds calls to a flow has to
+change that page too. Measured warm (after the first request of each function, which
+also loads the code-digest key or a data key once per container)."""
+from __future__ import annotations
+
+import re
+import secrets
+from collections import Counter
+
+BUDGET = {
+    "create user": 3,  # TransactWriteItems + 2 audit PutItem (KMS data key cached)
+    "password step": 2,  # Query user partition + PutItem login
+    "sms challenge": 5,  # GetItem login, GetItem device, UpdateItem throttle, UpdateItem login, SNS Publish
+    "verify": 4,  # GetItem login, GetItem device, TransactWriteItems, PutItem audit
+    "login status": 1,
+    "me": 2,  # authorizer GetItem session + Query user partition
+    "logout": 3,  # authorizer GetItem, DeleteItem session, PutItem audit
+    "admin view": 1,  # Query user partition (identity key cached)
+    "audit": 1,
+}
+
+
+def measure(api, action):
+    before = len(api.aws_calls())
+    answer = action()
+    calls = api.aws_calls()[before:]
+    return answer, calls
+
+
+def test_each_request_stays_within_its_budget(api):
+    measured: dict[str, list[tuple[str, str]]] = {}
+
+    def user_body():
+        tag = secrets.token_hex(4)
+        return {"username": f"calls{tag}", "password": "pw-calls-1234", "account_id": "U1", "entity_id": "E1",
+                "primary": True, "identity": {"date_of_birth": "1970-01-01", "citizenship": "US",
+                                              "country_of_residence": "US",
+                                              "id_document": {"type": "passport", "number": "P1"}},
+                "phones": [f"+1555{secrets.randbelow(10**7):07d}"], "balance_usd": 1, "jurisdiction": "US"}
+
+    def full_login(user, record):
+        start, calls = measure(api, lambda: api("POST", "/v1/login", {"username": user["username"],
+                                                                      "password": user["password"]}))
+        record and measured.setdefault("password step", calls)
+        login_id, device_id = start.body["login_id"], start.body["default_device_id"]
+        mark = len(api.outbox())
+        _, calls = measure(api, lambda: api("POST", f"/v1/login/{login_id}/challenge", {"device_id": device_id}))
+        record and measured.setdefault("sms challenge", calls)
+        code = re.findall(r"\d{6}", [m for m in api.outbox()[mark:] if m["to"] == user["phones"][0]][-1]["body"])[0]
+        verified, calls = measure(api, lambda: api("POST", f"/v1/login/{login_id}/verify", {"response": code}))
+        record and measured.setdefault("verify", calls)
+        _, calls = measure(api, lambda: api("GET", f"/v1/login/{login_id}"))
+        record and measured.setdefault("login status", calls)
+        return verified.body["session_token"]
+
+    warm_up = user_body()
+    api("POST", "/v1/admin/users", warm_up, signed=True)
+    full_login(warm_up, record=False)
+
+    user = user_body()
+    _, measured["create user"] = measure(api, lambda: api("POST", "/v1/admin/users", user, signed=True))
+    token = full_login(user, record=True)
+    _, measured["me"] = measure(api, lambda: api("GET", "/v1/me", token=token))
+    _, measured["logout"] = measure(api, lambda: api("POST", "/v1/logout", token=token))
+    _, measured["admin view"] = measure(api, lambda: api("GET", f"/v1/admin/users/{user['username']}", signed=True))
+    _, measured["audit"] = measure(api, lambda: api("GET", f"/v1/admin/users/{user['username']}/audit", signed=True))
+
+    report = {flow: dict(Counter(f"{s}:{o}" for s, o in calls)) for flow, calls in measured.items()}
+    print(report)
+    for flow, calls in measured.items():
+        assert len(calls) <= BUDGET[flow], (flow, report[flow])
+    assert not [c for c in api.aws_calls() if c[1] == "Scan"], "a request path scanned a table"

@@ -1,0 +1,73 @@
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from securelogin.domain.factors import ChallengeContext, UnsupportedMethod
+from securelogin.domain.factors.message_code import MessageCodeFactor
+from securelogin.domain.models import Challenge, Device, DeviceStatus, DeviceType
+from securelogin.policy import Policy
+
+NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+PHONE = "+15550001111"
+
+
+@pytest.fixture
+def factor():
+    return MessageCodeFactor(Policy(), code_key=lambda: b"\x07" * 32)
+
+
+@pytest.fixture
+def device():
+    return Device("dev_1", "alice", DeviceType.SMS, "SMS", DeviceStatus.ACTIVE, NOW, phone=PHONE)
+
+
+def code_of(issued):
+    return re.findall(r"\d{6}", issued.message.body)[0]
+
+
+def as_challenge(issued, method="sms"):
+    return Challenge("dev_1", method, NOW, issued.expires_at, issued.check_data)
+
+
+@pytest.mark.parametrize("method", ["sms", "voice"])
+def test_the_message_carries_one_code_and_the_server_keeps_only_a_digest(factor, device, method):
+    context = ChallengeContext("login", "txn", NOW)
+    issued = factor.issue(device, method, context)
+    runs = [r for r in re.findall(r"\d+", issued.message.body) if len(r) == 6]
+    assert len(runs) == 1
+    assert issued.message.channel == method and issued.message.to == PHONE
+    assert runs[0] not in str(issued.check_data) and runs[0] not in str(issued.public)
+    assert PHONE not in str(issued.public) and issued.public["sent_to"].endswith(PHONE[-3:])
+    assert issued.public["resend_after_seconds"] == 120
+    assert (issued.expires_at - NOW).total_seconds() == 300
+
+
+def test_voice_is_read_digit_by_digit(factor, device):
+    issued = factor.issue(device, "voice", ChallengeContext("login", "txn", NOW))
+    assert '<say-as interpret-as="digits">' in issued.message.body
+
+
+def test_the_right_code_answers_with_spaces_ignored(factor, device):
+    context = ChallengeContext("login", "txn", NOW)
+    issued = factor.issue(device, "sms", context)
+    code = code_of(issued)
+    assert factor.check(device, as_challenge(issued), code, context)
+    assert factor.check(device, as_challenge(issued), f" {code[:3]} {code[3:]} ", context)
+
+
+def test_wrong_codes_and_other_flows_fail(factor, device):
+    context = ChallengeContext("login", "txn", NOW)
+    issued = factor.issue(device, "sms", context)
+    code = code_of(issued)
+    wrong = str((int(code) + 1) % 10**6).zfill(6)
+    assert not factor.check(device, as_challenge(issued), wrong, context)
+    assert not factor.check(device, as_challenge(issued), code + "0", context)
+    assert not factor.check(device, as_challenge(issued), "abcdef", context)
+    assert not factor.check(device, as_challenge(issued), code, ChallengeContext("login", "other-txn", NOW))
+    assert not factor.check(device, as_challenge(issued), code, ChallengeContext("recovery", "txn", NOW))
+
+
+def test_unsupported_method(factor, device):
+    with pytest.raises(UnsupportedMethod):
+        factor.issue(device, "push", ChallengeContext("login", "txn", NOW))
