@@ -1,4 +1,4 @@
-"""Back office (IAM-authorised): users, and their audit trail."""
+"""Back office (IAM-authorised): users, their devices, and their audit trail."""
 from __future__ import annotations
 
 from typing import Annotated
@@ -8,10 +8,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from securelogin.api import views
 from securelogin.api.http import admin_actor, lambda_entry, make_resolver
-from securelogin.api.schemas import CreateUserBody, Username
+from securelogin.api.schemas import CreateUserBody, IssueDeviceBody, Username
 from securelogin.clock import system_clock
-from securelogin.domain.models import IdDocument, Identity
+from securelogin.domain.models import DeviceType, IdDocument, Identity
 from securelogin.runtime import services
+from securelogin.services.devices import DeviceOrder
 from securelogin.services.users import NewUser
 
 users = Router()
@@ -37,6 +38,19 @@ def get_user(username: Annotated[Username, Path()]) -> dict:
     now = system_clock.now()
     return {**views.user(seen.user), "identity": views.identity(seen.identity),
             "devices": [views.device(d, now) for d in seen.devices]}
+
+
+@users.post("/v1/admin/users/<username>/devices")
+def issue_device(username: Annotated[Username, Path()], body: IssueDeviceBody):
+    order = DeviceOrder(type=DeviceType(body.type), serial=body.serial, seed_hex=body.seed_hex, pin=body.pin,
+                        legacy_import=body.legacy_import)
+    issued = services().devices.issue(username, order, actor=admin_actor(users))
+    shown = views.device(issued.device, system_clock.now())
+    if issued.generated_seed_hex:
+        shown["seed_hex"] = issued.generated_seed_hex
+    if issued.card:
+        shown["card"] = issued.card
+    return shown, 201
 
 
 @users.get("/v1/admin/users/<username>/audit")

@@ -21,6 +21,7 @@ class Policy:
     device_lock_after: int = 10
     device_lock_duration: timedelta = timedelta(minutes=15)
     user_failures_per_hour: int = 100
+    user_failure_window: timedelta = timedelta(hours=1)
     password_lock_after: int = 10
     password_lock_duration: timedelta = timedelta(minutes=15)
     session_ttl: timedelta = timedelta(hours=12)

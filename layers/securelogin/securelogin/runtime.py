@@ -13,10 +13,15 @@ from securelogin.adapters.stores import AuditStore, LoginStore, SessionStore, Th
 from securelogin.adapters.table import bind_table
 from securelogin.clock import Clock, system_clock
 from securelogin.domain.factors import FactorRegistry
+from securelogin.domain.factors.code_card import CodeCardFactor
 from securelogin.domain.factors.message_code import MessageCodeFactor
+from securelogin.domain.factors.ocra_card import OcraFactor
+from securelogin.domain.models import DeviceType
 from securelogin.policy import Policy
 from securelogin.services.audit import AuditTrail
+from securelogin.services.devices import OCRA_CARDS, DeviceService
 from securelogin.services.login import LoginService
+from securelogin.services.notify import Notifier
 from securelogin.services.sessions import SessionService
 from securelogin.services.users import UserService
 from securelogin.settings import Settings, get_settings
@@ -26,6 +31,7 @@ from securelogin.settings import Settings, get_settings
 class Services:
     policy: Policy
     users: UserService
+    devices: DeviceService
     login: LoginService
     sessions: SessionService
     audit: AuditTrail
@@ -46,7 +52,6 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
 
     box = SecretBox(KmsKeyring(kms, settings.kms_key_id))
     code_key = CodeDigestKey(kms, settings.kms_key_id)
-    factors = FactorRegistry([MessageCodeFactor(policy, code_key)])
     sender = sender or AwsMessageSender(sns=lambda: client("sns", settings.region),
                                         voice=lambda: client("pinpoint-sms-voice-v2", settings.region),
                                         voice_origination_identity=settings.voice_origination_identity,
@@ -54,9 +59,16 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
     user_store = UserStore()
     audit = AuditTrail(AuditStore(), clock, policy)
     sessions = SessionService(SessionStore(), clock, policy)
+    devices = DeviceService(user_store, box, audit, Notifier(sender), clock)
+    factors = FactorRegistry([
+        MessageCodeFactor(policy, code_key),
+        *(OcraFactor(kind, policy, devices.open_secret) for kind in sorted(OCRA_CARDS)),
+        CodeCardFactor(DeviceType.SCC, policy, devices.open_secret),
+    ])
     return Services(
         policy=policy,
         users=UserService(user_store, box, audit, clock),
+        devices=devices,
         login=LoginService(user_store, LoginStore(), ThrottleStore(), sessions, factors, sender, audit,
                            clock, policy),
         sessions=sessions,

@@ -49,11 +49,12 @@ def device_from(item: DeviceItem) -> Device:
         status=DeviceStatus(item.status), created_at=item.created_at, last_used_at=item.last_used_at,
         phone=item.phone, serial=item.serial, ocra_suite=item.ocra_suite, app_instance_id=item.app_instance_id,
         platform=item.platform, valid_until=item.valid_until, consecutive_failures=int(item.consecutive_failures or 0),
-        locked_until=item.locked_until, lock_count=int(item.lock_count or 0),
+        locked_until=item.locked_until, lock_count=int(item.lock_count or 0), sealed_secret=item.sealed_secret,
+        last_challenge=item.last_challenge,
     )
 
 
-def device_item(device: Device, sealed_secret: str | None = None) -> DeviceItem:
+def device_item(device: Device) -> DeviceItem:
     return DeviceItem(
         pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}",
         gsi1pk=f"DEVICE#{device.device_id}", gsi1sk="DEVICE",
@@ -62,7 +63,7 @@ def device_item(device: Device, sealed_secret: str | None = None) -> DeviceItem:
         phone=device.phone, serial=device.serial, ocra_suite=device.ocra_suite,
         app_instance_id=device.app_instance_id, platform=device.platform, valid_until=device.valid_until,
         consecutive_failures=device.consecutive_failures, locked_until=device.locked_until,
-        lock_count=device.lock_count, sealed_secret=sealed_secret,
+        lock_count=device.lock_count, sealed_secret=device.sealed_secret, last_challenge=device.last_challenge,
     )
 
 

@@ -24,6 +24,7 @@ from securelogin.adapters.records import (
 from securelogin.adapters.table import (
     AuditItem,
     DeviceItem,
+    FailureCountItem,
     Item,
     LockoutItem,
     LoginItem,
@@ -49,8 +50,16 @@ class AlreadyExists(Exception):
     pass
 
 
+class NoSuchUser(Exception):
+    pass
+
+
 class StaleWrite(Exception):
     """A conditional write lost: the item changed since it was read."""
+
+
+def _hour_bucket(moment: datetime) -> str:
+    return moment.strftime("%Y%m%d%H")
 
 
 def _failed_on_condition(error: Exception) -> bool:
@@ -90,6 +99,51 @@ class UserStore:
                 found.devices.append(device_from(item))
         found.devices.sort(key=lambda d: d.created_at)
         return found
+
+    def get_user(self, username: str) -> User | None:
+        try:
+            return user_from(UserItem.get(user_pk(username), "PROFILE"))
+        except UserItem.DoesNotExist:
+            return None
+
+    def add_device(self, device: Device) -> None:
+        """Adds a device to an existing user (AlreadyExists when there is no such user)."""
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                tx.condition_check(UserItem, user_pk(device.username), "PROFILE", condition=UserItem.pk.exists())
+                tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
+        except TransactWriteError as exc:
+            if _failed_on_condition(exc):
+                raise NoSuchUser(device.username) from exc
+            raise
+
+    def remember_challenge(self, device: Device, value: str) -> None:
+        DeviceItem(pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}").update(
+            actions=[DeviceItem.last_challenge.set(value)], condition=DeviceItem.pk.exists())
+
+    def device_and_failures(self, username: str, device_id: str, now: datetime,
+                            window: timedelta) -> tuple[Device | None, int]:
+        """A device and the user's wrong answers over the last ``window`` (one hour), read
+        together. The count weighs the previous hour's bucket by how much of it is still
+        inside the window: a sliding-window estimate from two fixed buckets."""
+        this_hour, last_hour = _hour_bucket(now), _hour_bucket(now - timedelta(hours=1))
+        keys = [(user_pk(username), f"DEVICE#{device_id}"), (user_pk(username), f"FAILS#{this_hour}"),
+                (user_pk(username), f"FAILS#{last_hour}")]
+        device, counts = None, {}
+        for item in Item.batch_get(keys, consistent_read=True):
+            if isinstance(item, DeviceItem):
+                device = device_from(item)
+            elif isinstance(item, FailureCountItem):
+                counts[item.sk.removeprefix("FAILS#")] = int(item.count or 0)
+        into_hour = (now - now.replace(minute=0, second=0, microsecond=0)) / window
+        estimate = counts.get(this_hour, 0) + counts.get(last_hour, 0) * max(0.0, 1 - into_hour)
+        return device, int(estimate)
+
+    def record_answer_failure(self, username: str, now: datetime) -> None:
+        bucket = _hour_bucket(now)
+        FailureCountItem(pk=user_pk(username), sk=f"FAILS#{bucket}").update(actions=[
+            FailureCountItem.count.add(1), FailureCountItem.kind.set(FailureCountItem),
+            FailureCountItem.expires_ttl.set(now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=3))])
 
     def get_device(self, username: str, device_id: str) -> Device | None:
         try:

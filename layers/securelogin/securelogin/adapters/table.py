@@ -8,6 +8,7 @@ Key design (``pk`` / ``sk``; every access is by key, by a partition Query, or by
 | password lockout | ``USER#<username>`` | ``LOCKOUT`` | | when the lock ends |
 | device | ``USER#<username>`` | ``DEVICE#<device_id>`` | ``DEVICE#<device_id>`` / ``DEVICE`` | |
 | send throttle | ``USER#<username>`` | ``THROTTLE#<purpose>`` | | after the interval |
+| failed answers in an hour | ``USER#<username>`` | ``FAILS#<YYYYMMDDHH>`` | | two hours later |
 | audit event | ``AUDIT#<username>`` | ``<iso time>#<random>`` | | retention |
 | login transaction | ``LOGIN#<sha256(login_id)>`` | ``LOGIN`` | | expiry + 1 day |
 | session | ``SESSION#<sha256(token)>`` | ``SESSION`` | | expiry |
@@ -124,6 +125,14 @@ class DeviceItem(Item, discriminator="device"):
     locked_until = UTCDateTimeAttribute(null=True)
     lock_count = NumberAttribute(default=0)
     sealed_secret = UnicodeAttribute(null=True)
+    last_challenge = UnicodeAttribute(null=True)
+
+
+class FailureCountItem(Item, discriminator="failures"):
+    """pk ``USER#<username>``, sk ``FAILS#<YYYYMMDDHH>``: wrong second-factor answers in
+    one UTC hour, for the per-user hourly guard. Expires two hours after its hour."""
+
+    count = NumberAttribute(default=0)
 
 
 class ThrottleItem(Item, discriminator="throttle"):

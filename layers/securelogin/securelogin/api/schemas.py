@@ -42,6 +42,14 @@ class CreateUserBody(Body):
     jurisdiction: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")]
 
 
+class IssueDeviceBody(Body):
+    type: Literal["dsc_plus", "scc", "dsc", "gold", "platinum"]
+    serial: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,32}$")] | None = None
+    seed_hex: Annotated[str, StringConstraints(pattern=r"^(?:[0-9a-fA-F]{2}){16,64}$")] | None = None
+    pin: Annotated[str, StringConstraints(min_length=1, max_length=16)] | None = None
+    legacy_import: bool = False
+
+
 class ClientBody(Body):
     platform: Literal["portal", "tws", "mobile"]
     version: int | None = None

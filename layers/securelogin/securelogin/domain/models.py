@@ -102,6 +102,11 @@ class Device:
     consecutive_failures: int = 0
     locked_until: datetime | None = None
     lock_count: int = 0
+    # Opaque to the domain: the device's secrets (seed, PIN verifier, card values) as the
+    # adapters sealed them. Factors open it through the SecretOpener they are given.
+    sealed_secret: str | None = field(default=None, repr=False)
+    # What the last challenge asked, for factors that must not ask the same twice in a row.
+    last_challenge: str | None = None
 
     @property
     def security_level(self) -> int:

@@ -126,6 +126,8 @@ class LoginService:
                               expires_at=min(issued.expires_at, txn.expires_at), check_data=issued.check_data)
         try:
             self._logins.set_challenge(txn.key, version, challenge)
+            if issued.remember is not None:
+                self._users.remember_challenge(device, issued.remember)
             if issued.message is not None:
                 self._sender.send(issued.message)
         except (StaleWrite, DeliveryFailed) as exc:
@@ -147,7 +149,12 @@ class LoginService:
             raise Conflict("no_challenge", "Ask for a challenge before answering.")
         if now >= challenge.expires_at:
             raise Gone("challenge_expired", "The challenge expired. Ask for a new one.")
-        device = self._device_of(txn, challenge.device_id, now)
+        device, recent_failures = self._users.device_and_failures(txn.username, challenge.device_id, now,
+                                                                  self._policy.user_failure_window)
+        device = self._usable(device, now)
+        if recent_failures >= self._policy.user_failures_per_hour:
+            raise Throttled("too_many_attempts", "Too many wrong answers in the last hour. Try again later.",
+                            int(self._policy.user_failure_window.total_seconds()) - now.minute * 60 - now.second)
         factor = self._factors.for_type(device.type)
         context = ChallengeContext(PURPOSE, txn.key, now)
 
@@ -168,6 +175,7 @@ class LoginService:
             raise Gone("login_expired", "This login is no longer open.") from None
         after = self._users.record_device_failure(device, now, self._policy.device_lock_after,
                                                   self._policy.device_lock_duration)
+        self._users.record_answer_failure(txn.username, now)
         left = self._policy.attempts_per_transaction - used
         self._audit.record(txn.username, "login.failed", device_id=device.device_id, device_type=device.type.value,
                            attempts_left=left)
@@ -194,6 +202,10 @@ class LoginService:
 
     def _device_of(self, txn: LoginTransaction, device_id: str, now: datetime) -> Device:
         device = self._users.get_device(txn.username, device_id) if device_id in txn.device_ids else None
+        return self._usable(device, now)
+
+    @staticmethod
+    def _usable(device: Device | None, now: datetime) -> Device:
         if device is None or not device.usable_at(now):
             raise NotFound("device_not_found", "That device is not one offered for this login.")
         if device.status_at(now) == DeviceStatus.LOCKED:

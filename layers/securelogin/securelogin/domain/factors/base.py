@@ -26,6 +26,8 @@ class IssuedChallenge:
     check_data: dict[str, str]
     expires_at: datetime
     message: OutgoingMessage | None = None
+    # Kept on the device for the next challenge (e.g. the index pair last asked).
+    remember: str | None = None
 
 
 class UnsupportedMethod(ValueError):

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from securelogin.adapters.messaging import DeliveryFailed, MessageSender
+from securelogin.api.http import logger
+from securelogin.domain.models import OutgoingMessage, User
+
+
+class Notifier:
+    """Tells a user by SMS to their first phone about a change to their security.
+    Best effort: a notice that cannot be sent is logged and does not undo the change."""
+
+    def __init__(self, sender: MessageSender) -> None:
+        self._sender = sender
+
+    def tell(self, user: User, text: str) -> None:
+        if not user.phones:
+            return
+        try:
+            self._sender.send(OutgoingMessage(channel="sms", to=user.phones[0], body=f"IBKR: {text}"))
+        except DeliveryFailed:
+            logger.warning("security notice not sent", extra={"notice_for": user.username})
