@@ -13,13 +13,22 @@ BUDGET = {
     "create user": 3,  # TransactWriteItems + 2 audit PutItem (KMS data key cached)
     "password step": 2,  # Query user partition + PutItem login
     "sms challenge": 5,  # GetItem login, GetItem device, UpdateItem throttle, UpdateItem login, SNS Publish
-    "verify": 4,  # GetItem login, GetItem device, TransactWriteItems, PutItem audit
+    "verify": 4,  # GetItem login, BatchGetItem device + hourly failures, TransactWriteItems, PutItem audit
+    "issue card": 4,  # TransactWriteItems, PutItem audit, GetItem user (for the notice), SNS Publish
+    "card challenge": 3,  # GetItem login, GetItem device, UpdateItem login
+    "card verify": 4,  # as verify; the seed's data key is cached
+    "code card challenge": 4,  # as card challenge + UpdateItem device (the pair last asked)
     "login status": 1,
     "me": 2,  # authorizer GetItem session + Query user partition
     "logout": 3,  # authorizer GetItem, DeleteItem session, PutItem audit
     "admin view": 1,  # Query user partition (identity key cached)
     "audit": 1,
 }
+
+
+def ocra_response(seed_hex, question, pin):
+    from securelogin.crypto.ocra import ocra
+    return ocra("OCRA-1:HOTP-SHA256-8:QN06-PSHA1", bytes.fromhex(seed_hex), question, pin=pin)
 
 
 def measure(api, action):
@@ -66,6 +75,23 @@ def test_each_request_stays_within_its_budget(api):
     _, measured["logout"] = measure(api, lambda: api("POST", "/v1/logout", token=token))
     _, measured["admin view"] = measure(api, lambda: api("GET", f"/v1/admin/users/{user['username']}", signed=True))
     _, measured["audit"] = measure(api, lambda: api("GET", f"/v1/admin/users/{user['username']}/audit", signed=True))
+
+    card_body = {"type": "dsc_plus", "seed_hex": "31" * 32, "pin": "4831"}
+    api("POST", f"/v1/admin/users/{warm_up['username']}/devices", card_body, signed=True)
+    card, measured["issue card"] = measure(
+        api, lambda: api("POST", f"/v1/admin/users/{user['username']}/devices", card_body, signed=True))
+    start = api("POST", "/v1/login", {"username": user["username"], "password": user["password"]})
+    login_id = start.body["login_id"]
+    challenge, measured["card challenge"] = measure(
+        api, lambda: api("POST", f"/v1/login/{login_id}/challenge", {"device_id": card.body["device_id"]}))
+    response = ocra_response("31" * 32, challenge.body["challenge"]["challenge_code"], "4831")
+    verified, measured["card verify"] = measure(
+        api, lambda: api("POST", f"/v1/login/{login_id}/verify", {"response": response}))
+    assert verified.status == 200, verified
+    scc = api("POST", f"/v1/admin/users/{user['username']}/devices", {"type": "scc"}, signed=True)
+    start = api("POST", "/v1/login", {"username": user["username"], "password": user["password"]})
+    _, measured["code card challenge"] = measure(
+        api, lambda: api("POST", f"/v1/login/{start.body['login_id']}/challenge", {"device_id": scc.body["device_id"]}))
 
     report = {flow: dict(Counter(f"{s}:{o}" for s, o in calls)) for flow, calls in measured.items()}
     print(report)
