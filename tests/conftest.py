@@ -48,6 +48,7 @@ def aws_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Stack, Embedde
     for name, value in AWS_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     embedded = EmbeddedAws(Clock()).start()
+    embedded.reset()
     monkeypatch.setenv("AWS_ENDPOINT_URL", embedded.endpoint_url)
     forget_clients()
     runtime.reset()

@@ -43,7 +43,12 @@ def verify(login_id: Annotated[FlowId, Path()], body: VerifyBody) -> dict:
 
 @login.get("/v1/login/<login_id>")
 def status(login_id: Annotated[FlowId, Path()]) -> dict:
-    return {"status": services().login.status(login_id).value}
+    state, granted = services().login.status(login_id)
+    answer: dict = {"status": state.value}
+    if granted is not None:  # the first read after a push approval
+        answer.update(session_token=granted.token, scope=granted.session.scope.value,
+                      expires_at=iso(granted.session.expires_at))
+    return answer
 
 
 @login.post("/v1/logout")

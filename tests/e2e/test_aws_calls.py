@@ -18,6 +18,12 @@ BUDGET = {
     "card challenge": 3,  # GetItem login, GetItem device, UpdateItem login
     "card verify": 4,  # as verify; the seed's data key is cached
     "code card challenge": 4,  # as card challenge + UpdateItem device (the pair last asked)
+    "activation start": 5,  # Query user, UpdateItem throttle, PutItem ticket, SNS Publish, PutItem audit
+    # GetItem ticket, Query user, SNS CreatePlatformEndpoint, TransactWriteItems, PutItem audit, SNS Publish (notice)
+    "activation complete": 6,
+    "push challenge": 5,  # GetItem login, GetItem device, UpdateItem push guard, UpdateItem login, SNS Publish
+    "push answer": 5,  # Query GSI1 device, GetItem login, TransactWriteItems, UpdateItem push guard, PutItem audit
+    "poll approved": 3,  # GetItem login, TransactWriteItems (login + session), PutItem audit
     "login status": 1,
     "me": 2,  # authorizer GetItem session + Query user partition
     "logout": 3,  # authorizer GetItem, DeleteItem session, PutItem audit
@@ -29,6 +35,39 @@ BUDGET = {
 def ocra_response(seed_hex, question, pin):
     from securelogin.crypto.ocra import ocra
     return ocra("OCRA-1:HOTP-SHA256-8:QN06-PSHA1", bytes.fromhex(seed_hex), question, pin=pin)
+
+
+def measure_ib_key(api, user, measured):
+    import base64
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    mark = len(api.outbox())
+    started, measured["activation start"] = measure(api, lambda: api("POST", "/v1/activation/sms", {
+        "username": user["username"], "password": user["password"], "phone": user["phones"][0]}))
+    code = re.findall(r"\d{8}", [m for m in api.outbox()[mark:] if m["channel"] == "sms"][-1]["body"])[0]
+    enrol = {"activation_code": code, "pin": "7Q!x2", "public_key": base64.b64encode(der).decode(),
+             "platform": "android", "push_token": "token-e2e"}
+    done, measured["activation complete"] = measure(
+        api, lambda: api("POST", f"/v1/activation/{started.body['activation_id']}/complete", enrol))
+    assert done.status == 201, done
+    login = api("POST", "/v1/login", {"username": user["username"], "password": user["password"]})
+    login_id = login.body["login_id"]
+    mark = len(api.outbox())
+    _, measured["push challenge"] = measure(
+        api, lambda: api("POST", f"/v1/login/{login_id}/challenge", {"device_id": done.body["device_id"]}))
+    data = [m for m in api.outbox()[mark:] if m["channel"] == "push"][-1]["data"]
+    signature = base64.b64encode(key.sign(f"{login_id}|{data['nonce']}|approve".encode(),
+                                          ec.ECDSA(hashes.SHA256()))).decode()
+    answer, measured["push answer"] = measure(api, lambda: api("POST", "/v1/authenticator/push-responses", {
+        "device_id": data["device_id"], "transaction_id": login_id, "nonce": data["nonce"], "decision": "approve",
+        "signature": signature}))
+    assert answer.status == 200, answer
+    polled, measured["poll approved"] = measure(api, lambda: api("GET", f"/v1/login/{login_id}"))
+    assert polled.body["session_token"]
 
 
 def measure(api, action):
@@ -92,6 +131,8 @@ def test_each_request_stays_within_its_budget(api):
     start = api("POST", "/v1/login", {"username": user["username"], "password": user["password"]})
     _, measured["code card challenge"] = measure(
         api, lambda: api("POST", f"/v1/login/{start.body['login_id']}/challenge", {"device_id": scc.body["device_id"]}))
+
+    measure_ib_key(api, user, measured)
 
     report = {flow: dict(Counter(f"{s}:{o}" for s, o in calls)) for flow, calls in measured.items()}
     print(report)

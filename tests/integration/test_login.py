@@ -92,7 +92,7 @@ def test_the_right_code_gives_a_full_session_once(alice):
     assert alice.services.sessions.authorize(granted.token).username == "alice"
     with pytest.raises(Gone):
         alice.services.login.verify(login_id, code)
-    assert alice.services.login.status(login_id).value == "approved"
+    assert alice.services.login.status(login_id)[0].value == "approved"
 
 
 def test_wrong_codes_count_down_then_the_login_is_spent(alice):
@@ -111,7 +111,7 @@ def test_a_code_expires_with_its_login(alice):
     with pytest.raises(Gone) as expired:
         alice.services.login.verify(login_id, code)
     assert expired.value.code == "login_expired"
-    assert alice.services.login.status(login_id).value == "expired"
+    assert alice.services.login.status(login_id)[0].value == "expired"
 
 
 def test_answer_before_challenge(alice):

@@ -13,6 +13,7 @@ import io
 import json
 import re
 import threading
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -58,13 +59,11 @@ class CallLog:
 class AwsFront:
     """WSGI middleware in front of moto."""
 
-    def __init__(self, moto_app: Callable, outbox: Outbox, calls: CallLog, clock: Clock,
-                 push_target: Callable[[str], str | None] = lambda arn: None) -> None:
+    def __init__(self, moto_app: Callable, outbox: Outbox, calls: CallLog, clock: Clock) -> None:
         self._moto = moto_app
         self._outbox = outbox
         self._calls = calls
         self._clock = clock
-        self._push_target = push_target  # endpoint ARN -> device id, once push exists
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -115,7 +114,8 @@ class AwsFront:
             payload = {}
         data = payload.get("data") or {k: v for k, v in payload.items() if k != "aps"}
         body = (payload.get("notification") or {}).get("body") or (payload.get("aps") or {}).get("alert") or ""
-        self._outbox.add("push", self._push_target(endpoint_arn) or endpoint_arn, body, data, sent_at)
+        # One endpoint serves every user of an app instance; the push names its device.
+        self._outbox.add("push", data.get("device_id") or endpoint_arn, body, data, sent_at)
 
 
 class _QuietRequestHandler(MotoRequestHandler):
@@ -138,6 +138,15 @@ class EmbeddedAws:
     def endpoint_url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    def reset(self) -> None:
+        """Forgets every resource (moto's state is per process, not per server)."""
+        # our own loopback server, never a user-supplied URL
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+            pass
+        self.outbox.messages.clear()
+        self.calls.calls.clear()
 
     def start(self) -> EmbeddedAws:
         self._thread.start()

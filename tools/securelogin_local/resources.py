@@ -9,6 +9,8 @@ import boto3
 from securelogin_local.template import Stack, load_template
 
 STACK_NAME = "securelogin-local"
+# Parameters that name things made outside the stack; locally they are made here.
+LOCAL_PLATFORM_APPLICATIONS = {"PushPlatformApplicationIos": "APNS", "PushPlatformApplicationAndroid": "GCM"}
 
 
 def _client(service: str, endpoint_url: str | None, region: str) -> Any:
@@ -35,6 +37,13 @@ def _create_table(dynamodb: Any, name: str, props: dict[str, Any]) -> str:
 def create_stack(endpoint_url: str | None, parameters: dict[str, str] | None = None,
                  region: str = "us-east-1") -> Stack:
     stack = Stack.offline(load_template(), parameters, region)
+
+    sns = _client("sns", endpoint_url, region)
+    for parameter, platform in LOCAL_PLATFORM_APPLICATIONS.items():
+        if parameter in stack.template.get("Parameters", {}) and not stack.parameters.get(parameter):
+            stack.parameters[parameter] = sns.create_platform_application(
+                Name=f"{STACK_NAME}-{platform.lower()}", Platform=platform,
+                Attributes={"PlatformCredential": "local", "PlatformPrincipal": "local"})["PlatformApplicationArn"]
 
     kms = _client("kms", endpoint_url, region)
     for name, spec in stack.resources_of("AWS::KMS::Key").items():

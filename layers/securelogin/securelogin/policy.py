@@ -25,6 +25,13 @@ class Policy:
     password_lock_after: int = 10
     password_lock_duration: timedelta = timedelta(minutes=15)
     session_ttl: timedelta = timedelta(hours=12)
+    activation_code_digits: int = 8
+    activation_ttl: timedelta = timedelta(minutes=10)
+    activation_attempts: int = 5
+    qr_session_length: int = 16  # alphanumeric characters: about 95 bits
+    qr_ttl: timedelta = timedelta(minutes=10)
+    push_window: timedelta = timedelta(minutes=15)
+    pushes_per_window: int = 5
     # Old trading platforms get no device choice below this version (M2FS).
     tws_min_version_with_choice: int = 966
     # Withdrawal limits by confirming device type: (per UTC day, per five business days)

@@ -7,21 +7,33 @@ from dataclasses import dataclass
 from functools import cache
 
 from securelogin.adapters.aws import client
+from securelogin.adapters.enrolment import EnrolmentStore
 from securelogin.adapters.keys import CodeDigestKey, KmsKeyring, SecretBox
-from securelogin.adapters.messaging import AwsMessageSender, MessageSender
-from securelogin.adapters.stores import AuditStore, LoginStore, SessionStore, ThrottleStore, UserStore
+from securelogin.adapters.messaging import AwsMessageSender, MessageSender, PushEndpoints
+from securelogin.adapters.stores import (
+    AuditStore,
+    LoginStore,
+    PushDecisionStore,
+    SessionStore,
+    ThrottleStore,
+    UserStore,
+)
 from securelogin.adapters.table import bind_table
 from securelogin.clock import Clock, system_clock
 from securelogin.domain.factors import FactorRegistry
 from securelogin.domain.factors.code_card import CodeCardFactor
+from securelogin.domain.factors.ib_key import IbKeyFactor
 from securelogin.domain.factors.message_code import MessageCodeFactor
 from securelogin.domain.factors.ocra_card import OcraFactor
 from securelogin.domain.models import DeviceType
 from securelogin.policy import Policy
+from securelogin.services.activation import ActivationService
 from securelogin.services.audit import AuditTrail
 from securelogin.services.devices import OCRA_CARDS, DeviceService
 from securelogin.services.login import LoginService
 from securelogin.services.notify import Notifier
+from securelogin.services.passwords import PasswordGate
+from securelogin.services.push import PushService
 from securelogin.services.sessions import SessionService
 from securelogin.services.users import UserService
 from securelogin.settings import Settings, get_settings
@@ -33,6 +45,8 @@ class Services:
     users: UserService
     devices: DeviceService
     login: LoginService
+    activation: ActivationService
+    push: PushService
     sessions: SessionService
     audit: AuditTrail
 
@@ -59,18 +73,30 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
     user_store = UserStore()
     audit = AuditTrail(AuditStore(), clock, policy)
     sessions = SessionService(SessionStore(), clock, policy)
-    devices = DeviceService(user_store, box, audit, Notifier(sender), clock)
+    notifier = Notifier(sender)
+    devices = DeviceService(user_store, box, audit, notifier, clock)
+    users = UserService(user_store, box, audit, clock)
+    passwords = PasswordGate(user_store, audit, clock, policy)
+    throttles = ThrottleStore()
+    logins = LoginStore()
+    decisions = PushDecisionStore()
+    push_endpoints = PushEndpoints(lambda: client("sns", settings.region),
+                                   {"ios": settings.push_application_ios, "android": settings.push_application_android})
     factors = FactorRegistry([
         MessageCodeFactor(policy, code_key),
+        IbKeyFactor(policy, devices.open_secret),
         *(OcraFactor(kind, policy, devices.open_secret) for kind in sorted(OCRA_CARDS)),
         CodeCardFactor(DeviceType.SCC, policy, devices.open_secret),
     ])
     return Services(
         policy=policy,
-        users=UserService(user_store, box, audit, clock),
+        users=users,
         devices=devices,
-        login=LoginService(user_store, LoginStore(), ThrottleStore(), sessions, factors, sender, audit,
+        login=LoginService(passwords, user_store, logins, decisions, throttles, sessions, factors, sender, audit,
                            clock, policy),
+        activation=ActivationService(passwords, users, EnrolmentStore(), throttles, sender, push_endpoints, devices,
+                                     code_key, audit, notifier, clock, policy),
+        push=PushService(user_store, logins, decisions, throttles, audit, clock),
         sessions=sessions,
         audit=audit,
     )

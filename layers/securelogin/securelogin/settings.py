@@ -19,6 +19,9 @@ class Settings(BaseModel):
     # The number or pool that places voice calls (Pinpoint SMS and Voice v2).
     voice_origination_identity: str = ""
     sms_sender_id: str = ""
+    # SNS mobile-push platform applications (APNs, FCM), made with their credentials outside the stack.
+    push_application_ios: str = ""
+    push_application_android: str = ""
     policy_overrides: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("policy_overrides", mode="before")
@@ -36,6 +39,8 @@ class Settings(BaseModel):
             "stage": env.get("STAGE", "dev"),
             "voice_origination_identity": env.get("VOICE_ORIGINATION_IDENTITY", ""),
             "sms_sender_id": env.get("SMS_SENDER_ID", ""),
+            "push_application_ios": env.get("PUSH_APPLICATION_IOS", ""),
+            "push_application_android": env.get("PUSH_APPLICATION_ANDROID", ""),
             "policy_overrides": env.get("POLICY_OVERRIDES") or "{}",
         }
         return cls.model_validate(raw)

@@ -1,6 +1,7 @@
 """Sending messages to people: SMS through SNS, voice calls through Pinpoint SMS and Voice v2."""
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -29,6 +30,8 @@ class AwsMessageSender:
         try:
             if message.channel == "sms":
                 self._send_sms(message)
+            elif message.channel == "push":
+                self._send_push(message)
             elif message.channel == "voice":
                 if not self._voice_origination_identity:
                     raise DeliveryFailed("voice calls need VOICE_ORIGINATION_IDENTITY")
@@ -44,8 +47,36 @@ class AwsMessageSender:
         except (BotoCoreError, ClientError) as exc:
             raise DeliveryFailed(f"{message.channel} delivery failed: {type(exc).__name__}") from exc
 
+    def _send_push(self, message: OutgoingMessage) -> None:
+        data = message.data or {}
+        payload = {
+            "default": message.body,
+            "GCM": json.dumps({"notification": {"title": "IBKR", "body": message.body}, "data": data}),
+            "APNS": json.dumps({"aps": {"alert": message.body, "category": "IBKEY_DECISION"}, **data}),
+        }
+        self._sns().publish(TargetArn=message.to, MessageStructure="json", Message=json.dumps(payload))
+
     def _send_sms(self, message: OutgoingMessage) -> None:
         attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
         if self._sms_sender_id:
             attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": self._sms_sender_id}
         self._sns().publish(PhoneNumber=message.to, Message=message.body, MessageAttributes=attributes)
+
+
+class PushEndpoints:
+    """One SNS mobile-push endpoint per app instance, under the platform's application."""
+
+    def __init__(self, sns: Callable[[], Any], platform_applications: dict[str, str]) -> None:
+        self._sns = sns
+        self._applications = platform_applications  # platform (ios, android) -> application ARN
+
+    def register(self, platform: str, push_token: str, app_instance_id: str) -> str | None:
+        """The endpoint ARN for a device token, or None when pushes cannot be set up."""
+        application = self._applications.get(platform)
+        if not application:
+            return None
+        try:
+            return self._sns().create_platform_endpoint(PlatformApplicationArn=application, Token=push_token,
+                                                        CustomUserData=app_instance_id)["EndpointArn"]
+        except (BotoCoreError, ClientError):
+            return None

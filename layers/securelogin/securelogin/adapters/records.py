@@ -50,7 +50,7 @@ def device_from(item: DeviceItem) -> Device:
         phone=item.phone, serial=item.serial, ocra_suite=item.ocra_suite, app_instance_id=item.app_instance_id,
         platform=item.platform, valid_until=item.valid_until, consecutive_failures=int(item.consecutive_failures or 0),
         locked_until=item.locked_until, lock_count=int(item.lock_count or 0), sealed_secret=item.sealed_secret,
-        last_challenge=item.last_challenge,
+        last_challenge=item.last_challenge, public_key=item.public_key, push_endpoint=item.push_endpoint,
     )
 
 
@@ -64,6 +64,7 @@ def device_item(device: Device) -> DeviceItem:
         app_instance_id=device.app_instance_id, platform=device.platform, valid_until=device.valid_until,
         consecutive_failures=device.consecutive_failures, locked_until=device.locked_until,
         lock_count=device.lock_count, sealed_secret=device.sealed_secret, last_challenge=device.last_challenge,
+        public_key=device.public_key, push_endpoint=device.push_endpoint,
     )
 
 

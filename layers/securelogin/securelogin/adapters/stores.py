@@ -28,6 +28,7 @@ from securelogin.adapters.table import (
     Item,
     LockoutItem,
     LoginItem,
+    PushGuardItem,
     SessionItem,
     ThrottleItem,
     UserItem,
@@ -62,7 +63,7 @@ def _hour_bucket(moment: datetime) -> str:
     return moment.strftime("%Y%m%d%H")
 
 
-def _failed_on_condition(error: Exception) -> bool:
+def failed_on_condition(error: Exception) -> bool:
     return getattr(error, "cause_response_code", None) in ("ConditionalCheckFailedException",
                                                            "TransactionCanceledException")
 
@@ -84,7 +85,7 @@ class UserStore:
                 for device in devices:
                     tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
         except TransactWriteError as exc:
-            if _failed_on_condition(exc):
+            if failed_on_condition(exc):
                 raise AlreadyExists(user.username) from exc
             raise
 
@@ -113,7 +114,7 @@ class UserStore:
                 tx.condition_check(UserItem, user_pk(device.username), "PROFILE", condition=UserItem.pk.exists())
                 tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
         except TransactWriteError as exc:
-            if _failed_on_condition(exc):
+            if failed_on_condition(exc):
                 raise NoSuchUser(device.username) from exc
             raise
 
@@ -145,6 +146,12 @@ class UserStore:
             FailureCountItem.count.add(1), FailureCountItem.kind.set(FailureCountItem),
             FailureCountItem.expires_ttl.set(now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=3))])
 
+    def device_by_id(self, device_id: str) -> Device | None:
+        """A device by its id alone (GSI1), for callers that know nothing else (the app)."""
+        for item in DeviceItem.gsi1.query(f"DEVICE#{device_id}", DeviceItem.gsi1sk == "DEVICE", limit=1):
+            return device_from(item)
+        return None
+
     def get_device(self, username: str, device_id: str) -> Device | None:
         try:
             return device_from(DeviceItem.get(user_pk(username), f"DEVICE#{device_id}", consistent_read=True))
@@ -166,7 +173,7 @@ class UserStore:
                                  LockoutItem.expires_ttl.set(until + timedelta(days=1))],
                         condition=LockoutItem.failures >= lock_after)
         except UpdateError as exc:
-            if not _failed_on_condition(exc):
+            if not failed_on_condition(exc):
                 raise
             # A concurrent failure already locked it.
         return PasswordLockout(0, until)
@@ -186,7 +193,7 @@ class UserStore:
                                      DeviceItem.lock_count.add(1)],
                             condition=DeviceItem.consecutive_failures >= lock_after)
             except UpdateError as exc:
-                if not _failed_on_condition(exc):
+                if not failed_on_condition(exc):
                     raise
         return device_from(item)
 
@@ -202,7 +209,7 @@ class ThrottleStore:
                         | (ThrottleItem.last_sent_at <= now - interval))
             return None
         except UpdateError as exc:
-            if not _failed_on_condition(exc):
+            if not failed_on_condition(exc):
                 raise
         try:
             last = ThrottleItem.get(item.pk, item.sk, consistent_read=True).last_sent_at
@@ -210,13 +217,43 @@ class ThrottleStore:
             return timedelta(seconds=1)
         return max(timedelta(seconds=1), last + interval - now)
 
+    def count_push(self, username: str, now: datetime, window: timedelta, limit: int) -> timedelta | None:
+        """Counts a push about to be sent. None when allowed; otherwise how long until the
+        guard's window ends. A window older than ``window`` starts afresh."""
+        item = PushGuardItem(pk=user_pk(username), sk="PUSHES")
+        try:
+            item.update(actions=[PushGuardItem.window_start.set(now), PushGuardItem.unanswered.set(1),
+                                 PushGuardItem.kind.set(PushGuardItem), PushGuardItem.expires_ttl.set(now + window)],
+                        condition=PushGuardItem.window_start.does_not_exist()
+                        | (PushGuardItem.window_start <= now - window))
+            return None
+        except UpdateError as exc:
+            if not failed_on_condition(exc):
+                raise
+        try:
+            item.update(actions=[PushGuardItem.unanswered.add(1)], condition=PushGuardItem.unanswered < limit)
+            return None
+        except UpdateError as exc:
+            if not failed_on_condition(exc):
+                raise
+        started = PushGuardItem.get(item.pk, item.sk, consistent_read=True).window_start
+        return max(timedelta(seconds=1), started + window - now)
+
+    def push_answered(self, username: str) -> None:
+        try:
+            PushGuardItem(pk=user_pk(username), sk="PUSHES").update(
+                actions=[PushGuardItem.unanswered.add(-1)], condition=PushGuardItem.unanswered > 0)
+        except UpdateError as exc:
+            if not failed_on_condition(exc):
+                raise
+
     def release(self, username: str, purpose: str, reserved_at: datetime) -> None:
         """Gives back a reservation whose message was not sent, if it is still ours."""
         item = ThrottleItem(pk=user_pk(username), sk=f"THROTTLE#{purpose}")
         try:
             item.delete(condition=ThrottleItem.last_sent_at == reserved_at)
         except DeleteError as exc:
-            if not _failed_on_condition(exc):
+            if not failed_on_condition(exc):
                 raise
 
 
@@ -241,7 +278,7 @@ class LoginStore:
                         condition=(LoginItem.status == LoginStatus.PENDING.value)
                         & (LoginItem.challenge_version == version))
         except UpdateError as exc:
-            if _failed_on_condition(exc):
+            if failed_on_condition(exc):
                 raise StaleWrite(key) from exc
             raise
         return int(item.challenge_version)
@@ -254,7 +291,7 @@ class LoginStore:
                         condition=(LoginItem.status == LoginStatus.PENDING.value)
                         & (LoginItem.challenge_version == version) & (LoginItem.attempts < max_attempts))
         except UpdateError as exc:
-            if _failed_on_condition(exc):
+            if failed_on_condition(exc):
                 raise StaleWrite(key) from exc
             raise
         return int(item.attempts)
@@ -275,7 +312,41 @@ class LoginStore:
                 tx.update(used, actions=[DeviceItem.last_used_at.set(now), DeviceItem.consecutive_failures.set(0)],
                           condition=DeviceItem.pk.exists())
         except TransactWriteError as exc:
-            if _failed_on_condition(exc):
+            if failed_on_condition(exc):
+                raise StaleWrite(key) from exc
+            raise
+
+
+class PushDecisionStore:
+    """Push answers on logins (withdrawals and shares will answer here too)."""
+
+    def decide(self, key: str, version: int, approve: bool, device: Device, now: datetime) -> None:
+        login = LoginItem(pk=f"LOGIN#{key}", sk="LOGIN")
+        status = LoginStatus.APPROVED if approve else LoginStatus.DENIED
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                tx.update(login, actions=[LoginItem.status.set(status.value), LoginItem.challenge.remove()],
+                          condition=(LoginItem.status == LoginStatus.PENDING.value)
+                          & (LoginItem.challenge_version == version))
+                if approve:
+                    tx.update(DeviceItem(pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}"),
+                              actions=[DeviceItem.last_used_at.set(now), DeviceItem.consecutive_failures.set(0)],
+                              condition=DeviceItem.pk.exists())
+        except TransactWriteError as exc:
+            if failed_on_condition(exc):
+                raise StaleWrite(key) from exc
+            raise
+
+    def hand_out(self, key: str, session: Session) -> None:
+        """Stores the session of an approved login, once: StaleWrite if it was handed out."""
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                tx.update(LoginItem(pk=f"LOGIN#{key}", sk="LOGIN"), actions=[LoginItem.session_handed_out.set(True)],
+                          condition=(LoginItem.status == LoginStatus.APPROVED.value)
+                          & (LoginItem.session_handed_out == False))  # noqa: E712
+                tx.save(_session_item(session), condition=SessionItem.pk.does_not_exist())
+        except TransactWriteError as exc:
+            if failed_on_condition(exc):
                 raise StaleWrite(key) from exc
             raise
 
@@ -308,7 +379,7 @@ class AuditStore:
         try:
             item.save(condition=AuditItem.pk.does_not_exist())
         except PutError as exc:
-            if not _failed_on_condition(exc):
+            if not failed_on_condition(exc):
                 raise
             raise AlreadyExists(item.sk) from exc
 

@@ -8,6 +8,9 @@ Key design (``pk`` / ``sk``; every access is by key, by a partition Query, or by
 | password lockout | ``USER#<username>`` | ``LOCKOUT`` | | when the lock ends |
 | device | ``USER#<username>`` | ``DEVICE#<device_id>`` | ``DEVICE#<device_id>`` / ``DEVICE`` | |
 | send throttle | ``USER#<username>`` | ``THROTTLE#<purpose>`` | | after the interval |
+| unanswered pushes | ``USER#<username>`` | ``PUSHES`` | | after the window |
+| IB Key app instance | ``APP#<app_instance_id>`` | ``INSTANCE`` | | |
+| enrolment ticket | ``TICKET#<sha256(activation or QR session id)>`` | ``TICKET`` | | expiry + 1 day |
 | failed answers in an hour | ``USER#<username>`` | ``FAILS#<YYYYMMDDHH>`` | | two hours later |
 | audit event | ``AUDIT#<username>`` | ``<iso time>#<random>`` | | retention |
 | login transaction | ``LOGIN#<sha256(login_id)>`` | ``LOGIN`` | | expiry + 1 day |
@@ -126,6 +129,8 @@ class DeviceItem(Item, discriminator="device"):
     lock_count = NumberAttribute(default=0)
     sealed_secret = UnicodeAttribute(null=True)
     last_challenge = UnicodeAttribute(null=True)
+    public_key = UnicodeAttribute(null=True)
+    push_endpoint = UnicodeAttribute(null=True)
 
 
 class FailureCountItem(Item, discriminator="failures"):
@@ -133,6 +138,39 @@ class FailureCountItem(Item, discriminator="failures"):
     one UTC hour, for the per-user hourly guard. Expires two hours after its hour."""
 
     count = NumberAttribute(default=0)
+
+
+class PushGuardItem(Item, discriminator="push_guard"):
+    """pk ``USER#<username>``, sk ``PUSHES``: pushes sent and not yet answered since
+    ``window_start`` (the push-bombing guard)."""
+
+    window_start = UTCDateTimeAttribute()
+    unanswered = NumberAttribute(default=0)
+
+
+class AppInstanceItem(Item, discriminator="app_instance"):
+    """pk ``APP#<app_instance_id>``, sk ``INSTANCE``: one install of the app. Its PIN is
+    kept as an Argon2id hash; each user on it is a device item of its own."""
+
+    app_instance_id = UnicodeAttribute()
+    pin_hash = UnicodeAttribute()
+    platform = UnicodeAttribute()
+    push_endpoint = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+class TicketItem(Item, discriminator="ticket"):
+    """pk ``TICKET#<sha256(id)>``, sk ``TICKET``: a single-use permission to enrol an IB
+    Key: an SMS activation token (``code_digest`` set, 5 attempts) or a QR session."""
+
+    username = UnicodeAttribute()
+    purpose = UnicodeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    used = BooleanAttribute(default=False)
+    attempts = NumberAttribute(default=0)
+    code_digest = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)
+    details = MapAttribute(default=dict)
 
 
 class ThrottleItem(Item, discriminator="throttle"):

@@ -50,6 +50,36 @@ class IssueDeviceBody(Body):
     legacy_import: bool = False
 
 
+class EnrolBody(Body):
+    pin: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+    public_key: Annotated[str, StringConstraints(min_length=16, max_length=1024)]
+    platform: Literal["ios", "android"]
+    app_instance_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")] | None = None
+    push_token: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+
+
+class SmsActivationBody(Body):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    phone: Phone
+
+
+class CompleteSmsActivationBody(EnrolBody):
+    activation_code: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+
+
+class CompleteQrActivationBody(EnrolBody):
+    session_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{10,64}$")]
+
+
+class PushResponseBody(Body):
+    device_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    transaction_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    nonce: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    decision: Literal["approve", "deny"]
+    signature: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
 class ClientBody(Body):
     platform: Literal["portal", "tws", "mobile"]
     version: int | None = None

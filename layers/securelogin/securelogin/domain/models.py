@@ -107,6 +107,9 @@ class Device:
     sealed_secret: str | None = field(default=None, repr=False)
     # What the last challenge asked, for factors that must not ask the same twice in a row.
     last_challenge: str | None = None
+    # IB Key: the app's P-256 public key (base64 DER SPKI) and where its pushes go.
+    public_key: str | None = None
+    push_endpoint: str | None = None
 
     @property
     def security_level(self) -> int:
@@ -185,7 +188,35 @@ class AuditEvent:
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """A message to a person: ``channel`` is ``sms`` or ``voice`` (``to`` an E.164 number)."""
+    """A message to a person: ``channel`` is ``sms`` or ``voice`` (``to`` an E.164 number)
+    or ``push`` (``to`` the app's push endpoint, ``data`` what the app acts on)."""
     channel: str
     to: str
     body: str
+    data: dict[str, str] | None = None
+
+
+@dataclass
+class AppInstance:
+    """One install of the IBKR Mobile app. It may carry several users ("Add user"), each
+    its own ``ib_key`` device; they share the instance's PIN."""
+    app_instance_id: str
+    pin_hash: str
+    platform: str
+    created_at: datetime
+    push_endpoint: str | None = None
+
+
+@dataclass
+class Ticket:
+    """A single-use permission to enrol an IB Key: by SMS token (``code_digest``) or by a
+    QR session shown to a logged-in user."""
+    key: str
+    username: str
+    purpose: str  # activation, recovery
+    expires_at: datetime
+    used: bool = False
+    attempts: int = 0
+    code_digest: str | None = None
+    phone: str | None = None
+    details: dict[str, str] = field(default_factory=dict)

@@ -56,6 +56,9 @@ class DeviceService:
         self._notifier = notifier
         self._clock = clock
 
+    def seal_secret(self, device_id: str, secret: dict[str, Any]) -> str:
+        return self._box.seal(json.dumps(secret).encode(), device_secret_context(device_id))
+
     def open_secret(self, device: Device) -> dict[str, Any]:
         if not device.sealed_secret:
             raise ValueError(f"device {device.device_id} has no secret")
@@ -89,7 +92,7 @@ class DeviceService:
             device_id=device_id, username=username, type=order.type, label=f"{LABELS[order.type]} {serial}",
             status=DeviceStatus.ACTIVE, created_at=now, serial=serial,
             ocra_suite=CARD_SUITE if order.type in OCRA_CARDS else None,
-            sealed_secret=self._box.seal(json.dumps(secret).encode(), device_secret_context(device_id)),
+            sealed_secret=self.seal_secret(device_id, secret),
         )
         try:
             self._users.add_device(device)

@@ -9,19 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from securelogin.adapters.messaging import DeliveryFailed, MessageSender
-from securelogin.adapters.stores import LoginStore, StaleWrite, ThrottleStore, UserStore
+from securelogin.adapters.stores import LoginStore, PushDecisionStore, StaleWrite, ThrottleStore, UserStore
 from securelogin.clock import Clock
 from securelogin.crypto.codes import lookup_key, random_token
-from securelogin.crypto.passwords import verify_password
-from securelogin.domain.factors import ChallengeContext, FactorRegistry
+from securelogin.domain.factors import ChallengeContext, FactorRegistry, UnsupportedMethod
 from securelogin.domain.models import Challenge, Device, DeviceStatus, LoginStatus, LoginTransaction
 from securelogin.errors import Conflict, Gone, InvalidInput, Locked, NotFound, Throttled, Unauthenticated, Unavailable
 from securelogin.policy import Policy
 from securelogin.services.audit import AuditTrail
+from securelogin.services.passwords import PasswordGate, seconds_until
 from securelogin.services.sessions import GrantedSession, SessionService
 
 PURPOSE = "login"
-INVALID_CREDENTIALS = "The username or password is incorrect."
 
 
 @dataclass(frozen=True)
@@ -55,14 +54,12 @@ def default_device(devices: list[Device], preferred_id: str | None) -> Device | 
     return max(devices, key=lambda d: (d.security_level, d.last_used_at or d.created_at))
 
 
-def _seconds_until(moment: datetime, now: datetime) -> int:
-    return int((moment - now).total_seconds()) + 1
-
-
 class LoginService:
-    def __init__(self, users: UserStore, logins: LoginStore, throttles: ThrottleStore, sessions: SessionService,
-                 factors: FactorRegistry, sender: MessageSender, audit: AuditTrail, clock: Clock,
-                 policy: Policy) -> None:
+    def __init__(self, passwords: PasswordGate, users: UserStore, logins: LoginStore, decisions: PushDecisionStore,
+                 throttles: ThrottleStore, sessions: SessionService, factors: FactorRegistry, sender: MessageSender,
+                 audit: AuditTrail, clock: Clock, policy: Policy) -> None:
+        self._passwords = passwords
+        self._decisions = decisions
         self._users = users
         self._logins = logins
         self._throttles = throttles
@@ -76,20 +73,9 @@ class LoginService:
     # ------------------------------------------------------------------ password step
 
     def start(self, username: str, password: str, client: ClientInfo) -> LoginStarted:
+        found = self._passwords.check(username, password, PURPOSE)
+        assert found.user is not None
         now = self._clock.now()
-        found = self._users.partition(username)
-        if found.lockout.locked_until and found.lockout.locked_until > now:
-            raise Throttled("too_many_attempts", "Too many failed attempts. Try again later.",
-                            _seconds_until(found.lockout.locked_until, now))
-        # Unknown usernames spend the same hashing work and count failures the same way.
-        if not verify_password(found.user.password_hash if found.user else None, password) or found.user is None:
-            lockout = self._users.record_password_failure(username, now, self._policy.password_lock_after,
-                                                          self._policy.password_lock_duration)
-            if found.user is not None:
-                self._audit.record(username, "login.password_failed", locked=lockout.locked_until is not None)
-            raise Unauthenticated("invalid_credentials", INVALID_CREDENTIALS)
-        if found.lockout.failures:
-            self._users.clear_password_failures(username)
 
         usable = [d for d in found.devices if d.usable_at(now) and d.type in self._factors.types()]
         default = default_device(usable, found.user.preferred_device_id)
@@ -112,15 +98,19 @@ class LoginService:
         device = self._device_of(txn, device_id, now)
         factor = self._factors.for_type(device.type)
         method = method or factor.methods[0]
-        if method not in factor.methods:
-            raise InvalidInput("unsupported_method", f"A {device.type.value} device answers by "
-                               + " or ".join(factor.methods) + ".")
-        issued = factor.issue(device, method, ChallengeContext(PURPOSE, txn.key, now))
-
+        try:
+            issued = factor.issue(device, method, ChallengeContext(PURPOSE, txn.key, now, login_id))
+        except UnsupportedMethod:
+            raise InvalidInput("unsupported_method", f"This device cannot be challenged by {method}.") from None
+        push = issued.message is not None and issued.message.channel == "push"
         if issued.message is not None:
-            wait = self._throttles.reserve(txn.username, PURPOSE, now, self._policy.resend_interval)
+            if push:
+                wait = self._throttles.count_push(txn.username, now, self._policy.push_window,
+                                                  self._policy.pushes_per_window)
+            else:
+                wait = self._throttles.reserve(txn.username, PURPOSE, now, self._policy.resend_interval)
             if wait is not None:
-                raise Throttled("resend_too_soon", "A code was sent recently. Wait before asking again.",
+                raise Throttled("resend_too_soon", "Too many requests sent recently. Wait before asking again.",
                                 math.ceil(wait.total_seconds()))
         challenge = Challenge(device_id=device.device_id, method=method, issued_at=now,
                               expires_at=min(issued.expires_at, txn.expires_at), check_data=issued.check_data)
@@ -131,7 +121,9 @@ class LoginService:
             if issued.message is not None:
                 self._sender.send(issued.message)
         except (StaleWrite, DeliveryFailed) as exc:
-            if issued.message is not None:
+            if push:
+                self._throttles.push_answered(txn.username)
+            elif issued.message is not None:
                 self._throttles.release(txn.username, PURPOSE, now)
             if isinstance(exc, StaleWrite):
                 raise Conflict("challenge_in_progress", "Another challenge was just issued for this login.") from None
@@ -143,12 +135,14 @@ class LoginService:
         txn, version = self._open(login_id, now)
         if txn.attempts >= self._policy.attempts_per_transaction:
             raise Throttled("too_many_attempts", "Too many wrong answers. Start a new login.",
-                            _seconds_until(txn.expires_at, now))
+                            seconds_until(txn.expires_at, now))
         challenge = txn.challenge
         if challenge is None:
             raise Conflict("no_challenge", "Ask for a challenge before answering.")
         if now >= challenge.expires_at:
             raise Gone("challenge_expired", "The challenge expired. Ask for a new one.")
+        if challenge.method == "push":
+            raise Conflict("answer_on_device", "Approve or deny on your phone, or ask for a challenge code.")
         device, recent_failures = self._users.device_and_failures(txn.username, challenge.device_id, now,
                                                                   self._policy.user_failure_window)
         device = self._usable(device, now)
@@ -183,14 +177,26 @@ class LoginService:
             self._audit.record(txn.username, "device.locked", device_id=device.device_id,
                                until=after.locked_until.isoformat())
             raise Locked("device_locked", "Too many wrong answers: this device is locked for a while.",
-                         retry_after_seconds=_seconds_until(after.locked_until, now))
+                         retry_after_seconds=seconds_until(after.locked_until, now))
         raise Unauthenticated("invalid_response", "That response is not right.", attempts_left=left)
 
-    def status(self, login_id: str) -> LoginStatus:
+    def status(self, login_id: str) -> tuple[LoginStatus, GrantedSession | None]:
+        """The login's status; the first read after a push approval also gets the session."""
         found = self._logins.get(lookup_key(login_id))
         if found is None:
-            return LoginStatus.EXPIRED
-        return found[0].status_at(self._clock.now())
+            return LoginStatus.EXPIRED, None
+        txn = found[0]
+        status = txn.status_at(self._clock.now())
+        if status != LoginStatus.APPROVED or txn.session_handed_out:
+            return status, None
+        device_id = txn.challenge.device_id if txn.challenge else None
+        granted = self._sessions.new(txn.username, txn.scope, device_id)
+        try:
+            self._decisions.hand_out(txn.key, granted.session)
+        except StaleWrite:  # another read got it first
+            return status, None
+        self._audit.record(txn.username, "login.succeeded", method="push", scope=txn.scope.value)
+        return status, granted
 
     # ------------------------------------------------------------------ helpers
 
@@ -211,5 +217,5 @@ class LoginService:
         if device.status_at(now) == DeviceStatus.LOCKED:
             assert device.locked_until is not None
             raise Locked("device_locked", "This device is locked for a while after too many wrong answers.",
-                         retry_after_seconds=_seconds_until(device.locked_until, now))
+                         retry_after_seconds=seconds_until(device.locked_until, now))
         return device

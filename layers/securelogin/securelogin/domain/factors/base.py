@@ -14,6 +14,8 @@ class ChallengeContext:
     purpose: str
     transaction_key: str
     now: datetime
+    # The flow's own id, which a push carries so the app can answer it.
+    transaction_id: str = ""
 
     @property
     def binding(self) -> str:

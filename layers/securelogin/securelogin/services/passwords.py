@@ -1,0 +1,46 @@
+"""The password step every flow starts with (login, activation, recovery, sharing)."""
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from securelogin.adapters.stores import UserPartition, UserStore
+from securelogin.clock import Clock
+from securelogin.crypto.passwords import verify_password
+from securelogin.errors import Throttled, Unauthenticated
+from securelogin.policy import Policy
+from securelogin.services.audit import AuditTrail
+
+INVALID_CREDENTIALS = "The username or password is incorrect."
+
+
+def seconds_until(moment: datetime, now: datetime) -> int:
+    return math.ceil((moment - now).total_seconds())
+
+
+class PasswordGate:
+    """Checks a username and password. Unknown usernames answer exactly like known ones:
+    the same refusal, the same hashing work, and the same lock after repeated failures."""
+
+    def __init__(self, users: UserStore, audit: AuditTrail, clock: Clock, policy: Policy) -> None:
+        self._users = users
+        self._audit = audit
+        self._clock = clock
+        self._policy = policy
+
+    def check(self, username: str, password: str, purpose: str) -> UserPartition:
+        """The user's partition (profile, lockout, devices) when the password is right."""
+        now = self._clock.now()
+        found = self._users.partition(username)
+        if found.lockout.locked_until and found.lockout.locked_until > now:
+            raise Throttled("too_many_attempts", "Too many failed attempts. Try again later.",
+                            seconds_until(found.lockout.locked_until, now))
+        if not verify_password(found.user.password_hash if found.user else None, password) or found.user is None:
+            lockout = self._users.record_password_failure(username, now, self._policy.password_lock_after,
+                                                          self._policy.password_lock_duration)
+            if found.user is not None:
+                self._audit.record(username, f"{purpose}.password_failed", locked=lockout.locked_until is not None)
+            raise Unauthenticated("invalid_credentials", INVALID_CREDENTIALS)
+        if found.lockout.failures:
+            self._users.clear_password_failures(username)
+        return found

@@ -1,0 +1,51 @@
+"""Answers from the IB Key app to a push: approve or deny, signed with the app's key."""
+from __future__ import annotations
+
+from securelogin.adapters.stores import LoginStore, PushDecisionStore, StaleWrite, ThrottleStore, UserStore
+from securelogin.clock import Clock
+from securelogin.crypto.codes import digests_match, lookup_key
+from securelogin.crypto.signatures import push_decision_message, signature_is_valid
+from securelogin.domain.models import DeviceStatus, LoginStatus
+from securelogin.errors import Gone, NotFound, Unauthenticated
+from securelogin.services.audit import AuditTrail
+
+EXPIRED = "This request has expired or was already answered."
+
+
+class PushService:
+    def __init__(self, users: UserStore, logins: LoginStore, decisions: PushDecisionStore, throttles: ThrottleStore,
+                 audit: AuditTrail, clock: Clock) -> None:
+        self._users = users
+        self._logins = logins
+        self._decisions = decisions
+        self._throttles = throttles
+        self._audit = audit
+        self._clock = clock
+
+    def answer(self, device_id: str, transaction_id: str, nonce: str, decision: str, signature: str) -> str:
+        now = self._clock.now()
+        device = self._users.device_by_id(device_id)
+        if device is None or device.status != DeviceStatus.ACTIVE or not device.public_key:
+            raise NotFound("device_not_found", "No such active IB Key.")
+        if not signature_is_valid(device.public_key, push_decision_message(transaction_id, nonce, decision),
+                                  signature):
+            self._audit.record(device.username, "push.invalid_signature", device_id=device_id)
+            raise Unauthenticated("invalid_signature", "The signature does not verify with this device's key.")
+        found = self._logins.get(lookup_key(transaction_id))
+        if found is None:
+            raise Gone("expired", EXPIRED)
+        txn, version = found
+        challenge = txn.challenge
+        if (txn.status_at(now) != LoginStatus.PENDING or challenge is None or challenge.method != "push"
+                or challenge.device_id != device_id or now >= challenge.expires_at
+                or not digests_match(challenge.check_data.get("nonce", ""), nonce)):
+            raise Gone("expired", EXPIRED)
+        approve = decision == "approve"
+        try:
+            self._decisions.decide(txn.key, version, approve, device, now)
+        except StaleWrite:
+            raise Gone("expired", EXPIRED) from None
+        self._throttles.push_answered(device.username)
+        self._audit.record(device.username, "login.push_approved" if approve else "login.push_denied",
+                           device_id=device_id)
+        return "approved" if approve else "denied"
