@@ -24,6 +24,9 @@ BUDGET = {
     "push challenge": 5,  # GetItem login, GetItem device, UpdateItem push guard, UpdateItem login, SNS Publish
     "push answer": 5,  # Query GSI1 device, GetItem login, TransactWriteItems, UpdateItem push guard, PutItem audit
     "poll approved": 3,  # GetItem login, TransactWriteItems (login + session), PutItem audit
+    "recovery start": 3,  # Query user, PutItem ticket, PutItem audit (the DSC+ answers: no SMS)
+    # GetItem ticket, Query user, GetItem device, TransactWriteItems, 3 PutItem audit, SNS Publish (notice)
+    "recovery complete": 8,
     "login status": 1,
     "me": 2,  # authorizer GetItem session + Query user partition
     "logout": 3,  # authorizer GetItem, DeleteItem session, PutItem audit
@@ -68,6 +71,15 @@ def measure_ib_key(api, user, measured):
     assert answer.status == 200, answer
     polled, measured["poll approved"] = measure(api, lambda: api("GET", f"/v1/login/{login_id}"))
     assert polled.body["session_token"]
+
+    started, measured["recovery start"] = measure(api, lambda: api("POST", "/v1/recovery", {
+        "username": user["username"], "password": user["password"], "same_phone": False}))
+    assert started.body["method"] == "device", started
+    response = ocra_response("31" * 32, started.body["challenge"]["challenge_code"], "4831")
+    enrol = {"response": response, "pin": "5t%R9", "public_key": base64.b64encode(der).decode(), "platform": "ios"}
+    done, measured["recovery complete"] = measure(
+        api, lambda: api("POST", f"/v1/recovery/{started.body['recovery_id']}/complete", enrol))
+    assert done.status == 200, done
 
 
 def measure(api, action):

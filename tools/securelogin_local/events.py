@@ -21,6 +21,7 @@ SAMPLE_BODIES: dict[tuple[str, str], dict] = {
                      "id_document": {"type": "passport", "number": "S1234567"}, "ssn": "123456789"},
         "phones": ["+15550100002"], "balance_usd": 250000, "jurisdiction": "US"},
     ("POST", "/v1/admin/users/{username}/devices"): {"type": "dsc_plus", "serial": "DSC-0001", "pin": "4831"},
+    ("POST", "/v1/recovery"): {"username": "demo", "password": "demo-password-1", "same_phone": False},
     ("POST", "/v1/login"): {"username": "demo", "password": "demo-password-1", "client": {"platform": "portal"}},
     ("POST", "/v1/login/{login_id}/challenge"): {"device_id": "dev_sample", "method": "sms"},
     ("POST", "/v1/login/{login_id}/verify"): {"response": "123456"},

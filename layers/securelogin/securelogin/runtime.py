@@ -34,6 +34,7 @@ from securelogin.services.login import LoginService
 from securelogin.services.notify import Notifier
 from securelogin.services.passwords import PasswordGate
 from securelogin.services.push import PushService
+from securelogin.services.recovery import RecoveryService
 from securelogin.services.sessions import SessionService
 from securelogin.services.users import UserService
 from securelogin.settings import Settings, get_settings
@@ -46,6 +47,7 @@ class Services:
     devices: DeviceService
     login: LoginService
     activation: ActivationService
+    recovery: RecoveryService
     push: PushService
     sessions: SessionService
     audit: AuditTrail
@@ -88,14 +90,17 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
         *(OcraFactor(kind, policy, devices.open_secret) for kind in sorted(OCRA_CARDS)),
         CodeCardFactor(DeviceType.SCC, policy, devices.open_secret),
     ])
+    enrolments = EnrolmentStore()
+    activation = ActivationService(passwords, users, enrolments, throttles, sender, push_endpoints, devices, code_key,
+                                   audit, notifier, clock, policy)
     return Services(
         policy=policy,
         users=users,
         devices=devices,
         login=LoginService(passwords, user_store, logins, decisions, throttles, sessions, factors, sender, audit,
                            clock, policy),
-        activation=ActivationService(passwords, users, EnrolmentStore(), throttles, sender, push_endpoints, devices,
-                                     code_key, audit, notifier, clock, policy),
+        activation=activation,
+        recovery=RecoveryService(passwords, user_store, enrolments, activation, factors, audit, clock, policy),
         push=PushService(user_store, logins, decisions, throttles, audit, clock),
         sessions=sessions,
         audit=audit,

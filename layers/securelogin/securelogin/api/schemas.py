@@ -72,6 +72,18 @@ class CompleteQrActivationBody(EnrolBody):
     session_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{10,64}$")]
 
 
+class RecoveryBody(Body):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    same_phone: bool
+    app_instance_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")] | None = None
+
+
+class CompleteRecoveryBody(EnrolBody):
+    activation_code: Annotated[str, StringConstraints(min_length=1, max_length=16)] | None = None
+    response: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+
 class PushResponseBody(Body):
     device_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     transaction_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]

@@ -89,10 +89,9 @@ class ActivationService:
 
     # ------------------------------------------------------------------ by SMS token
 
-    def start_by_sms(self, username: str, password: str, phone: str, purpose: str = PURPOSE,
-                     details: dict[str, str] | None = None) -> ActivationStarted:
-        self._passwords.check(username, password, purpose)
-        return self.send_token(username, phone, purpose, details or {})
+    def start_by_sms(self, username: str, password: str, phone: str) -> ActivationStarted:
+        self._passwords.check(username, password, PURPOSE)
+        return self.send_token(username, phone, PURPOSE, {})
 
     def send_token(self, username: str, phone: str, purpose: str, details: dict[str, str]) -> ActivationStarted:
         """Texts an activation token to ``phone`` (the password was checked by the caller)."""
@@ -118,22 +117,37 @@ class ActivationService:
         self._audit.record(username, f"{purpose}.code_sent", phone=mask(phone))
         return ActivationStarted(activation_id, mask(phone), expires_at)
 
-    def complete_by_sms(self, activation_id: str, code: str, app: AppEnrolment, purpose: str = PURPOSE) -> Enrolled:
-        now = self._clock.now()
-        key = lookup_key(activation_id)
-        ticket = self._store.ticket(key)
-        if (ticket is None or ticket.used or now >= ticket.expires_at or ticket.purpose != purpose
-                or ticket.code_digest is None or ticket.attempts >= self._policy.activation_attempts):
+    def complete_by_sms(self, activation_id: str, code: str, app: AppEnrolment) -> Enrolled:
+        ticket = self.open_ticket(lookup_key(activation_id), PURPOSE, "activation_expired")
+        if ticket.code_digest is None:
             raise Gone("activation_expired", "This activation has expired or was used. Start again.")
-        plan = self._plan(ticket.username, app, now)  # a refused PIN or key spends no attempt
-        if not digests_match(ticket.code_digest, code_digest(self._code_key(), f"{purpose}:{key}", code.strip())):
-            try:
-                used = self._store.record_wrong_code(key, self._policy.activation_attempts)
-            except StaleWrite:
-                raise Gone("activation_expired", "This activation has expired or was used. Start again.") from None
-            raise Unauthenticated("invalid_activation_code", "That activation code is not right.",
-                                  attempts_left=self._policy.activation_attempts - used)
-        return self._enrol(ticket, app, plan, now, "activation_expired")
+        return self.complete_with_code(ticket, code, app, replacing=False, gone_code="activation_expired")
+
+    def open_ticket(self, key: str, purpose: str, gone_code: str) -> Ticket:
+        """The ticket behind a flow id, while it can still be used."""
+        ticket = self._store.ticket(key)
+        if (ticket is None or ticket.used or self._clock.now() >= ticket.expires_at or ticket.purpose != purpose
+                or ticket.attempts >= self._policy.activation_attempts):
+            raise Gone(gone_code, "This has expired or was used. Start again.")
+        return ticket
+
+    def complete_with_code(self, ticket: Ticket, code: str, app: AppEnrolment, replacing: bool,
+                           gone_code: str) -> Enrolled:
+        now = self._clock.now()
+        plan = self.plan(ticket.username, app, now, replacing)  # a refused PIN or key spends no attempt
+        expected = ticket.code_digest or ""
+        if not digests_match(expected, code_digest(self._code_key(), f"{ticket.purpose}:{ticket.key}", code.strip())):
+            left = self.count_wrong_answer(ticket, gone_code)
+            raise Unauthenticated("invalid_activation_code", "That activation code is not right.", attempts_left=left)
+        return self.enrol(ticket, app, plan, gone_code)
+
+    def count_wrong_answer(self, ticket: Ticket, gone_code: str) -> int:
+        """Counts a wrong token or response against a ticket; returns the attempts left."""
+        try:
+            used = self._store.record_wrong_code(ticket.key, self._policy.activation_attempts)
+        except StaleWrite:
+            raise Gone(gone_code, "This has expired or was used. Start again.") from None
+        return self._policy.activation_attempts - used
 
     # ------------------------------------------------------------------ by QR code / session ID
 
@@ -151,12 +165,13 @@ class ActivationService:
         ticket = self._store.ticket(lookup_key(session_id))
         if ticket is None or ticket.used or now >= ticket.expires_at or ticket.code_digest is not None:
             raise Gone("qr_expired_or_used", "This QR code has expired or was used. Ask for a new one.")
-        return self._enrol(ticket, app, self._plan(ticket.username, app, now), now, "qr_expired_or_used")
+        return self.enrol(ticket, app, self.plan(ticket.username, app, now, replacing=False), "qr_expired_or_used")
 
     # ------------------------------------------------------------------ enrolment
 
-    def _plan(self, username: str, app: AppEnrolment, now: datetime) -> _Plan:
-        """Every check that needs no token: the key, the app instance and its PIN."""
+    def plan(self, username: str, app: AppEnrolment, now: datetime, replacing: bool) -> _Plan:
+        """Every check that needs no token: the key, the app instance and its PIN.
+        ``replacing`` (recovery) lets a user re-enrol on an app they are already on."""
         try:
             load_p256_public_key(app.public_key)
         except InvalidPublicKey:
@@ -165,7 +180,7 @@ class ActivationService:
         instance = self._store.app_instance(app.app_instance_id) if app.app_instance_id else None
         keys = [d for d in seen.devices if d.type == DeviceType.IB_KEY and d.status == DeviceStatus.ACTIVE]
         if instance is not None:
-            if any(d.app_instance_id == instance.app_instance_id for d in keys):
+            if not replacing and any(d.app_instance_id == instance.app_instance_id for d in keys):
                 raise Conflict("already_enrolled", "This user is already on this app.")
             if not verify_password(instance.pin_hash, app.pin):
                 raise Unauthenticated("invalid_pin", "That is not this app's PIN.")
@@ -177,7 +192,9 @@ class ActivationService:
                                pin_hash=hash_password(app.pin), platform=app.platform, created_at=now)
         return _Plan(seen.user, instance, True, keys)
 
-    def _enrol(self, ticket: Ticket, app: AppEnrolment, plan: _Plan, now: datetime, gone_code: str) -> Enrolled:
+    def enrol(self, ticket: Ticket, app: AppEnrolment, plan: _Plan, gone_code: str) -> Enrolled:
+        """Spends the ticket and enrols the app (the proof of possession was checked)."""
+        now = self._clock.now()
         instance = plan.instance
         if app.push_token:
             endpoint = self._push.register(app.platform, app.push_token, instance.app_instance_id)
