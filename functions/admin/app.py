@@ -8,8 +8,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from securelogin.api import views
 from securelogin.api.http import admin_actor, lambda_entry, make_resolver
-from securelogin.api.schemas import CreateUserBody, IssueDeviceBody, Username
-from securelogin.clock import system_clock
+from securelogin.api.schemas import CreateUserBody, DeviceId, FulfilBody, IssueDeviceBody, RequestId, Username
+from securelogin.clock import iso, system_clock
 from securelogin.domain.models import DeviceType, IdDocument, Identity
 from securelogin.runtime import services
 from securelogin.services.devices import DeviceOrder
@@ -51,6 +51,26 @@ def issue_device(username: Annotated[Username, Path()], body: IssueDeviceBody):
     if issued.card:
         shown["card"] = issued.card
     return shown, 201
+
+
+@users.post("/v1/admin/users/<username>/devices/<device_id>/lost")
+def mark_lost(username: Annotated[Username, Path()], device_id: Annotated[DeviceId, Path()]) -> dict:
+    device = services().lifecycle.mark_lost(username, device_id, actor=admin_actor(users))
+    return views.device(device, system_clock.now())
+
+
+@users.post("/v1/admin/users/<username>/temporary-code")
+def temporary_code(username: Annotated[Username, Path()]):
+    issued = services().lifecycle.issue_temporary_code(username, actor=admin_actor(users))
+    return {"device_id": issued.device.device_id, "code": issued.code,
+            "full_access_until": iso(issued.device.full_access_until),
+            "portal_access_until": iso(issued.device.valid_until)}, 201
+
+
+@users.post("/v1/admin/device-requests/<request_id>/fulfil")
+def fulfil(request_id: Annotated[RequestId, Path()], body: FulfilBody) -> dict:
+    device = services().lifecycle.fulfil(request_id, body.serial, body.seed_hex, actor=admin_actor(users))
+    return views.device(device, system_clock.now())
 
 
 @users.get("/v1/admin/users/<username>/audit")

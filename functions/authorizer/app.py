@@ -22,5 +22,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}],
         },
         # Every value must be a string, number or boolean.
-        "context": {"username": session.username, "scope": session.scope.value, "session_key": session.key},
+        "context": {"username": session.username, "scope": session.scope.value, "session_key": session.key,
+                    "device_id": session.device_id or ""},
     }

@@ -21,12 +21,17 @@ SAMPLE_BODIES: dict[tuple[str, str], dict] = {
                      "id_document": {"type": "passport", "number": "S1234567"}, "ssn": "123456789"},
         "phones": ["+15550100002"], "balance_usd": 250000, "jurisdiction": "US"},
     ("POST", "/v1/admin/users/{username}/devices"): {"type": "dsc_plus", "serial": "DSC-0001", "pin": "4831"},
+    ("POST", "/v1/devices/dsc-plus"): {"pin": "4831", "reason": "new"},
+    ("POST", "/v1/devices/{device_id}/activate"): {"response": "12345678"},
+    ("POST", "/v1/admin/device-requests/{request_id}/fulfil"): {"serial": "DSC-7777", "seed_hex": "31" * 32},
     ("POST", "/v1/recovery"): {"username": "demo", "password": "demo-password-1", "same_phone": False},
     ("POST", "/v1/login"): {"username": "demo", "password": "demo-password-1", "client": {"platform": "portal"}},
     ("POST", "/v1/login/{login_id}/challenge"): {"device_id": "dev_sample", "method": "sms"},
     ("POST", "/v1/login/{login_id}/verify"): {"response": "123456"},
 }
-SAMPLE_PARAMETERS = {"login_id": SAMPLE_LOGIN_ID, "username": "demo"}
+SAMPLE_PARAMETERS = {"login_id": SAMPLE_LOGIN_ID, "username": "demo", "device_id": "dev_sample",
+                     "request_id": "req_0123456789abcdef0123", "activation_id": SAMPLE_LOGIN_ID,
+                     "recovery_id": SAMPLE_LOGIN_ID}
 
 
 def file_name(method: str, path: str) -> str:

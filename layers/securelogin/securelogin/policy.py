@@ -32,6 +32,12 @@ class Policy:
     qr_ttl: timedelta = timedelta(minutes=10)
     push_window: timedelta = timedelta(minutes=15)
     pushes_per_window: int = 5
+    temporary_code_length: int = 12
+    temporary_full_access: timedelta = timedelta(days=2)
+    temporary_portal_access: timedelta = timedelta(days=10)  # after the full access
+    online_card_validity: timedelta = timedelta(days=21)
+    dsc_plus_min_balance_usd: float = 500_000
+    dsc_plus_replacement_fee_usd: float = 20
     # Old trading platforms get no device choice below this version (M2FS).
     tws_min_version_with_choice: int = 966
     # Withdrawal limits by confirming device type: (per UTC day, per five business days)

@@ -10,6 +10,7 @@ from securelogin.adapters.aws import client
 from securelogin.adapters.enrolment import EnrolmentStore
 from securelogin.adapters.keys import CodeDigestKey, KmsKeyring, SecretBox
 from securelogin.adapters.messaging import AwsMessageSender, MessageSender, PushEndpoints
+from securelogin.adapters.requests import DeviceRequestStore
 from securelogin.adapters.stores import (
     AuditStore,
     LoginStore,
@@ -25,11 +26,13 @@ from securelogin.domain.factors.code_card import CodeCardFactor
 from securelogin.domain.factors.ib_key import IbKeyFactor
 from securelogin.domain.factors.message_code import MessageCodeFactor
 from securelogin.domain.factors.ocra_card import OcraFactor
+from securelogin.domain.factors.temporary_code import TemporaryCodeFactor
 from securelogin.domain.models import DeviceType
 from securelogin.policy import Policy
 from securelogin.services.activation import ActivationService
 from securelogin.services.audit import AuditTrail
 from securelogin.services.devices import OCRA_CARDS, DeviceService
+from securelogin.services.lifecycle import DeviceLifecycle
 from securelogin.services.login import LoginService
 from securelogin.services.notify import Notifier
 from securelogin.services.passwords import PasswordGate
@@ -48,6 +51,7 @@ class Services:
     login: LoginService
     activation: ActivationService
     recovery: RecoveryService
+    lifecycle: DeviceLifecycle
     push: PushService
     sessions: SessionService
     audit: AuditTrail
@@ -89,6 +93,8 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
         IbKeyFactor(policy, devices.open_secret),
         *(OcraFactor(kind, policy, devices.open_secret) for kind in sorted(OCRA_CARDS)),
         CodeCardFactor(DeviceType.SCC, policy, devices.open_secret),
+        CodeCardFactor(DeviceType.ONLINE_SCC, policy, devices.open_secret),
+        TemporaryCodeFactor(policy, code_key, devices.open_secret),
     ])
     enrolments = EnrolmentStore()
     activation = ActivationService(passwords, users, enrolments, throttles, sender, push_endpoints, devices, code_key,
@@ -100,6 +106,8 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
         login=LoginService(passwords, user_store, logins, decisions, throttles, sessions, factors, sender, audit,
                            clock, policy),
         activation=activation,
+        lifecycle=DeviceLifecycle(user_store, DeviceRequestStore(), devices, box, factors, code_key, audit, notifier,
+                                  clock, policy),
         recovery=RecoveryService(passwords, user_store, enrolments, activation, factors, audit, clock, policy),
         push=PushService(user_store, logins, decisions, throttles, audit, clock),
         sessions=sessions,

@@ -30,6 +30,8 @@ def user_from(item: UserItem) -> User:
         sls_mode=SlsMode(item.sls_mode),
         restrictions=list(item.restrictions or []),
         preferred_device_id=item.preferred_device_id,
+        awaiting_permanent_device=bool(item.awaiting_permanent_device),
+        reserves={k: float(v) for k, v in (item.reserves.as_dict() if item.reserves else {}).items()},
     )
 
 
@@ -39,6 +41,7 @@ def user_item(user: User, sealed_identity: str) -> UserItem:
         account_id=user.account_id, entity_id=user.entity_id, primary=user.primary, phones=user.phones,
         balance_usd=user.balance_usd, jurisdiction=user.jurisdiction, sls_mode=user.sls_mode.value,
         restrictions=user.restrictions, preferred_device_id=user.preferred_device_id,
+        awaiting_permanent_device=user.awaiting_permanent_device, reserves=user.reserves,
         sealed_identity=sealed_identity, created_at=user.created_at,
     )
 
@@ -51,6 +54,7 @@ def device_from(item: DeviceItem) -> Device:
         platform=item.platform, valid_until=item.valid_until, consecutive_failures=int(item.consecutive_failures or 0),
         locked_until=item.locked_until, lock_count=int(item.lock_count or 0), sealed_secret=item.sealed_secret,
         last_challenge=item.last_challenge, public_key=item.public_key, push_endpoint=item.push_endpoint,
+        full_access_until=item.full_access_until,
     )
 
 
@@ -64,7 +68,7 @@ def device_item(device: Device) -> DeviceItem:
         app_instance_id=device.app_instance_id, platform=device.platform, valid_until=device.valid_until,
         consecutive_failures=device.consecutive_failures, locked_until=device.locked_until,
         lock_count=device.lock_count, sealed_secret=device.sealed_secret, last_challenge=device.last_challenge,
-        public_key=device.public_key, push_endpoint=device.push_endpoint,
+        public_key=device.public_key, push_endpoint=device.push_endpoint, full_access_until=device.full_access_until,
     )
 
 

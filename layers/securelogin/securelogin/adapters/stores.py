@@ -39,6 +39,7 @@ from securelogin.domain.models import (
     AuditEvent,
     Challenge,
     Device,
+    DeviceStatus,
     LoginStatus,
     LoginTransaction,
     PasswordLockout,
@@ -117,6 +118,56 @@ class UserStore:
             if failed_on_condition(exc):
                 raise NoSuchUser(device.username) from exc
             raise
+
+    def set_device_status(self, device: Device, status: DeviceStatus, expected: tuple[DeviceStatus, ...]) -> None:
+        """Moves a device to ``status`` if it is still in one of the ``expected`` ones."""
+        try:
+            DeviceItem(pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}").update(
+                actions=[DeviceItem.status.set(status.value)],
+                condition=DeviceItem.status.is_in(*[s.value for s in expected]))
+        except UpdateError as exc:
+            if failed_on_condition(exc):
+                raise StaleWrite(device.device_id) from exc
+            raise
+
+    def begin_temporary_access(self, device: Device) -> None:
+        """Adds a temporary-code device and marks the user as awaiting a permanent one,
+        unless they already are (no two temporary codes in a row): StaleWrite then."""
+        user = UserItem(pk=user_pk(device.username), sk="PROFILE")
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                tx.update(user, actions=[UserItem.awaiting_permanent_device.set(True)],
+                          condition=UserItem.pk.exists() & (UserItem.awaiting_permanent_device.does_not_exist()
+                                                            | (UserItem.awaiting_permanent_device == False)))  # noqa: E712
+                tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
+        except TransactWriteError as exc:
+            if failed_on_condition(exc):
+                raise StaleWrite(device.username) from exc
+            raise
+
+    def make_permanent_device_active(self, device: Device, expected: tuple[DeviceStatus, ...],
+                                     temporary: list[Device]) -> None:
+        """A permanent device becomes active: the temporary devices end and the user may
+        be given a temporary code again, all in one transaction."""
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                tx.update(DeviceItem(pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}"),
+                          actions=[DeviceItem.status.set(DeviceStatus.ACTIVE.value),
+                                   DeviceItem.consecutive_failures.set(0)],
+                          condition=DeviceItem.status.is_in(*[s.value for s in expected]))
+                tx.update(UserItem(pk=user_pk(device.username), sk="PROFILE"),
+                          actions=[UserItem.awaiting_permanent_device.set(False)], condition=UserItem.pk.exists())
+                for old in temporary:
+                    tx.update(DeviceItem(pk=user_pk(old.username), sk=f"DEVICE#{old.device_id}"),
+                              actions=[DeviceItem.status.set(DeviceStatus.REVOKED.value)],
+                              condition=DeviceItem.pk.exists())
+        except TransactWriteError as exc:
+            if failed_on_condition(exc):
+                raise StaleWrite(device.device_id) from exc
+            raise
+
+    def release_reserve(self, username: str, device_id: str) -> None:
+        UserItem(pk=user_pk(username), sk="PROFILE").update(actions=[UserItem.reserves[device_id].remove()])
 
     def remember_challenge(self, device: Device, value: str) -> None:
         DeviceItem(pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}").update(

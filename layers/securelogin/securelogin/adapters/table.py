@@ -10,6 +10,7 @@ Key design (``pk`` / ``sk``; every access is by key, by a partition Query, or by
 | send throttle | ``USER#<username>`` | ``THROTTLE#<purpose>`` | | after the interval |
 | unanswered pushes | ``USER#<username>`` | ``PUSHES`` | | after the window |
 | IB Key app instance | ``APP#<app_instance_id>`` | ``INSTANCE`` | | |
+| DSC+ request | ``REQUEST#<request_id>`` | ``REQUEST`` | | |
 | enrolment ticket | ``TICKET#<sha256(activation or QR session id)>`` | ``TICKET`` | | expiry + 1 day |
 | failed answers in an hour | ``USER#<username>`` | ``FAILS#<YYYYMMDDHH>`` | | two hours later |
 | audit event | ``AUDIT#<username>`` | ``<iso time>#<random>`` | | retention |
@@ -95,6 +96,8 @@ class UserItem(Item, discriminator="user"):
     sls_mode = UnicodeAttribute(default="always")
     restrictions = ListAttribute(of=UnicodeAttribute, default=list)
     preferred_device_id = UnicodeAttribute(null=True)
+    awaiting_permanent_device = BooleanAttribute(default=False)
+    reserves = MapAttribute(default=dict)
     sealed_identity = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
 
@@ -131,6 +134,7 @@ class DeviceItem(Item, discriminator="device"):
     last_challenge = UnicodeAttribute(null=True)
     public_key = UnicodeAttribute(null=True)
     push_endpoint = UnicodeAttribute(null=True)
+    full_access_until = UTCDateTimeAttribute(null=True)
 
 
 class FailureCountItem(Item, discriminator="failures"):
@@ -156,6 +160,20 @@ class AppInstanceItem(Item, discriminator="app_instance"):
     pin_hash = UnicodeAttribute()
     platform = UnicodeAttribute()
     push_endpoint = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+class DeviceRequestItem(Item, discriminator="device_request"):
+    """pk ``REQUEST#<request_id>``, sk ``REQUEST``: a DSC+ the user asked for, until the
+    back office fulfils it. The PIN the user chose is kept sealed until then."""
+
+    request_id = UnicodeAttribute()
+    username = UnicodeAttribute()
+    reason = UnicodeAttribute()
+    fee_usd = NumberAttribute()
+    status = UnicodeAttribute()
+    sealed_pin = UnicodeAttribute()
+    replaces_device_id = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
 
 

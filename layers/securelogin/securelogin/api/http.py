@@ -74,6 +74,7 @@ class Caller:
     username: str
     scope: Scope
     session_key: str
+    device_id: str | None = None  # the device that opened the session
 
     def require(self, *accepted: Scope) -> None:
         """Refuses a session whose scope is not one of ``accepted``."""
@@ -87,7 +88,7 @@ def caller(router: Router) -> Caller:
     if not context.get("username") or not context.get("session_key"):
         raise Unauthenticated("unauthorized", "Log in first.")
     return Caller(username=context["username"], scope=Scope(context.get("scope", "full")),
-                  session_key=context["session_key"])
+                  session_key=context["session_key"], device_id=context.get("device_id") or None)
 
 
 def admin_actor(router: Router) -> str:

@@ -11,6 +11,8 @@ Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{3,64}$")]
 Phone = Annotated[str, StringConstraints(pattern=E164.pattern)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 FlowId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
+DeviceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{4,64}$")]
+RequestId = Annotated[str, StringConstraints(pattern=r"^req_[0-9a-f]{20}$")]
 
 
 class Body(BaseModel):
@@ -90,6 +92,20 @@ class PushResponseBody(Body):
     nonce: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     decision: Literal["approve", "deny"]
     signature: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class DscPlusRequestBody(Body):
+    pin: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+    reason: Literal["new", "lost", "broken", "battery", "second"]
+
+
+class ResponseBody(Body):
+    response: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class FulfilBody(Body):
+    serial: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,32}$")]
+    seed_hex: Annotated[str, StringConstraints(pattern=r"^(?:[0-9a-fA-F]{2}){16,64}$")]
 
 
 class ClientBody(Body):

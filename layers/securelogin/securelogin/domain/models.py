@@ -82,6 +82,10 @@ class User:
     sls_mode: SlsMode = SlsMode.ALWAYS
     restrictions: list[str] = field(default_factory=list)
     preferred_device_id: str | None = None
+    # Set by a temporary code; cleared when a permanent device is (re)activated.
+    awaiting_permanent_device: bool = False
+    # Fees held back from withdrawals until the replaced device is returned: {device_id: USD}.
+    reserves: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -110,16 +114,30 @@ class Device:
     # IB Key: the app's P-256 public key (base64 DER SPKI) and where its pushes go.
     public_key: str | None = None
     push_endpoint: str | None = None
+    # Temporary codes: full access until then, portal-only access until valid_until.
+    full_access_until: datetime | None = None
 
     @property
     def security_level(self) -> int:
         return SECURITY_LEVEL[self.type]
 
+    @property
+    def temporary(self) -> bool:
+        return self.type in (DeviceType.TEMPORARY_CODE, DeviceType.ONLINE_SCC)
+
     def status_at(self, now: datetime) -> DeviceStatus:
-        """The status as the user sees it: a lock ends by itself."""
+        """The status as the user sees it: a lock ends by itself, a temporary device expires."""
+        if self.status == DeviceStatus.ACTIVE and self.valid_until and now >= self.valid_until:
+            return DeviceStatus.EXPIRED
         if self.status == DeviceStatus.ACTIVE and self.locked_until and self.locked_until > now:
             return DeviceStatus.LOCKED
         return self.status
+
+    def scope_cap(self, now: datetime) -> Scope:
+        """The widest session this device can open now."""
+        if self.full_access_until and now >= self.full_access_until:
+            return Scope.PORTAL_ONLY
+        return Scope.FULL
 
     def usable_at(self, now: datetime) -> bool:
         return self.status_at(now) in (DeviceStatus.ACTIVE, DeviceStatus.LOCKED)

@@ -13,7 +13,7 @@ from securelogin.adapters.stores import LoginStore, PushDecisionStore, StaleWrit
 from securelogin.clock import Clock
 from securelogin.crypto.codes import lookup_key, random_token
 from securelogin.domain.factors import ChallengeContext, FactorRegistry, UnsupportedMethod
-from securelogin.domain.models import Challenge, Device, DeviceStatus, LoginStatus, LoginTransaction
+from securelogin.domain.models import Challenge, Device, DeviceStatus, LoginStatus, LoginTransaction, Scope
 from securelogin.errors import Conflict, Gone, InvalidInput, Locked, NotFound, Throttled, Unauthenticated, Unavailable
 from securelogin.policy import Policy
 from securelogin.services.audit import AuditTrail
@@ -153,14 +153,15 @@ class LoginService:
         context = ChallengeContext(PURPOSE, txn.key, now)
 
         if factor.check(device, challenge, response, context):
-            granted = self._sessions.new(txn.username, txn.scope, device.device_id)
+            scope = Scope.PORTAL_ONLY if device.scope_cap(now) == Scope.PORTAL_ONLY else txn.scope
+            granted = self._sessions.new(txn.username, scope, device.device_id)
             try:
                 self._logins.approve(txn.key, version, self._policy.attempts_per_transaction, granted.session,
                                      device, now)
             except StaleWrite:
                 raise Gone("login_expired", "This login is no longer open.") from None
             self._audit.record(txn.username, "login.succeeded", device_id=device.device_id,
-                               device_type=device.type.value, method=challenge.method, scope=txn.scope.value)
+                               device_type=device.type.value, method=challenge.method, scope=scope.value)
             return granted
 
         try:

@@ -1,0 +1,265 @@
+"""A device's life after issue: lost and found, temporary codes and the Online Security
+Code Card, and the DSC+ from request to return."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from securelogin.adapters.keys import SecretBox
+from securelogin.adapters.requests import DeviceRequest, DeviceRequestStore
+from securelogin.adapters.stores import NoSuchUser, StaleWrite, UserStore
+from securelogin.clock import Clock
+from securelogin.crypto.codes import numeric_code
+from securelogin.domain.factors import ChallengeContext, FactorRegistry
+from securelogin.domain.factors.code_card import CARD_ALPHABET, new_card
+from securelogin.domain.factors.ocra_card import CARD_SUITE
+from securelogin.domain.factors.temporary_code import temporary_code_digest
+from securelogin.domain.models import Challenge, Device, DeviceStatus, DeviceType, User
+from securelogin.domain.pins import CARD_PIN, pin_problem
+from securelogin.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound, Unauthenticated
+from securelogin.policy import Policy
+from securelogin.services.audit import AuditTrail
+from securelogin.services.devices import CARD_ENTRIES, DeviceService
+from securelogin.services.notify import Notifier
+from securelogin.services.users import new_device_id
+
+REPLACEMENT_REASONS = ("lost", "broken", "battery")
+FOUND_STATUSES = (DeviceStatus.LOST, DeviceStatus.INACTIVE)
+
+
+@dataclass(frozen=True)
+class TemporaryCode:
+    device: Device
+    code: str  # shown once to Client Services, who reads it to the user
+
+
+@dataclass(frozen=True)
+class OnlineCard:
+    device: Device
+    card: dict[str, str]  # shown once
+
+
+@dataclass(frozen=True)
+class DscPlusRequested:
+    request_id: str
+    fee_usd: float
+    reserve_usd: float
+
+
+class DeviceLifecycle:
+    def __init__(self, users: UserStore, requests: DeviceRequestStore, devices: DeviceService, box: SecretBox,
+                 factors: FactorRegistry, code_key, audit: AuditTrail, notifier: Notifier, clock: Clock,
+                 policy: Policy) -> None:
+        self._users = users
+        self._requests = requests
+        self._devices = devices
+        self._box = box
+        self._factors = factors
+        self._code_key = code_key
+        self._audit = audit
+        self._notifier = notifier
+        self._clock = clock
+        self._policy = policy
+
+    # ------------------------------------------------------------------ back office
+
+    def mark_lost(self, username: str, device_id: str, actor: str) -> Device:
+        device = self._own_device(username, device_id)
+        try:
+            self._users.set_device_status(device, DeviceStatus.LOST,
+                                          (DeviceStatus.ACTIVE, DeviceStatus.PENDING, DeviceStatus.INACTIVE))
+        except StaleWrite:
+            raise Conflict("device_not_active", "Only an active, pending or inactive device can be lost.") from None
+        self._audit.record(username, "device.lost", device_id=device_id, device_type=device.type.value, by=actor)
+        self._tell(username, "a security device of yours was reported lost. If this was not you, call Client Services.")
+        device.status = DeviceStatus.LOST
+        return device
+
+    def issue_temporary_code(self, username: str, actor: str) -> TemporaryCode:
+        now = self._clock.now()
+        code = "".join(secrets.choice(CARD_ALPHABET) for _ in range(self._policy.temporary_code_length))
+        device_id = new_device_id()
+        full_until = now + self._policy.temporary_full_access
+        device = Device(device_id=device_id, username=username, type=DeviceType.TEMPORARY_CODE,
+                        label="Temporary code", status=DeviceStatus.ACTIVE, created_at=now,
+                        valid_until=full_until + self._policy.temporary_portal_access, full_access_until=full_until,
+                        sealed_secret=self._devices.seal_secret(device_id, {
+                            "code_digest": temporary_code_digest(self._code_key(), device_id, code)}))
+        if self._users.get_user(username) is None:
+            raise NotFound("user_not_found", "No such user.")
+        try:
+            self._users.begin_temporary_access(device)
+        except StaleWrite:
+            raise Conflict("consecutive_temporary_code",
+                           "A temporary code was already given: the user must first activate or reactivate a "
+                           "permanent device.") from None
+        self._audit.record(username, "temporary_code.issued", device_id=device_id, by=actor)
+        self._tell(username, "Client Services gave you a temporary code. If you did not ask for it, call us.")
+        return TemporaryCode(device, code)
+
+    def fulfil(self, request_id: str, serial: str, seed_hex: str, actor: str) -> Device:
+        request = self._requests.get(request_id)
+        if request is None:
+            raise NotFound("request_not_found", "No such device request.")
+        now = self._clock.now()
+        device_id = new_device_id()
+        pin_sha1_hex = self._box.open(request.sealed_pin, f"request-pin|{request_id}").decode()
+        device = Device(device_id=device_id, username=request.username, type=DeviceType.DSC_PLUS,
+                        label=f"Digital Security Card+ {serial}", status=DeviceStatus.PENDING, created_at=now,
+                        serial=serial, ocra_suite=CARD_SUITE,
+                        sealed_secret=self._devices.seal_secret(device_id, {"seed_hex": seed_hex.lower(),
+                                                                            "pin_sha1_hex": pin_sha1_hex}))
+        try:
+            self._requests.fulfil(request, device)
+        except StaleWrite:
+            raise Conflict("request_fulfilled", "This request was already fulfilled.") from None
+        self._audit.record(request.username, "device.shipped", device_id=device_id, request_id=request_id, by=actor)
+        self._tell(request.username, "your Digital Security Card+ is on its way. Activate it when it arrives.")
+        return device
+
+    # ------------------------------------------------------------------ the user, with a session
+
+    def online_card(self, username: str, session_device_id: str | None) -> OnlineCard:
+        now = self._clock.now()
+        user, devices = self._profile(username)
+        source = next((d for d in devices if d.device_id == session_device_id), None)
+        if source is None or source.type != DeviceType.TEMPORARY_CODE or source.status_at(now) != DeviceStatus.ACTIVE:
+            raise Forbidden("temporary_code_session_required",
+                            "An Online Security Code Card needs a session opened with a temporary code.")
+        card = new_card(CARD_ENTRIES, "0123456789")
+        device_id = new_device_id()
+        device = Device(device_id=device_id, username=username, type=DeviceType.ONLINE_SCC,
+                        label="Online Security Code Card", status=DeviceStatus.ACTIVE, created_at=now,
+                        valid_until=now + self._policy.online_card_validity,
+                        sealed_secret=self._devices.seal_secret(device_id, {"card": card}))
+        try:
+            self._users.add_device(device)
+        except NoSuchUser:
+            raise NotFound("user_not_found", "No such user.") from None
+        for old in devices:
+            if old.type == DeviceType.ONLINE_SCC and old.status == DeviceStatus.ACTIVE:
+                self._users.set_device_status(old, DeviceStatus.REVOKED, (DeviceStatus.ACTIVE,))
+        self._audit.record(username, "device.added", device_id=device_id, device_type="online_scc")
+        self._notifier.tell(user, "an Online Security Code Card was created for your account.")
+        return OnlineCard(device, card)
+
+    def reactivate(self, username: str, device_id: str) -> Device:
+        device = self._own_device(username, device_id)
+        if device.temporary or device.status not in FOUND_STATUSES:
+            raise Conflict("not_reactivatable", "Only a lost or inactive permanent device can be reactivated.")
+        return self._make_active(device, FOUND_STATUSES, "device.reactivated")
+
+    def request_dsc_plus(self, username: str, pin: str, reason: str) -> DscPlusRequested:
+        now = self._clock.now()
+        user, devices = self._profile(username)
+        current = [d for d in devices if d.type == DeviceType.DSC_PLUS
+                   and d.status in (DeviceStatus.ACTIVE, DeviceStatus.LOST, DeviceStatus.INACTIVE)]
+        has_ib_key = any(d.type == DeviceType.IB_KEY and d.status == DeviceStatus.ACTIVE for d in devices)
+        replacement = reason in REPLACEMENT_REASONS and bool(current)
+        if not replacement and not (has_ib_key and user.balance_usd >= self._policy.dsc_plus_min_balance_usd):
+            raise Forbidden("not_eligible", "A Digital Security Card+ is for IB Key users with at least USD "
+                            f"{self._policy.dsc_plus_min_balance_usd:,.0f}, or to replace one.")
+        problem = pin_problem(pin, CARD_PIN, None)
+        if problem:
+            raise InvalidInput("weak_pin", f"The PIN {problem}: choose 4 digits that are hard to guess.")
+        fee = self._policy.dsc_plus_replacement_fee_usd if replacement and reason != "battery" else 0.0
+        request_id = "req_" + secrets.token_hex(10)
+        pin_sha1 = hashlib.sha1(pin.encode()).hexdigest()  # noqa: S324 - OCRA's PSHA1 input
+        self._requests.create(DeviceRequest(
+            request_id=request_id, username=username, reason=reason, fee_usd=fee, status="requested",
+            sealed_pin=self._box.seal(pin_sha1.encode(), f"request-pin|{request_id}"), created_at=now,
+            replaces_device_id=current[0].device_id if replacement else None))
+        self._audit.record(username, "device.requested", request_id=request_id, reason=reason, fee_usd=fee)
+        return DscPlusRequested(request_id, fee, fee)
+
+    def activation_challenge(self, username: str, device_id: str) -> tuple[str, datetime]:
+        device = self._own_device(username, device_id)
+        if device.status != DeviceStatus.PENDING:
+            raise Conflict("not_pending", "Only a device waiting for activation can be activated.")
+        question = numeric_code(6)
+        expires_at = self._clock.now() + self._policy.challenge_ttl
+        self._users.remember_challenge(device, f"{question}|{expires_at.isoformat()}")
+        return question, expires_at
+
+    def activate(self, username: str, device_id: str, response: str) -> Device:
+        now = self._clock.now()
+        device = self._own_device(username, device_id)
+        if device.status != DeviceStatus.PENDING or not device.last_challenge:
+            raise Conflict("not_pending", "Ask for an activation challenge first.")
+        question, expires = device.last_challenge.split("|", 1)
+        if now >= datetime.fromisoformat(expires):
+            raise Gone("challenge_expired", "The challenge expired. Ask for a new one.")
+        challenge = Challenge(device_id, "challenge_response", now, datetime.fromisoformat(expires),
+                              {"question": question})
+        if not self._factors.for_type(device.type).check(device, challenge, response,
+                                                         ChallengeContext("activation", device_id, now)):
+            self._users.record_device_failure(device, now, self._policy.device_lock_after,
+                                              self._policy.device_lock_duration)
+            raise Unauthenticated("invalid_response", "That response is not right.")
+        return self._make_active(device, (DeviceStatus.PENDING,), "device.activated")
+
+    def return_device(self, username: str, device_id: str) -> Device:
+        device = self._own_device(username, device_id)
+        if device.temporary or device.status in (DeviceStatus.RETURNED, DeviceStatus.REVOKED):
+            raise Conflict("not_returnable", "This device cannot be returned.")
+        try:
+            self._users.set_device_status(device, DeviceStatus.RETURNED, (device.status,))
+        except StaleWrite:
+            raise Conflict("device_changed", "The device changed meanwhile. Try again.") from None
+        user = self._users.get_user(username)
+        if user and device_id in user.reserves:
+            self._users.release_reserve(username, device_id)
+        self._audit.record(username, "device.returned", device_id=device_id)
+        device.status = DeviceStatus.RETURNED
+        return device
+
+    def deactivate(self, username: str, device_id: str) -> None:
+        now = self._clock.now()
+        user, devices = self._profile(username)
+        device = next((d for d in devices if d.device_id == device_id), None)
+        if device is None:
+            raise NotFound("device_not_found", "No such device of yours.")
+        others = [d for d in devices if d.device_id != device_id and d.status_at(now) == DeviceStatus.ACTIVE]
+        if device.status_at(now) != DeviceStatus.ACTIVE or not others:
+            raise Conflict("last_device", "Keep at least one other active device before removing this one.")
+        try:
+            self._users.set_device_status(device, DeviceStatus.INACTIVE, (DeviceStatus.ACTIVE,))
+        except StaleWrite:
+            raise Conflict("device_changed", "The device changed meanwhile. Try again.") from None
+        self._audit.record(username, "device.removed", device_id=device_id, device_type=device.type.value)
+        self._notifier.tell(user, "a security device was removed from your account. If this was not you, call us.")
+
+    # ------------------------------------------------------------------ helpers
+
+    def _make_active(self, device: Device, expected: tuple[DeviceStatus, ...], event: str) -> Device:
+        user, devices = self._profile(device.username)
+        temporary = [d for d in devices if d.temporary and d.status == DeviceStatus.ACTIVE]
+        try:
+            self._users.make_permanent_device_active(device, expected, temporary)
+        except StaleWrite:
+            raise Conflict("device_changed", "The device changed meanwhile. Try again.") from None
+        self._audit.record(device.username, event, device_id=device.device_id, device_type=device.type.value,
+                           temporary_devices_revoked=len(temporary))
+        self._notifier.tell(user, f"your {device.label} is active again." if event == "device.reactivated"
+                            else f"your {device.label} is now active.")
+        device.status = DeviceStatus.ACTIVE
+        return device
+
+    def _own_device(self, username: str, device_id: str) -> Device:
+        device = self._users.get_device(username, device_id)
+        if device is None:
+            raise NotFound("device_not_found", "No such device of yours.")
+        return device
+
+    def _profile(self, username: str) -> tuple[User, list[Device]]:
+        found = self._users.partition(username)
+        if found.user is None:
+            raise NotFound("user_not_found", "No such user.")
+        return found.user, found.devices
+
+    def _tell(self, username: str, text: str) -> None:
+        user = self._users.get_user(username)
+        if user is not None:
+            self._notifier.tell(user, text)
