@@ -1,14 +1,24 @@
-"""Back office (IAM-authorised): users, their devices, and their audit trail."""
+"""Back office (IAM-authorised): users, their devices, temporary codes, device requests,
+sharing decisions (Compliance), and the audit trail."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from securelogin.api import views
 from securelogin.api.http import admin_actor, lambda_entry, make_resolver
-from securelogin.api.schemas import CreateUserBody, DeviceId, FulfilBody, IssueDeviceBody, RequestId, Username
+from securelogin.api.schemas import (
+    CreateUserBody,
+    DeviceId,
+    FlowId,
+    FulfilBody,
+    IssueDeviceBody,
+    RequestId,
+    ShareDecisionBody,
+    Username,
+)
 from securelogin.clock import iso, system_clock
 from securelogin.domain.models import DeviceType, IdDocument, Identity
 from securelogin.runtime import services
@@ -71,6 +81,17 @@ def temporary_code(username: Annotated[Username, Path()]):
 def fulfil(request_id: Annotated[RequestId, Path()], body: FulfilBody) -> dict:
     device = services().lifecycle.fulfil(request_id, body.serial, body.seed_hex, actor=admin_actor(users))
     return views.device(device, system_clock.now())
+
+
+@users.get("/v1/admin/sharing")
+def pending_shares(status: Annotated[Literal["pending"], Query()] = "pending") -> dict:
+    return {"shares": [views.share(s) for s in services().sharing.pending()]}
+
+
+@users.post("/v1/admin/sharing/<share_id>/decision")
+def decide_share(share_id: Annotated[FlowId, Path()], body: ShareDecisionBody) -> dict:
+    decided = services().sharing.decide(share_id, body.decision == "approve", body.reason, actor=admin_actor(users))
+    return views.share(decided)
 
 
 @users.get("/v1/admin/users/<username>/audit")

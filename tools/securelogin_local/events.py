@@ -24,6 +24,9 @@ SAMPLE_BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/v1/devices/dsc-plus"): {"pin": "4831", "reason": "new"},
     ("POST", "/v1/devices/{device_id}/activate"): {"response": "12345678"},
     ("POST", "/v1/admin/device-requests/{request_id}/fulfil"): {"serial": "DSC-7777", "seed_hex": "31" * 32},
+    ("POST", "/v1/sharing"): {"owner_username": "demo.other", "owner_password": "the owner's password"},
+    ("POST", "/v1/sharing/{share_id}/complete"): {"response": "12345678"},
+    ("POST", "/v1/admin/sharing/{share_id}/decision"): {"decision": "approve", "reason": "same person"},
     ("POST", "/v1/recovery"): {"username": "demo", "password": "demo-password-1", "same_phone": False},
     ("POST", "/v1/login"): {"username": "demo", "password": "demo-password-1", "client": {"platform": "portal"}},
     ("POST", "/v1/login/{login_id}/challenge"): {"device_id": "dev_sample", "method": "sms"},
@@ -31,7 +34,7 @@ SAMPLE_BODIES: dict[tuple[str, str], dict] = {
 }
 SAMPLE_PARAMETERS = {"login_id": SAMPLE_LOGIN_ID, "username": "demo", "device_id": "dev_sample",
                      "request_id": "req_0123456789abcdef0123", "activation_id": SAMPLE_LOGIN_ID,
-                     "recovery_id": SAMPLE_LOGIN_ID}
+                     "recovery_id": SAMPLE_LOGIN_ID, "share_id": SAMPLE_LOGIN_ID}
 
 
 def file_name(method: str, path: str) -> str:

@@ -11,6 +11,7 @@ from securelogin.adapters.enrolment import EnrolmentStore
 from securelogin.adapters.keys import CodeDigestKey, KmsKeyring, SecretBox
 from securelogin.adapters.messaging import AwsMessageSender, MessageSender, PushEndpoints
 from securelogin.adapters.requests import DeviceRequestStore
+from securelogin.adapters.shares import ShareStore
 from securelogin.adapters.stores import (
     AuditStore,
     LoginStore,
@@ -39,6 +40,7 @@ from securelogin.services.passwords import PasswordGate
 from securelogin.services.push import PushService
 from securelogin.services.recovery import RecoveryService
 from securelogin.services.sessions import SessionService
+from securelogin.services.sharing import SharingService
 from securelogin.services.users import UserService
 from securelogin.settings import Settings, get_settings
 
@@ -52,6 +54,7 @@ class Services:
     activation: ActivationService
     recovery: RecoveryService
     lifecycle: DeviceLifecycle
+    sharing: SharingService
     push: PushService
     sessions: SessionService
     audit: AuditTrail
@@ -108,6 +111,7 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
         activation=activation,
         lifecycle=DeviceLifecycle(user_store, DeviceRequestStore(), devices, box, factors, code_key, audit, notifier,
                                   clock, policy),
+        sharing=SharingService(passwords, users, user_store, ShareStore(), factors, audit, notifier, clock, policy),
         recovery=RecoveryService(passwords, user_store, enrolments, activation, factors, audit, clock, policy),
         push=PushService(user_store, logins, decisions, throttles, audit, clock),
         sessions=sessions,

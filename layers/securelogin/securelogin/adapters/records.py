@@ -54,14 +54,16 @@ def device_from(item: DeviceItem) -> Device:
         platform=item.platform, valid_until=item.valid_until, consecutive_failures=int(item.consecutive_failures or 0),
         locked_until=item.locked_until, lock_count=int(item.lock_count or 0), sealed_secret=item.sealed_secret,
         last_challenge=item.last_challenge, public_key=item.public_key, push_endpoint=item.push_endpoint,
-        full_access_until=item.full_access_until,
+        full_access_until=item.full_access_until, shared_from=item.shared_from,
     )
 
 
 def device_item(device: Device) -> DeviceItem:
+    # Only the owner's item is found by device id; a shared link is not indexed.
+    indexed = device.shared_from is None
     return DeviceItem(
         pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}",
-        gsi1pk=f"DEVICE#{device.device_id}", gsi1sk="DEVICE",
+        gsi1pk=f"DEVICE#{device.device_id}" if indexed else None, gsi1sk="DEVICE" if indexed else None,
         device_id=device.device_id, username=device.username, type=device.type.value, label=device.label,
         status=device.status.value, created_at=device.created_at, last_used_at=device.last_used_at,
         phone=device.phone, serial=device.serial, ocra_suite=device.ocra_suite,
@@ -69,6 +71,7 @@ def device_item(device: Device) -> DeviceItem:
         consecutive_failures=device.consecutive_failures, locked_until=device.locked_until,
         lock_count=device.lock_count, sealed_secret=device.sealed_secret, last_challenge=device.last_challenge,
         public_key=device.public_key, push_endpoint=device.push_endpoint, full_access_until=device.full_access_until,
+        shared_from=device.shared_from,
     )
 
 

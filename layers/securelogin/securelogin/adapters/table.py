@@ -10,6 +10,7 @@ Key design (``pk`` / ``sk``; every access is by key, by a partition Query, or by
 | send throttle | ``USER#<username>`` | ``THROTTLE#<purpose>`` | | after the interval |
 | unanswered pushes | ``USER#<username>`` | ``PUSHES`` | | after the window |
 | IB Key app instance | ``APP#<app_instance_id>`` | ``INSTANCE`` | | |
+| device share | ``SHARE#<sha256(share_id)>`` | ``SHARE`` | ``SHARES#<status>`` / created at (pending only) | |
 | DSC+ request | ``REQUEST#<request_id>`` | ``REQUEST`` | | |
 | enrolment ticket | ``TICKET#<sha256(activation or QR session id)>`` | ``TICKET`` | | expiry + 1 day |
 | failed answers in an hour | ``USER#<username>`` | ``FAILS#<YYYYMMDDHH>`` | | two hours later |
@@ -135,6 +136,7 @@ class DeviceItem(Item, discriminator="device"):
     public_key = UnicodeAttribute(null=True)
     push_endpoint = UnicodeAttribute(null=True)
     full_access_until = UTCDateTimeAttribute(null=True)
+    shared_from = UnicodeAttribute(null=True)
 
 
 class FailureCountItem(Item, discriminator="failures"):
@@ -175,6 +177,25 @@ class DeviceRequestItem(Item, discriminator="device_request"):
     sealed_pin = UnicodeAttribute()
     replaces_device_id = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+
+
+class ShareItem(Item, discriminator="share"):
+    """pk ``SHARE#<sha256(share_id)>``, sk ``SHARE``: a request to use another username's
+    physical device. Shares waiting for Compliance are on GSI1 (``SHARES#pending_compliance``,
+    by creation time), so the back office lists them with a Query."""
+
+    share_id = UnicodeAttribute()  # kept: the back office acts on it
+    requester = UnicodeAttribute()
+    owner = UnicodeAttribute()
+    device_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    same_entity = BooleanAttribute()
+    created_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    attempts = NumberAttribute(default=0)
+    check_data = MapAttribute(default=dict)
+    deactivated = ListAttribute(of=UnicodeAttribute, default=list)
+    reason = UnicodeAttribute(null=True)
 
 
 class TicketItem(Item, discriminator="ticket"):

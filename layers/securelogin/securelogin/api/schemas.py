@@ -108,6 +108,16 @@ class FulfilBody(Body):
     seed_hex: Annotated[str, StringConstraints(pattern=r"^(?:[0-9a-fA-F]{2}){16,64}$")]
 
 
+class ShareBody(Body):
+    owner_username: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    owner_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class ShareDecisionBody(Body):
+    decision: Literal["approve", "reject"]
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
 class ClientBody(Body):
     platform: Literal["portal", "tws", "mobile"]
     version: int | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from securelogin.adapters.shares import Share
 from securelogin.clock import iso
 from securelogin.domain.models import AuditEvent, Device, Identity, User
 from securelogin.domain.phones import mask
@@ -69,6 +70,15 @@ def withdrawal_limits(devices: list[Device], policy: Policy) -> dict[str, dict[s
         per_day, per_five_days = policy.withdrawal_limits[d.type.value]
         limits[d.type.value] = {"per_day": per_day, "per_five_business_days": per_five_days}
     return limits
+
+
+def share(s: Share) -> dict[str, Any]:
+    shown: dict[str, Any] = {"share_id": s.share_id, "status": s.status, "requester_username": s.requester,
+                             "owner_username": s.owner, "device_id": s.device_id, "same_entity": s.same_entity,
+                             "created_at": iso(s.created_at)}
+    if s.reason:
+        shown["reason"] = s.reason
+    return shown
 
 
 def audit_event(e: AuditEvent) -> dict[str, Any]:

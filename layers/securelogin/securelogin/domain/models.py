@@ -116,6 +116,8 @@ class Device:
     push_endpoint: str | None = None
     # Temporary codes: full access until then, portal-only access until valid_until.
     full_access_until: datetime | None = None
+    # A device shared to this user: the owner's username (the item is a link to their device).
+    shared_from: str | None = None
 
     @property
     def security_level(self) -> int:

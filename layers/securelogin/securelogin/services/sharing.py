@@ -1,0 +1,191 @@
+"""Sharing one physical device between usernames of the same person (rules.md "Device
+sharing"): the requester names the owner, proves the owner's password and possession of
+the device; same-entity shares are approved at once, others wait for Compliance."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from securelogin.adapters.shares import Share, ShareStore
+from securelogin.adapters.stores import StaleWrite, UserStore
+from securelogin.clock import Clock
+from securelogin.crypto.codes import lookup_key, random_token
+from securelogin.domain.factors import ChallengeContext, FactorRegistry
+from securelogin.domain.models import Challenge, Device, DeviceStatus, DeviceType, Identity, User
+from securelogin.errors import Conflict, Gone, NotFound, Unauthenticated
+from securelogin.policy import Policy
+from securelogin.services.audit import AuditTrail
+from securelogin.services.notify import Notifier
+from securelogin.services.passwords import PasswordGate
+from securelogin.services.users import UserService
+
+PURPOSE = "sharing"
+SHAREABLE = (DeviceType.DSC_PLUS, DeviceType.PLATINUM, DeviceType.GOLD, DeviceType.DSC, DeviceType.SCC)
+TEMPORARY = (DeviceType.TEMPORARY_CODE, DeviceType.ONLINE_SCC)
+
+
+@dataclass(frozen=True)
+class ShareStarted:
+    share: Share
+    device: Device
+    challenge: dict[str, Any]
+
+
+def same_person(a: Identity, b: Identity) -> bool:
+    """Equal birth date, citizenship and residence, and the same identity document, or
+    (for US persons) the same SSN."""
+    if (a.date_of_birth, a.citizenship, a.country_of_residence) != (b.date_of_birth, b.citizenship,
+                                                                    b.country_of_residence):
+        return False
+    same_document = (a.id_document.type.lower(), a.id_document.number) == (b.id_document.type.lower(),
+                                                                           b.id_document.number)
+    us_person = a.citizenship == "US" or a.country_of_residence == "US"
+    return same_document or (us_person and a.ssn is not None and a.ssn == b.ssn)
+
+
+class SharingService:
+    def __init__(self, passwords: PasswordGate, users: UserService, user_store: UserStore, store: ShareStore,
+                 factors: FactorRegistry, audit: AuditTrail, notifier: Notifier, clock: Clock,
+                 policy: Policy) -> None:
+        self._passwords = passwords
+        self._users = users
+        self._user_store = user_store
+        self._store = store
+        self._factors = factors
+        self._audit = audit
+        self._notifier = notifier
+        self._clock = clock
+        self._policy = policy
+
+    def start(self, requester: str, owner: str, owner_password: str) -> ShareStarted:
+        now = self._clock.now()
+        if owner == requester:
+            raise Conflict("no_shareable_device", "A device cannot be shared with its own user.")
+        self._passwords.check(owner, owner_password, PURPOSE)
+        asking, owning = self._users.view(requester), self._users.view(owner)
+        if not same_person(asking.identity, owning.identity):
+            raise Conflict("different_identification", "The two usernames do not belong to the same person.")
+        if any(d.type in TEMPORARY and d.status_at(now) == DeviceStatus.ACTIVE
+               for d in [*asking.devices, *owning.devices]):
+            raise Conflict("temporary_device_assigned", "A temporary device is assigned to one of the usernames.")
+        shareable = [d for d in owning.devices
+                     if d.type in SHAREABLE and d.status_at(now) == DeviceStatus.ACTIVE and d.shared_from is None]
+        if not shareable:
+            if any(d.type == DeviceType.IB_KEY and d.status == DeviceStatus.ACTIVE for d in owning.devices):
+                raise Conflict("ib_key_use_add_user", "IB Key users add the other username to the app instead.")
+            raise Conflict("no_shareable_device", "The owner has no physical device to share.")
+        device = max(shareable, key=lambda d: (d.security_level, d.last_used_at or d.created_at))
+        own_levels = [d.security_level for d in asking.devices
+                      if d.type in SHAREABLE and d.status_at(now) == DeviceStatus.ACTIVE]
+        if own_levels and max(own_levels) > device.security_level:
+            raise Conflict("less_secure_device", "Only the most secure device of the two usernames can be shared.")
+
+        share_id = random_token(16)
+        key = lookup_key(share_id)
+        issued = self._factors.for_type(device.type).issue(device, "challenge_response",
+                                                           ChallengeContext(PURPOSE, key, now, share_id))
+        if issued.remember is not None:
+            self._user_store.remember_challenge(device, issued.remember)
+        share = Share(share_id=share_id, key=key, requester=requester, owner=owner, device_id=device.device_id,
+                      status="challenged", same_entity=asking.user.entity_id == owning.user.entity_id,
+                      created_at=now, expires_at=issued.expires_at, check_data=issued.check_data)
+        self._store.create(share)
+        for who in (requester, owner):
+            self._audit.record(who, "sharing.requested", share_id=share_id, requester=requester, owner=owner,
+                               device_id=device.device_id)
+        return ShareStarted(share, device, issued.public)
+
+    def complete(self, requester: str, share_id: str, response: str) -> Share:
+        now = self._clock.now()
+        share = self._share(share_id, requester)
+        if share.status != "challenged" or now >= share.expires_at \
+                or share.attempts >= self._policy.attempts_per_transaction:
+            raise Gone("share_expired", "This share request has expired or was answered. Start again.")
+        device = self._user_store.get_device(share.owner, share.device_id)
+        challenge = Challenge(share.device_id, "challenge_response", share.created_at, share.expires_at,
+                              share.check_data)
+        right = device is not None and self._factors.for_type(device.type).check(
+            device, challenge, response, ChallengeContext(PURPOSE, share.key, now, share_id))
+        if not right:
+            try:
+                used = self._store.record_wrong_answer(share.key, self._policy.attempts_per_transaction)
+            except StaleWrite:
+                raise Gone("share_expired", "This share request has expired or was answered.") from None
+            raise Unauthenticated("invalid_response", "That response is not right.",
+                                  attempts_left=self._policy.attempts_per_transaction - used)
+        assert device is not None
+        if share.same_entity:
+            return self._approve(share, "challenged", device, None)
+        try:
+            self._store.await_compliance(share)
+        except StaleWrite:
+            raise Gone("share_expired", "This share request was already answered.") from None
+        for who in (share.requester, share.owner):
+            self._audit.record(who, "sharing.pending_compliance", share_id=share_id)
+        return replace(share, status="pending_compliance")
+
+    def decide(self, share_id: str, approve: bool, reason: str, actor: str) -> Share:
+        share = self._share(share_id, None)
+        if share.status != "pending_compliance":
+            raise Conflict("not_pending", "Only a share waiting for Compliance can be decided.")
+        if approve:
+            device = self._user_store.get_device(share.owner, share.device_id)
+            if device is None or device.status != DeviceStatus.ACTIVE:
+                raise Conflict("device_not_active", "The owner's device is no longer active.")
+            return self._approve(share, "pending_compliance", device, reason, actor)
+        try:
+            self._store.reject(share, reason)
+        except StaleWrite:
+            raise Conflict("not_pending", "This share was decided meanwhile.") from None
+        for who in (share.requester, share.owner):
+            self._audit.record(who, "sharing.rejected", share_id=share_id, by=actor, reason=reason)
+        self._tell_both(share, "the request to share a security device was rejected by Compliance.")
+        return replace(share, status="rejected", reason=reason)
+
+    def cancel(self, requester: str, share_id: str) -> Share:
+        share = self._share(share_id, requester)
+        if share.status not in ("challenged", "pending_compliance", "approved"):
+            raise Conflict("not_active", "This share has already ended.")
+        try:
+            self._store.cancel(share)
+        except StaleWrite:
+            raise Conflict("share_changed", "This share changed meanwhile. Try again.") from None
+        for who in (share.requester, share.owner):
+            self._audit.record(who, "sharing.cancelled", share_id=share_id)
+        self._tell_both(share, "the sharing of a security device between your usernames has ended.")
+        return replace(share, status="cancelled")
+
+    def pending(self) -> list[Share]:
+        return self._store.pending()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _approve(self, share: Share, expected: str, device: Device, reason: str | None,
+                 actor: str | None = None) -> Share:
+        own = [d for d in self._user_store.partition(share.requester).devices
+               if d.type in SHAREABLE and d.status == DeviceStatus.ACTIVE and d.shared_from is None]
+        link = replace(device, username=share.requester, shared_from=share.owner, consecutive_failures=0,
+                       locked_until=None, lock_count=0, last_challenge=None, created_at=self._clock.now())
+        try:
+            self._store.approve(share, expected, link, own, reason)
+        except StaleWrite:
+            raise Gone("share_expired", "This share request was already answered.") from None
+        for who in (share.requester, share.owner):
+            self._audit.record(who, "sharing.approved", share_id=share.share_id, device_id=device.device_id,
+                               by=actor or "same_entity")
+        self._tell_both(share, f"{share.requester} may now log in with a security device of {share.owner}.")
+        return replace(share, status="approved", deactivated=[d.device_id for d in own], reason=reason)
+
+    def _share(self, share_id: str, requester: str | None) -> Share:
+        share = self._store.get(lookup_key(share_id))
+        if share is None or (requester is not None and share.requester != requester):
+            raise NotFound("share_not_found", "No such share of yours.")
+        return share
+
+    def _tell_both(self, share: Share, text: str) -> None:
+        for username in (share.requester, share.owner):
+            user: User | None = self._user_store.get_user(username)
+            if user is not None:
+                self._notifier.tell(user, text)
+
+
