@@ -27,6 +27,10 @@ BUDGET = {
     "recovery start": 3,  # Query user, PutItem ticket, PutItem audit (the DSC+ answers: no SMS)
     # GetItem ticket, Query user, GetItem device, TransactWriteItems, 3 PutItem audit, SNS Publish (notice)
     "recovery complete": 8,
+    "share request": 7,  # authorizer GetItem, 3 Query (owner password, both users), PutItem share, 2 PutItem audit
+    # authorizer GetItem, GetItem share, GetItem device, Query requester, TransactWriteItems, 2 PutItem audit,
+    # GetItem owner + 2 SNS Publish (the notices)
+    "share complete": 10,
     "login status": 1,
     "me": 2,  # authorizer GetItem session + Query user partition
     "logout": 3,  # authorizer GetItem, DeleteItem session, PutItem audit
@@ -80,6 +84,27 @@ def measure_ib_key(api, user, measured):
     done, measured["recovery complete"] = measure(
         api, lambda: api("POST", f"/v1/recovery/{started.body['recovery_id']}/complete", enrol))
     assert done.status == 200, done
+
+
+def measure_sharing(api, user_body, measured):
+    owner = user_body()
+    twin = {**user_body(), "identity": owner["identity"], "entity_id": owner["entity_id"]}
+    for who in (owner, twin):
+        assert api("POST", "/v1/admin/users", who, signed=True).status == 201
+    api("POST", f"/v1/admin/users/{owner['username']}/devices", {"type": "dsc_plus", "seed_hex": "31" * 32,
+                                                                 "pin": "4831"}, signed=True)
+    start = api("POST", "/v1/login", {"username": twin["username"], "password": twin["password"]})
+    mark = len(api.outbox())
+    api("POST", f"/v1/login/{start.body['login_id']}/challenge", {"device_id": start.body["default_device_id"]})
+    code = re.findall(r"\d{6}", [m for m in api.outbox()[mark:] if m["to"] == twin["phones"][0]][-1]["body"])[0]
+    token = api("POST", f"/v1/login/{start.body['login_id']}/verify", {"response": code}).body["session_token"]
+    share, measured["share request"] = measure(api, lambda: api("POST", "/v1/sharing", {
+        "owner_username": owner["username"], "owner_password": owner["password"]}, token=token))
+    assert share.status == 201, share
+    response = ocra_response("31" * 32, share.body["challenge"]["challenge_code"], "4831")
+    done, measured["share complete"] = measure(api, lambda: api(
+        "POST", f"/v1/sharing/{share.body['share_id']}/complete", {"response": response}, token=token))
+    assert done.body["status"] == "approved", done
 
 
 def measure(api, action):
@@ -145,6 +170,7 @@ def test_each_request_stays_within_its_budget(api):
         api, lambda: api("POST", f"/v1/login/{start.body['login_id']}/challenge", {"device_id": scc.body["device_id"]}))
 
     measure_ib_key(api, user, measured)
+    measure_sharing(api, user_body, measured)
 
     report = {flow: dict(Counter(f"{s}:{o}" for s, o in calls)) for flow, calls in measured.items()}
     print(report)

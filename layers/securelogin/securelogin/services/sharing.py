@@ -162,7 +162,8 @@ class SharingService:
 
     def _approve(self, share: Share, expected: str, device: Device, reason: str | None,
                  actor: str | None = None) -> Share:
-        own = [d for d in self._user_store.partition(share.requester).devices
+        asking = self._user_store.partition(share.requester)
+        own = [d for d in asking.devices
                if d.type in SHAREABLE and d.status == DeviceStatus.ACTIVE and d.shared_from is None]
         link = replace(device, username=share.requester, shared_from=share.owner, consecutive_failures=0,
                        locked_until=None, lock_count=0, last_challenge=None, created_at=self._clock.now())
@@ -173,7 +174,8 @@ class SharingService:
         for who in (share.requester, share.owner):
             self._audit.record(who, "sharing.approved", share_id=share.share_id, device_id=device.device_id,
                                by=actor or "same_entity")
-        self._tell_both(share, f"{share.requester} may now log in with a security device of {share.owner}.")
+        self._tell_both(share, f"{share.requester} may now log in with a security device of {share.owner}.",
+                        known=asking.user)
         return replace(share, status="approved", deactivated=[d.device_id for d in own], reason=reason)
 
     def _share(self, share_id: str, requester: str | None) -> Share:
@@ -182,9 +184,9 @@ class SharingService:
             raise NotFound("share_not_found", "No such share of yours.")
         return share
 
-    def _tell_both(self, share: Share, text: str) -> None:
+    def _tell_both(self, share: Share, text: str, known: User | None = None) -> None:
         for username in (share.requester, share.owner):
-            user: User | None = self._user_store.get_user(username)
+            user = known if known is not None and known.username == username else self._user_store.get_user(username)
             if user is not None:
                 self._notifier.tell(user, text)
 
