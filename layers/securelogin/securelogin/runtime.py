@@ -39,6 +39,7 @@ from securelogin.services.notify import Notifier
 from securelogin.services.passwords import PasswordGate
 from securelogin.services.push import PushService
 from securelogin.services.recovery import RecoveryService
+from securelogin.services.second_factor import SecondFactorFlow
 from securelogin.services.sessions import SessionService
 from securelogin.services.sharing import SharingService
 from securelogin.services.users import UserService
@@ -99,6 +100,7 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
         CodeCardFactor(DeviceType.ONLINE_SCC, policy, devices.open_secret),
         TemporaryCodeFactor(policy, code_key, devices.open_secret),
     ])
+    flow = SecondFactorFlow(user_store, logins, throttles, factors, sender, audit, clock, policy)
     enrolments = EnrolmentStore()
     activation = ActivationService(passwords, users, enrolments, throttles, sender, push_endpoints, devices, code_key,
                                    audit, notifier, clock, policy)
@@ -106,8 +108,7 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
         policy=policy,
         users=users,
         devices=devices,
-        login=LoginService(passwords, user_store, logins, decisions, throttles, sessions, factors, sender, audit,
-                           clock, policy),
+        login=LoginService(passwords, flow, logins, decisions, sessions, factors, audit, clock, policy),
         activation=activation,
         lifecycle=DeviceLifecycle(user_store, DeviceRequestStore(), devices, box, factors, code_key, audit, notifier,
                                   clock, policy),

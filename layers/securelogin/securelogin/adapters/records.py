@@ -93,6 +93,7 @@ def login_from(item: LoginItem) -> tuple[LoginTransaction, int]:
         key=item.pk.removeprefix("LOGIN#"), username=item.username, device_ids=list(item.device_ids or []),
         expires_at=item.expires_at, status=LoginStatus(item.status), challenge=challenge_from(item.challenge),
         attempts=int(item.attempts or 0), scope=Scope(item.scope), session_handed_out=bool(item.session_handed_out),
+        purpose=item.purpose or "login", amount_usd=float(item.amount_usd) if item.amount_usd is not None else None,
     )
     return txn, int(item.challenge_version or 0)
 

@@ -311,8 +311,9 @@ class ThrottleStore:
 class LoginStore:
     def create(self, txn: LoginTransaction) -> None:
         LoginItem(pk=f"LOGIN#{txn.key}", sk="LOGIN", username=txn.username, device_ids=txn.device_ids,
-                  expires_at=txn.expires_at, status=txn.status.value, scope=txn.scope.value,
-                  expires_ttl=txn.expires_at + timedelta(days=1)).save(condition=LoginItem.pk.does_not_exist())
+                  expires_at=txn.expires_at, status=txn.status.value, scope=txn.scope.value, purpose=txn.purpose,
+                  amount_usd=txn.amount_usd, expires_ttl=txn.expires_at + timedelta(days=1),
+                  ).save(condition=LoginItem.pk.does_not_exist())
 
     def get(self, key: str) -> tuple[LoginTransaction, int] | None:
         """The transaction and its challenge version, or None."""

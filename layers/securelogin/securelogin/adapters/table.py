@@ -249,6 +249,8 @@ class LoginItem(Item, discriminator="login"):
     challenge_version = NumberAttribute(default=0)
     attempts = NumberAttribute(default=0)
     session_handed_out = BooleanAttribute(default=False)
+    purpose = UnicodeAttribute(default="login")
+    amount_usd = NumberAttribute(null=True)
 
 
 class SessionItem(Item, discriminator="session"):

@@ -172,7 +172,8 @@ class LoginStatus(StrEnum):
 
 @dataclass
 class LoginTransaction:
-    """A login between the password step and the second factor."""
+    """Something waiting for a second factor: a login after its password step, or a
+    withdrawal (``purpose``). Stored with the lookup key of its id."""
     key: str  # lookup key of the login_id; the id itself is never stored
     username: str
     device_ids: list[str]
@@ -182,6 +183,8 @@ class LoginTransaction:
     attempts: int = 0
     scope: Scope = Scope.FULL
     session_handed_out: bool = False
+    purpose: str = "login"  # or "withdrawal": what a right answer confirms
+    amount_usd: float | None = None
 
     def status_at(self, now: datetime) -> LoginStatus:
         if self.status == LoginStatus.PENDING and now >= self.expires_at:
