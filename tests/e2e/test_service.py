@@ -99,7 +99,8 @@ def test_no_malformed_request_gets_a_5xx(api):
             for raw in bad_bodies:
                 answer = api(method.upper(), concrete, raw=raw, signed=path.startswith("/v1/admin"))
                 assert answer.status < 500, (method, path, raw, answer)
-                assert answer.code, (method, path, raw, answer)
+                if answer.status >= 400:  # a GET without a body to read may rightly answer 200
+                    assert answer.code, (method, path, raw, answer)
 
 
 def test_openapi_and_swagger_are_served(api):
