@@ -22,9 +22,14 @@ def start_login(body: LoginBody) -> dict:
     started = services().login.start(body.username, body.password,
                                      ClientInfo(body.client.platform, body.client.version))
     now = system_clock.now()
-    return {"login_id": started.login_id, "expires_at": iso(started.expires_at),
-            "devices": [views.device(d, now) for d in started.devices],
-            "default_device_id": started.default_device_id}
+    answer = {"login_id": started.login_id, "expires_at": iso(started.expires_at),
+              "devices": [views.device(d, now) for d in started.devices],
+              "default_device_id": started.default_device_id}
+    if started.trading_session is not None:  # opted out: the password alone opens a trading session
+        session = started.trading_session.session
+        answer.update(session_token=started.trading_session.token, scope=session.scope.value,
+                      expires_at=iso(session.expires_at), restrictions=started.restrictions)
+    return answer
 
 
 @login.post("/v1/login/<login_id>/challenge")

@@ -31,8 +31,13 @@ BUDGET = {
     # authorizer GetItem, GetItem share, GetItem device, Query requester, TransactWriteItems, 2 PutItem audit,
     # GetItem owner + 2 SNS Publish (the notices)
     "share complete": 10,
+    "withdrawal create": 5,  # authorizer GetItem, Query user, GetItem ledger, PutItem transaction, PutItem audit
+    "withdrawal challenge": 6,  # authorizer, GetItem txn, GetItem user, GetItem ledger, GetItem device, UpdateItem txn
+    # authorizer, GetItem txn, BatchGetItem, GetItem user, GetItem ledger, TransactWriteItems, PutItem audit
+    "withdrawal verify": 7,
+    "settings change": 5,  # authorizer GetItem, GetItem user, UpdateItem user, PutItem audit, SNS Publish
     "login status": 1,
-    "me": 2,  # authorizer GetItem session + Query user partition
+    "me": 3,  # authorizer GetItem session, Query user partition, GetItem ledger (what is left)
     "logout": 3,  # authorizer GetItem, DeleteItem session, PutItem audit
     "admin view": 1,  # Query user partition (identity key cached)
     "audit": 1,
@@ -107,6 +112,25 @@ def measure_sharing(api, user_body, measured):
     assert done.body["status"] == "approved", done
 
 
+def measure_withdrawal(api, user, measured):
+    start = api("POST", "/v1/login", {"username": user["username"], "password": user["password"]})
+    card = next(d for d in start.body["devices"] if d["type"] == "dsc_plus")
+    public = api("POST", f"/v1/login/{start.body['login_id']}/challenge", {"device_id": card["device_id"]}).body
+    token = api("POST", f"/v1/login/{start.body['login_id']}/verify", {
+        "response": ocra_response("31" * 32, public["challenge"]["challenge_code"], "4831")}).body["session_token"]
+    created, measured["withdrawal create"] = measure(
+        api, lambda: api("POST", "/v1/withdrawals", {"amount_usd": 1000}, token=token))
+    withdrawal_id = created.body["withdrawal_id"]
+    challenged, measured["withdrawal challenge"] = measure(api, lambda: api(
+        "POST", f"/v1/withdrawals/{withdrawal_id}/challenge", {"device_id": card["device_id"]}, token=token))
+    response = ocra_response("31" * 32, challenged.body["challenge"]["challenge_code"], "4831")
+    verified, measured["withdrawal verify"] = measure(api, lambda: api(
+        "POST", f"/v1/withdrawals/{withdrawal_id}/verify", {"response": response}, token=token))
+    assert verified.body["status"] == "authorized", verified
+    _, measured["settings change"] = measure(api, lambda: api(
+        "PUT", "/v1/settings/secure-login", {"mode": "always"}, token=token))
+
+
 def measure(api, action):
     before = len(api.aws_calls())
     answer = action()
@@ -171,6 +195,7 @@ def test_each_request_stays_within_its_budget(api):
 
     measure_ib_key(api, user, measured)
     measure_sharing(api, user_body, measured)
+    measure_withdrawal(api, user, measured)
 
     report = {flow: dict(Counter(f"{s}:{o}" for s, o in calls)) for flow, calls in measured.items()}
     print(report)

@@ -27,6 +27,10 @@ SAMPLE_BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/v1/sharing"): {"owner_username": "demo.other", "owner_password": "the owner's password"},
     ("POST", "/v1/sharing/{share_id}/complete"): {"response": "12345678"},
     ("POST", "/v1/admin/sharing/{share_id}/decision"): {"decision": "approve", "reason": "same person"},
+    ("POST", "/v1/withdrawals"): {"amount_usd": 25000},
+    ("POST", "/v1/withdrawals/{withdrawal_id}/challenge"): {"device_id": "dev_sample"},
+    ("POST", "/v1/withdrawals/{withdrawal_id}/verify"): {"response": "12345678"},
+    ("PUT", "/v1/settings/secure-login"): {"mode": "always"},
     ("POST", "/v1/recovery"): {"username": "demo", "password": "demo-password-1", "same_phone": False},
     ("POST", "/v1/login"): {"username": "demo", "password": "demo-password-1", "client": {"platform": "portal"}},
     ("POST", "/v1/login/{login_id}/challenge"): {"device_id": "dev_sample", "method": "sms"},
@@ -34,7 +38,8 @@ SAMPLE_BODIES: dict[tuple[str, str], dict] = {
 }
 SAMPLE_PARAMETERS = {"login_id": SAMPLE_LOGIN_ID, "username": "demo", "device_id": "dev_sample",
                      "request_id": "req_0123456789abcdef0123", "activation_id": SAMPLE_LOGIN_ID,
-                     "recovery_id": SAMPLE_LOGIN_ID, "share_id": SAMPLE_LOGIN_ID}
+                     "recovery_id": SAMPLE_LOGIN_ID, "share_id": SAMPLE_LOGIN_ID,
+                     "withdrawal_id": SAMPLE_LOGIN_ID}
 
 
 def file_name(method: str, path: str) -> str:

@@ -54,6 +54,8 @@ class Policy:
         "none": (50_000, 100_000),
         "temporary_code": (0, 0),
     })
+    # Dates (YYYY-MM-DD) that are not business days for the five-business-day window.
+    holidays: frozenset[str] = frozenset()
     # How long audit events are kept before DynamoDB's TTL removes them.
     audit_retention: timedelta = timedelta(days=7 * 365)
 
@@ -67,6 +69,8 @@ class Policy:
             current = getattr(self, name)
             if isinstance(current, timedelta):
                 changes[name] = timedelta(seconds=value)
+            elif isinstance(current, frozenset):
+                changes[name] = frozenset(value)
             elif isinstance(current, dict):
                 changes[name] = {**current, **{k: tuple(v) for k, v in value.items()}}
             else:

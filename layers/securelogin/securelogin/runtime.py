@@ -9,6 +9,7 @@ from functools import cache
 from securelogin.adapters.aws import client
 from securelogin.adapters.enrolment import EnrolmentStore
 from securelogin.adapters.keys import CodeDigestKey, KmsKeyring, SecretBox
+from securelogin.adapters.ledger import LedgerStore
 from securelogin.adapters.messaging import AwsMessageSender, MessageSender, PushEndpoints
 from securelogin.adapters.requests import DeviceRequestStore
 from securelogin.adapters.shares import ShareStore
@@ -41,8 +42,10 @@ from securelogin.services.push import PushService
 from securelogin.services.recovery import RecoveryService
 from securelogin.services.second_factor import SecondFactorFlow
 from securelogin.services.sessions import SessionService
+from securelogin.services.settings import SettingsService
 from securelogin.services.sharing import SharingService
 from securelogin.services.users import UserService
+from securelogin.services.withdrawals import WithdrawalService
 from securelogin.settings import Settings, get_settings
 
 
@@ -57,6 +60,8 @@ class Services:
     lifecycle: DeviceLifecycle
     sharing: SharingService
     push: PushService
+    withdrawals: WithdrawalService
+    settings: SettingsService
     sessions: SessionService
     audit: AuditTrail
 
@@ -101,6 +106,7 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
         TemporaryCodeFactor(policy, code_key, devices.open_secret),
     ])
     flow = SecondFactorFlow(user_store, logins, throttles, factors, sender, audit, clock, policy)
+    withdrawals = WithdrawalService(flow, logins, user_store, LedgerStore(), audit, clock, policy)
     enrolments = EnrolmentStore()
     activation = ActivationService(passwords, users, enrolments, throttles, sender, push_endpoints, devices, code_key,
                                    audit, notifier, clock, policy)
@@ -114,7 +120,9 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
                                   clock, policy),
         sharing=SharingService(passwords, users, user_store, ShareStore(), factors, audit, notifier, clock, policy),
         recovery=RecoveryService(passwords, user_store, enrolments, activation, factors, audit, clock, policy),
-        push=PushService(user_store, logins, decisions, throttles, audit, clock),
+        push=PushService(user_store, logins, decisions, throttles, withdrawals.authorize, audit, clock),
+        withdrawals=withdrawals,
+        settings=SettingsService(user_store, audit, notifier),
         sessions=sessions,
         audit=audit,
     )

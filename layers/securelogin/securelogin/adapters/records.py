@@ -37,7 +37,8 @@ def user_from(item: UserItem) -> User:
 
 def user_item(user: User, sealed_identity: str) -> UserItem:
     return UserItem(
-        pk=user_pk(user.username), sk="PROFILE", username=user.username, password_hash=user.password_hash,
+        pk=user_pk(user.username), sk="PROFILE", gsi1pk=f"ACCOUNT#{user.account_id}", gsi1sk=f"USER#{user.username}",
+        username=user.username, password_hash=user.password_hash,
         account_id=user.account_id, entity_id=user.entity_id, primary=user.primary, phones=user.phones,
         balance_usd=user.balance_usd, jurisdiction=user.jurisdiction, sls_mode=user.sls_mode.value,
         restrictions=user.restrictions, preferred_device_id=user.preferred_device_id,

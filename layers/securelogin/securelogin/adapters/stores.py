@@ -108,6 +108,15 @@ class UserStore:
         except UserItem.DoesNotExist:
             return None
 
+    def account_users(self, account_id: str) -> list[User]:
+        return [user_from(item) for item in UserItem.gsi1.query(f"ACCOUNT#{account_id}", limit=100)
+                if isinstance(item, UserItem)]
+
+    def set_mode(self, username: str, mode: str, restrictions: list[str]) -> None:
+        UserItem(pk=user_pk(username), sk="PROFILE").update(
+            actions=[UserItem.sls_mode.set(mode), UserItem.restrictions.set(restrictions)],
+            condition=UserItem.pk.exists())
+
     def add_device(self, device: Device) -> None:
         """Adds a device to an existing user (AlreadyExists when there is no such user)."""
         try:

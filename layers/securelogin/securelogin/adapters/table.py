@@ -4,10 +4,11 @@ Key design (``pk`` / ``sk``; every access is by key, by a partition Query, or by
 
 | item | pk | sk | gsi1pk / gsi1sk | TTL |
 |---|---|---|---|---|
-| user profile | ``USER#<username>`` | ``PROFILE`` | | |
+| user profile | ``USER#<username>`` | ``PROFILE`` | ``ACCOUNT#<account_id>`` / ``USER#<username>`` | |
 | password lockout | ``USER#<username>`` | ``LOCKOUT`` | | when the lock ends |
 | device | ``USER#<username>`` | ``DEVICE#<device_id>`` | ``DEVICE#<device_id>`` / ``DEVICE`` | |
 | send throttle | ``USER#<username>`` | ``THROTTLE#<purpose>`` | | after the interval |
+| withdrawal ledger | ``USER#<username>`` | ``LEDGER`` | | |
 | unanswered pushes | ``USER#<username>`` | ``PUSHES`` | | after the window |
 | IB Key app instance | ``APP#<app_instance_id>`` | ``INSTANCE`` | | |
 | device share | ``SHARE#<sha256(share_id)>`` | ``SHARE`` | ``SHARES#<status>`` / created at (pending only) | |
@@ -33,6 +34,7 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
+    VersionAttribute,
 )
 from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -84,7 +86,8 @@ def user_pk(username: str) -> str:
 
 
 class UserItem(Item, discriminator="user"):
-    """pk ``USER#<username>``, sk ``PROFILE``. The identity is sealed (KMS envelope)."""
+    """pk ``USER#<username>``, sk ``PROFILE``; GSI1 ``ACCOUNT#<account_id>`` / ``USER#<username>``
+    finds an account's users (and so its primary user). The identity is sealed (KMS envelope)."""
 
     username = UnicodeAttribute()
     password_hash = UnicodeAttribute()
@@ -210,6 +213,14 @@ class TicketItem(Item, discriminator="ticket"):
     code_digest = UnicodeAttribute(null=True)
     phone = UnicodeAttribute(null=True)
     details = MapAttribute(default=dict)
+
+
+class LedgerItem(Item, discriminator="ledger"):
+    """pk ``USER#<username>``, sk ``LEDGER``: authorized withdrawals per UTC day (USD), the
+    last few weeks. ``version`` makes check-and-record one conditional write."""
+
+    days = MapAttribute(default=dict)
+    version = VersionAttribute()
 
 
 class ThrottleItem(Item, discriminator="throttle"):

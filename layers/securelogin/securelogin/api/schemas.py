@@ -118,6 +118,15 @@ class ShareDecisionBody(Body):
     reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
 
+class WithdrawalBody(Body):
+    amount_usd: Annotated[float, Field(gt=0, le=1_000_000_000)]
+
+
+class SettingsBody(Body):
+    mode: Literal["always", "opted_out"]
+    accept_risk: bool = False
+
+
 class ClientBody(Body):
     platform: Literal["portal", "tws", "mobile"]
     version: int | None = None

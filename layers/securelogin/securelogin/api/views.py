@@ -8,7 +8,6 @@ from securelogin.adapters.shares import Share
 from securelogin.clock import iso
 from securelogin.domain.models import AuditEvent, Device, Identity, User
 from securelogin.domain.phones import mask
-from securelogin.policy import Policy
 
 
 def jsonable(value: Any) -> Any:
@@ -61,15 +60,6 @@ def user(u: User) -> dict[str, Any]:
         "restrictions": u.restrictions,
         "created_at": iso(u.created_at),
     }
-
-
-def withdrawal_limits(devices: list[Device], policy: Policy) -> dict[str, dict[str, float | None]]:
-    """The limits (USD) of each device type the user can confirm with; None is unlimited."""
-    limits: dict[str, dict[str, float | None]] = {}
-    for d in devices:
-        per_day, per_five_days = policy.withdrawal_limits[d.type.value]
-        limits[d.type.value] = {"per_day": per_day, "per_five_business_days": per_five_days}
-    return limits
 
 
 def share(s: Share) -> dict[str, Any]:

@@ -4,14 +4,14 @@ The second-factor part is the SecondFactorFlow that withdrawals use too.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from securelogin.adapters.stores import LoginStore, PushDecisionStore, StaleWrite
 from securelogin.clock import Clock
 from securelogin.crypto.codes import lookup_key, random_token
 from securelogin.domain.factors import FactorRegistry
-from securelogin.domain.models import Device, LoginStatus, LoginTransaction, Scope
+from securelogin.domain.models import Device, LoginStatus, LoginTransaction, Scope, SlsMode
 from securelogin.policy import Policy
 from securelogin.services.audit import AuditTrail
 from securelogin.services.passwords import PasswordGate
@@ -33,6 +33,9 @@ class LoginStarted:
     expires_at: datetime
     devices: list[Device]
     default_device_id: str | None
+    # Opted-out users get a trading session from the password alone (a device steps it up).
+    trading_session: GrantedSession | None = None
+    restrictions: list[str] = field(default_factory=list)
 
 
 def default_device(devices: list[Device], preferred_id: str | None) -> Device | None:
@@ -77,7 +80,13 @@ class LoginService:
         txn = LoginTransaction(key=lookup_key(login_id), username=username,
                                device_ids=[d.device_id for d in offered], expires_at=now + self._policy.login_ttl)
         self._logins.create(txn)
-        return LoginStarted(login_id, txn.expires_at, offered, default.device_id if default else None)
+        trading = None
+        if found.user.sls_mode == SlsMode.OPTED_OUT:
+            trading = self._sessions.new(username, Scope.TRADING, None)
+            self._sessions.store(trading)
+            self._audit.record(username, "login.password_only", scope=Scope.TRADING.value)
+        return LoginStarted(login_id, txn.expires_at, offered, default.device_id if default else None, trading,
+                            found.user.restrictions)
 
     # ------------------------------------------------------------------ second factor
 

@@ -1,11 +1,15 @@
-"""Answers from the IB Key app to a push: approve or deny, signed with the app's key."""
+"""Answers from the IB Key app to a push: approve or deny, signed with the app's key.
+A push confirms a login or a withdrawal; ``transaction_id`` is that flow's id."""
 from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
 
 from securelogin.adapters.stores import LoginStore, PushDecisionStore, StaleWrite, ThrottleStore, UserStore
 from securelogin.clock import Clock
 from securelogin.crypto.codes import digests_match, lookup_key
 from securelogin.crypto.signatures import push_decision_message, signature_is_valid
-from securelogin.domain.models import DeviceStatus, LoginStatus
+from securelogin.domain.models import Device, DeviceStatus, LoginStatus, LoginTransaction
 from securelogin.errors import Gone, NotFound, Unauthenticated
 from securelogin.services.audit import AuditTrail
 
@@ -14,7 +18,9 @@ EXPIRED = "This request has expired or was already answered."
 
 class PushService:
     def __init__(self, users: UserStore, logins: LoginStore, decisions: PushDecisionStore, throttles: ThrottleStore,
-                 audit: AuditTrail, clock: Clock) -> None:
+                 authorize_withdrawal: Callable[[LoginTransaction, int, Device, datetime], object], audit: AuditTrail,
+                 clock: Clock) -> None:
+        self._authorize_withdrawal = authorize_withdrawal
         self._users = users
         self._logins = logins
         self._decisions = decisions
@@ -42,10 +48,13 @@ class PushService:
             raise Gone("expired", EXPIRED)
         approve = decision == "approve"
         try:
-            self._decisions.decide(txn.key, version, approve, device, now)
+            if approve and txn.purpose == "withdrawal":
+                self._authorize_withdrawal(txn, version, device, now)
+            else:
+                self._decisions.decide(txn.key, version, approve, device, now)
         except StaleWrite:
             raise Gone("expired", EXPIRED) from None
         self._throttles.push_answered(device.username)
-        self._audit.record(device.username, "login.push_approved" if approve else "login.push_denied",
+        self._audit.record(device.username, f"{txn.purpose}.push_{'approved' if approve else 'denied'}",
                            device_id=device_id)
         return "approved" if approve else "denied"

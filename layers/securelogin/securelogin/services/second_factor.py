@@ -67,10 +67,12 @@ class SecondFactorFlow:
         return found
 
     def challenge(self, flow_id: str, purpose: str, device_id: str, method: str | None, owner: str | None = None,
-                  allow: Callable[[Device], None] | None = None) -> ChallengeIssued:
-        """Issues a challenge on one of the offered devices; ``allow`` may refuse a device."""
+                  allow: Callable[[Device], None] | None = None,
+                  opened: tuple[LoginTransaction, int] | None = None) -> ChallengeIssued:
+        """Issues a challenge on one of the offered devices; ``allow`` may refuse a device.
+        ``opened`` is the transaction when the caller has just opened it."""
         now = self._clock.now()
-        txn, version = self.open(flow_id, purpose, owner)
+        txn, version = opened or self.open(flow_id, purpose, owner)
         device = self.usable(self._users.get_device(txn.username, device_id) if device_id in txn.device_ids
                              else None, now)
         if allow is not None:

@@ -31,6 +31,9 @@ class SessionService:
                           expires_at=now + self._policy.session_ttl, device_id=device_id)
         return GrantedSession(token, session)
 
+    def store(self, granted: GrantedSession) -> None:
+        self._store.put(granted.session)
+
     def authorize(self, token: str) -> Session | None:
         """The live session a bearer token stands for, or None."""
         if not token.startswith(self.TOKEN_PREFIX) or len(token) > 200:

@@ -12,7 +12,7 @@ from securelogin.domain.models import Challenge, Device, DeviceType, OutgoingMes
 from securelogin.policy import Policy
 
 IB_KEY_SUITE = "OCRA-1:HOTP-SHA256-8:QN06"
-PUSH_TEXT = {"login": "Log in to IBKR as {username}?"}
+PUSH_TEXT = {"login": "Log in to IBKR as {username}?", "withdrawal": "Approve a withdrawal for {username}?"}
 
 
 class IbKeyFactor:
