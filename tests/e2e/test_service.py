@@ -47,7 +47,8 @@ def test_password_and_sms_give_a_session_that_logout_ends(api, user):
     token, login_id = login(api, user)
     me = api("GET", "/v1/me", token=token)
     assert me.status == 200 and me.body["username"] == user["username"]
-    assert me.body["withdrawal_limits"]["sms"] == {"per_day": 200000, "per_five_business_days": 600000}
+    assert me.body["withdrawal_limits"]["sms"] == {"per_day": 200000, "per_five_business_days": 600000,
+                                                   "remaining_today": 200000, "remaining_five_business_days": 600000}
     assert api("GET", f"/v1/login/{login_id}").body == {"status": "approved"}
     assert api("POST", "/v1/logout", token=token).status == 204
     refused = api("GET", "/v1/me", token=token)
