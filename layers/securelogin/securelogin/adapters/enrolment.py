@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import UpdateError
 
 from securelogin.adapters.records import device_item
-from securelogin.adapters.stores import StaleWrite, failed_on_condition
-from securelogin.adapters.table import AppInstanceItem, DeviceItem, TicketItem, connection, user_pk
+from securelogin.adapters.stores import StaleWrite, conditional_transaction, failed_on_condition
+from securelogin.adapters.table import AppInstanceItem, DeviceItem, TicketItem, user_pk
 from securelogin.domain.models import AppInstance, Device, DeviceStatus, Ticket
 
 
@@ -58,27 +57,22 @@ class EnrolmentStore:
         revoking the user's previous IB Keys. StaleWrite when the ticket was spent,
         expired or exhausted meanwhile, or the instance was created by someone else."""
         ticket_item = TicketItem(pk=f"TICKET#{ticket.key}", sk="TICKET")
-        try:
-            with TransactWrite(connection=connection()) as tx:
-                tx.update(ticket_item, actions=[TicketItem.used.set(True)],
-                          condition=(TicketItem.used == False) & (TicketItem.expires_at > now)  # noqa: E712
-                          & (TicketItem.attempts < max_attempts))
-                tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
-                for old in revoke:
-                    tx.update(DeviceItem(pk=user_pk(old.username), sk=f"DEVICE#{old.device_id}"),
-                              actions=[DeviceItem.status.set(DeviceStatus.REVOKED.value)],
-                              condition=DeviceItem.pk.exists())
-                if new_instance:
-                    tx.save(AppInstanceItem(pk=f"APP#{instance.app_instance_id}", sk="INSTANCE",
-                                            app_instance_id=instance.app_instance_id, pin_hash=instance.pin_hash,
-                                            platform=instance.platform, push_endpoint=instance.push_endpoint,
-                                            created_at=instance.created_at),
-                            condition=AppInstanceItem.pk.does_not_exist())
-                elif instance.push_endpoint:
-                    tx.update(AppInstanceItem(pk=f"APP#{instance.app_instance_id}", sk="INSTANCE"),
-                              actions=[AppInstanceItem.push_endpoint.set(instance.push_endpoint)],
-                              condition=AppInstanceItem.pin_hash == instance.pin_hash)
-        except TransactWriteError as exc:
-            if failed_on_condition(exc):
-                raise StaleWrite(ticket.key) from exc
-            raise
+        with conditional_transaction(ticket.key) as tx:
+            tx.update(ticket_item, actions=[TicketItem.used.set(True)],
+                      condition=(TicketItem.used == False) & (TicketItem.expires_at > now)  # noqa: E712
+                      & (TicketItem.attempts < max_attempts))
+            tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
+            for old in revoke:
+                tx.update(DeviceItem(pk=user_pk(old.username), sk=f"DEVICE#{old.device_id}"),
+                          actions=[DeviceItem.status.set(DeviceStatus.REVOKED.value)],
+                          condition=DeviceItem.pk.exists())
+            if new_instance:
+                tx.save(AppInstanceItem(pk=f"APP#{instance.app_instance_id}", sk="INSTANCE",
+                                        app_instance_id=instance.app_instance_id, pin_hash=instance.pin_hash,
+                                        platform=instance.platform, push_endpoint=instance.push_endpoint,
+                                        created_at=instance.created_at),
+                        condition=AppInstanceItem.pk.does_not_exist())
+            elif instance.push_endpoint:
+                tx.update(AppInstanceItem(pk=f"APP#{instance.app_instance_id}", sk="INSTANCE"),
+                          actions=[AppInstanceItem.push_endpoint.set(instance.push_endpoint)],
+                          condition=AppInstanceItem.pin_hash == instance.pin_hash)

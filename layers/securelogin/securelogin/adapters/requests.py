@@ -4,12 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
-
 from securelogin.adapters.records import device_item
-from securelogin.adapters.stores import StaleWrite, failed_on_condition
-from securelogin.adapters.table import DeviceItem, DeviceRequestItem, UserItem, connection, user_pk
+from securelogin.adapters.stores import conditional_transaction
+from securelogin.adapters.table import DeviceItem, DeviceRequestItem, UserItem, user_pk
 from securelogin.domain.models import Device
 
 
@@ -28,7 +25,7 @@ class DeviceRequest:
 class DeviceRequestStore:
     def create(self, request: DeviceRequest) -> None:
         """Stores the request and, with a fee, holds it back from withdrawals, atomically."""
-        with TransactWrite(connection=connection()) as tx:
+        with conditional_transaction(request.request_id) as tx:
             tx.save(DeviceRequestItem(pk=f"REQUEST#{request.request_id}", sk="REQUEST", request_id=request.request_id,
                                       username=request.username, reason=request.reason, fee_usd=request.fee_usd,
                                       status=request.status, sealed_pin=request.sealed_pin,
@@ -50,13 +47,8 @@ class DeviceRequestStore:
 
     def fulfil(self, request: DeviceRequest, device: Device) -> None:
         """The request is fulfilled by ``device`` (pending), once: StaleWrite otherwise."""
-        try:
-            with TransactWrite(connection=connection()) as tx:
-                tx.update(DeviceRequestItem(pk=f"REQUEST#{request.request_id}", sk="REQUEST"),
-                          actions=[DeviceRequestItem.status.set("fulfilled")],
-                          condition=DeviceRequestItem.status == "requested")
-                tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
-        except TransactWriteError as exc:
-            if failed_on_condition(exc):
-                raise StaleWrite(request.request_id) from exc
-            raise
+        with conditional_transaction(request.request_id) as tx:
+            tx.update(DeviceRequestItem(pk=f"REQUEST#{request.request_id}", sk="REQUEST"),
+                      actions=[DeviceRequestItem.status.set("fulfilled")],
+                      condition=DeviceRequestItem.status == "requested")
+            tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())

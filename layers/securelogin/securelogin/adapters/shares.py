@@ -4,12 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import UpdateError
 
 from securelogin.adapters.records import device_item
-from securelogin.adapters.stores import StaleWrite, failed_on_condition
-from securelogin.adapters.table import DeviceItem, ShareItem, connection, user_pk
+from securelogin.adapters.stores import StaleWrite, conditional_transaction, failed_on_condition
+from securelogin.adapters.table import DeviceItem, ShareItem, user_pk
 from securelogin.domain.models import Device, DeviceStatus
 
 PENDING = "SHARES#pending_compliance"
@@ -90,18 +89,13 @@ class ShareStore:
                    ShareItem.deactivated.set([d.device_id for d in deactivate])]
         if reason:
             actions.append(ShareItem.reason.set(reason))
-        try:
-            with TransactWrite(connection=connection()) as tx:
-                tx.update(_item(share.key), actions=actions, condition=ShareItem.status == expected_status)
-                tx.save(device_item(link))
-                for own in deactivate:
-                    tx.update(DeviceItem(pk=user_pk(own.username), sk=f"DEVICE#{own.device_id}"),
-                              actions=[DeviceItem.status.set(DeviceStatus.INACTIVE.value)],
-                              condition=DeviceItem.status == DeviceStatus.ACTIVE.value)
-        except TransactWriteError as exc:
-            if failed_on_condition(exc):
-                raise StaleWrite(share.key) from exc
-            raise
+        with conditional_transaction(share.key) as tx:
+            tx.update(_item(share.key), actions=actions, condition=ShareItem.status == expected_status)
+            tx.save(device_item(link))
+            for own in deactivate:
+                tx.update(DeviceItem(pk=user_pk(own.username), sk=f"DEVICE#{own.device_id}"),
+                          actions=[DeviceItem.status.set(DeviceStatus.INACTIVE.value)],
+                          condition=DeviceItem.status == DeviceStatus.ACTIVE.value)
 
     def reject(self, share: Share, reason: str) -> None:
         try:
@@ -115,20 +109,15 @@ class ShareStore:
 
     def cancel(self, share: Share) -> None:
         """Ends a share: the link is revoked and the requester's own devices come back."""
-        try:
-            with TransactWrite(connection=connection()) as tx:
-                tx.update(_item(share.key), actions=[ShareItem.status.set("cancelled"), ShareItem.gsi1pk.remove(),
-                                                     ShareItem.gsi1sk.remove()],
-                          condition=ShareItem.status.is_in("challenged", "pending_compliance", "approved"))
-                if share.status == "approved":
-                    tx.update(DeviceItem(pk=user_pk(share.requester), sk=f"DEVICE#{share.device_id}"),
-                              actions=[DeviceItem.status.set(DeviceStatus.REVOKED.value)],
-                              condition=DeviceItem.shared_from == share.owner)
-                    for device_id in share.deactivated:
-                        tx.update(DeviceItem(pk=user_pk(share.requester), sk=f"DEVICE#{device_id}"),
-                                  actions=[DeviceItem.status.set(DeviceStatus.ACTIVE.value)],
-                                  condition=DeviceItem.status == DeviceStatus.INACTIVE.value)
-        except TransactWriteError as exc:
-            if failed_on_condition(exc):
-                raise StaleWrite(share.key) from exc
-            raise
+        with conditional_transaction(share.key) as tx:
+            tx.update(_item(share.key), actions=[ShareItem.status.set("cancelled"), ShareItem.gsi1pk.remove(),
+                                                 ShareItem.gsi1sk.remove()],
+                      condition=ShareItem.status.is_in("challenged", "pending_compliance", "approved"))
+            if share.status == "approved":
+                tx.update(DeviceItem(pk=user_pk(share.requester), sk=f"DEVICE#{share.device_id}"),
+                          actions=[DeviceItem.status.set(DeviceStatus.REVOKED.value)],
+                          condition=DeviceItem.shared_from == share.owner)
+                for device_id in share.deactivated:
+                    tx.update(DeviceItem(pk=user_pk(share.requester), sk=f"DEVICE#{device_id}"),
+                              actions=[DeviceItem.status.set(DeviceStatus.ACTIVE.value)],
+                              condition=DeviceItem.status == DeviceStatus.INACTIVE.value)

@@ -6,10 +6,13 @@ of that same write, so two concurrent requests cannot both pass them.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from securelogin.adapters.records import (
@@ -69,6 +72,19 @@ def failed_on_condition(error: Exception) -> bool:
                                                            "TransactionCanceledException")
 
 
+@contextmanager
+def conditional_transaction(key: str) -> Iterator[TransactWrite]:
+    """A write transaction whose conditions guard it: if one fails, the items changed
+    since they were read, and StaleWrite(key) says so."""
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            yield tx
+    except TransactWriteError as exc:
+        if failed_on_condition(exc):
+            raise StaleWrite(key) from exc
+        raise
+
+
 @dataclass
 class UserPartition:
     """Everything a login needs about one username, read with one Query."""
@@ -81,14 +97,12 @@ class UserPartition:
 class UserStore:
     def create(self, user: User, sealed_identity: str, devices: list[Device]) -> None:
         try:
-            with TransactWrite(connection=connection()) as tx:
+            with conditional_transaction(user.username) as tx:
                 tx.save(user_item(user, sealed_identity), condition=UserItem.pk.does_not_exist())
                 for device in devices:
                     tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
-        except TransactWriteError as exc:
-            if failed_on_condition(exc):
-                raise AlreadyExists(user.username) from exc
-            raise
+        except StaleWrite as exc:
+            raise AlreadyExists(user.username) from exc
 
     def partition(self, username: str) -> UserPartition:
         found = UserPartition(user=None, sealed_identity=None, lockout=PasswordLockout())
@@ -120,13 +134,11 @@ class UserStore:
     def add_device(self, device: Device) -> None:
         """Adds a device to an existing user (AlreadyExists when there is no such user)."""
         try:
-            with TransactWrite(connection=connection()) as tx:
+            with conditional_transaction(device.username) as tx:
                 tx.condition_check(UserItem, user_pk(device.username), "PROFILE", condition=UserItem.pk.exists())
                 tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
-        except TransactWriteError as exc:
-            if failed_on_condition(exc):
-                raise NoSuchUser(device.username) from exc
-            raise
+        except StaleWrite as exc:
+            raise NoSuchUser(device.username) from exc
 
     def set_device_status(self, device: Device, status: DeviceStatus, expected: tuple[DeviceStatus, ...]) -> None:
         """Moves a device to ``status`` if it is still in one of the ``expected`` ones."""
@@ -143,37 +155,27 @@ class UserStore:
         """Adds a temporary-code device and marks the user as awaiting a permanent one,
         unless they already are (no two temporary codes in a row): StaleWrite then."""
         user = UserItem(pk=user_pk(device.username), sk="PROFILE")
-        try:
-            with TransactWrite(connection=connection()) as tx:
-                tx.update(user, actions=[UserItem.awaiting_permanent_device.set(True)],
-                          condition=UserItem.pk.exists() & (UserItem.awaiting_permanent_device.does_not_exist()
-                                                            | (UserItem.awaiting_permanent_device == False)))  # noqa: E712
-                tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
-        except TransactWriteError as exc:
-            if failed_on_condition(exc):
-                raise StaleWrite(device.username) from exc
-            raise
+        with conditional_transaction(device.username) as tx:
+            tx.update(user, actions=[UserItem.awaiting_permanent_device.set(True)],
+                      condition=UserItem.pk.exists() & (UserItem.awaiting_permanent_device.does_not_exist()
+                                                        | (UserItem.awaiting_permanent_device == False)))  # noqa: E712
+            tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
 
     def make_permanent_device_active(self, device: Device, expected: tuple[DeviceStatus, ...],
                                      temporary: list[Device]) -> None:
         """A permanent device becomes active: the temporary devices end and the user may
         be given a temporary code again, all in one transaction."""
-        try:
-            with TransactWrite(connection=connection()) as tx:
-                tx.update(DeviceItem(pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}"),
-                          actions=[DeviceItem.status.set(DeviceStatus.ACTIVE.value),
-                                   DeviceItem.consecutive_failures.set(0)],
-                          condition=DeviceItem.status.is_in(*[s.value for s in expected]))
-                tx.update(UserItem(pk=user_pk(device.username), sk="PROFILE"),
-                          actions=[UserItem.awaiting_permanent_device.set(False)], condition=UserItem.pk.exists())
-                for old in temporary:
-                    tx.update(DeviceItem(pk=user_pk(old.username), sk=f"DEVICE#{old.device_id}"),
-                              actions=[DeviceItem.status.set(DeviceStatus.REVOKED.value)],
-                              condition=DeviceItem.pk.exists())
-        except TransactWriteError as exc:
-            if failed_on_condition(exc):
-                raise StaleWrite(device.device_id) from exc
-            raise
+        with conditional_transaction(device.device_id) as tx:
+            tx.update(DeviceItem(pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}"),
+                      actions=[DeviceItem.status.set(DeviceStatus.ACTIVE.value),
+                               DeviceItem.consecutive_failures.set(0)],
+                      condition=DeviceItem.status.is_in(*[s.value for s in expected]))
+            tx.update(UserItem(pk=user_pk(device.username), sk="PROFILE"),
+                      actions=[UserItem.awaiting_permanent_device.set(False)], condition=UserItem.pk.exists())
+            for old in temporary:
+                tx.update(DeviceItem(pk=user_pk(old.username), sk=f"DEVICE#{old.device_id}"),
+                          actions=[DeviceItem.status.set(DeviceStatus.REVOKED.value)],
+                          condition=DeviceItem.pk.exists())
 
     def release_reserve(self, username: str, device_id: str) -> None:
         UserItem(pk=user_pk(username), sk="PROFILE").update(actions=[UserItem.reserves[device_id].remove()])
@@ -361,55 +363,47 @@ class LoginStore:
                 now: datetime) -> None:
         """One atomic step: the login becomes approved, its session exists, the device
         records the use. Two right answers in parallel: one wins, the other gets StaleWrite."""
-        login = LoginItem(pk=f"LOGIN#{key}", sk="LOGIN")
-        used = DeviceItem(pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}")
-        try:
-            with TransactWrite(connection=connection()) as tx:
-                tx.update(login, actions=[LoginItem.status.set(LoginStatus.APPROVED.value),
-                                          LoginItem.session_handed_out.set(True), LoginItem.challenge.remove()],
-                          condition=(LoginItem.status == LoginStatus.PENDING.value)
-                          & (LoginItem.challenge_version == version) & (LoginItem.attempts < max_attempts))
-                tx.save(_session_item(session), condition=SessionItem.pk.does_not_exist())
-                tx.update(used, actions=[DeviceItem.last_used_at.set(now), DeviceItem.consecutive_failures.set(0)],
-                          condition=DeviceItem.pk.exists())
-        except TransactWriteError as exc:
-            if failed_on_condition(exc):
-                raise StaleWrite(key) from exc
-            raise
+        with conditional_transaction(key) as tx:
+            settle_pending(tx, key, version, LoginStatus.APPROVED, max_attempts,
+                           extra=(LoginItem.session_handed_out.set(True),))
+            tx.save(_session_item(session), condition=SessionItem.pk.does_not_exist())
+            record_device_use(tx, device, now)
 
 
 class PushDecisionStore:
     """Push answers on logins (withdrawals and shares will answer here too)."""
 
     def decide(self, key: str, version: int, approve: bool, device: Device, now: datetime) -> None:
-        login = LoginItem(pk=f"LOGIN#{key}", sk="LOGIN")
-        status = LoginStatus.APPROVED if approve else LoginStatus.DENIED
-        try:
-            with TransactWrite(connection=connection()) as tx:
-                tx.update(login, actions=[LoginItem.status.set(status.value), LoginItem.challenge.remove()],
-                          condition=(LoginItem.status == LoginStatus.PENDING.value)
-                          & (LoginItem.challenge_version == version))
-                if approve:
-                    tx.update(DeviceItem(pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}"),
-                              actions=[DeviceItem.last_used_at.set(now), DeviceItem.consecutive_failures.set(0)],
-                              condition=DeviceItem.pk.exists())
-        except TransactWriteError as exc:
-            if failed_on_condition(exc):
-                raise StaleWrite(key) from exc
-            raise
+        with conditional_transaction(key) as tx:
+            settle_pending(tx, key, version, LoginStatus.APPROVED if approve else LoginStatus.DENIED)
+            if approve:
+                record_device_use(tx, device, now)
 
     def hand_out(self, key: str, session: Session) -> None:
         """Stores the session of an approved login, once: StaleWrite if it was handed out."""
-        try:
-            with TransactWrite(connection=connection()) as tx:
-                tx.update(LoginItem(pk=f"LOGIN#{key}", sk="LOGIN"), actions=[LoginItem.session_handed_out.set(True)],
-                          condition=(LoginItem.status == LoginStatus.APPROVED.value)
-                          & (LoginItem.session_handed_out == False))  # noqa: E712
-                tx.save(_session_item(session), condition=SessionItem.pk.does_not_exist())
-        except TransactWriteError as exc:
-            if failed_on_condition(exc):
-                raise StaleWrite(key) from exc
-            raise
+        with conditional_transaction(key) as tx:
+            tx.update(LoginItem(pk=f"LOGIN#{key}", sk="LOGIN"), actions=[LoginItem.session_handed_out.set(True)],
+                      condition=(LoginItem.status == LoginStatus.APPROVED.value)
+                      & (LoginItem.session_handed_out == False))  # noqa: E712
+            tx.save(_session_item(session), condition=SessionItem.pk.does_not_exist())
+
+
+def settle_pending(tx: TransactWrite, key: str, version: int, status: LoginStatus, max_attempts: int | None = None,
+                   extra: tuple[Action, ...] = ()) -> None:
+    """In ``tx``: the pending transaction ``key`` at challenge ``version`` is settled as
+    ``status``, once. With ``max_attempts``, only while attempts remain."""
+    condition = (LoginItem.status == LoginStatus.PENDING.value) & (LoginItem.challenge_version == version)
+    if max_attempts is not None:
+        condition &= LoginItem.attempts < max_attempts
+    tx.update(LoginItem(pk=f"LOGIN#{key}", sk="LOGIN"),
+              actions=[LoginItem.status.set(status.value), LoginItem.challenge.remove(), *extra], condition=condition)
+
+
+def record_device_use(tx: TransactWrite, device: Device, now: datetime) -> None:
+    """In ``tx``: the device answered rightly now, which ends its run of failures."""
+    tx.update(DeviceItem(pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}"),
+              actions=[DeviceItem.last_used_at.set(now), DeviceItem.consecutive_failures.set(0)],
+              condition=DeviceItem.pk.exists())
 
 
 def _session_item(session: Session) -> SessionItem:
