@@ -7,7 +7,7 @@ import segno
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from securelogin.api.http import caller, lambda_entry, make_resolver
+from securelogin.api.http import full_caller, lambda_entry, make_resolver
 from securelogin.api.schemas import (
     CompleteQrActivationBody,
     CompleteSmsActivationBody,
@@ -16,7 +16,6 @@ from securelogin.api.schemas import (
     SmsActivationBody,
 )
 from securelogin.clock import iso
-from securelogin.domain.models import Scope
 from securelogin.runtime import services
 from securelogin.services.activation import AppEnrolment, Enrolled
 
@@ -48,9 +47,7 @@ def complete_by_sms(activation_id: Annotated[FlowId, Path()], body: CompleteSmsA
 
 @activation.post("/v1/activation/qr")
 def start_by_qr():
-    who = caller(activation)
-    who.require(Scope.FULL)
-    session = services().activation.start_by_qr(who.username)
+    session = services().activation.start_by_qr(full_caller(activation).username)
     payload = QR_URI.format(session_id=session.session_id)
     return {"session_id": session.session_id, "qr_payload": payload,
             "qr_svg": segno.make(payload, error="m").svg_inline(scale=4),

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from securelogin.api import views
-from securelogin.api.http import caller, lambda_entry, make_resolver
+from securelogin.api.http import caller, full_caller, lambda_entry, make_resolver
 from securelogin.api.schemas import DeviceId, DscPlusRequestBody, ResponseBody
 from securelogin.clock import iso, system_clock
 from securelogin.domain.models import Scope
@@ -18,45 +18,41 @@ from securelogin.runtime import services
 devices = Router()
 
 
-def full_session() -> str:
-    who = caller(devices)
-    who.require(Scope.FULL)
-    return who.username
-
-
 @devices.delete("/v1/devices/<device_id>")
 def remove(device_id: Annotated[DeviceId, Path()]):
-    services().lifecycle.deactivate(full_session(), device_id)
+    services().lifecycle.deactivate(full_caller(devices).username, device_id)
     return Response(status_code=204)
 
 
 @devices.post("/v1/devices/dsc-plus")
 def request_dsc_plus(body: DscPlusRequestBody):
-    requested = services().lifecycle.request_dsc_plus(full_session(), body.pin, body.reason)
+    requested = services().lifecycle.request_dsc_plus(full_caller(devices).username, body.pin, body.reason)
     return {"request_id": requested.request_id, "status": "requested", "fee_usd": requested.fee_usd,
             "reserve_usd": requested.reserve_usd}, 201
 
 
 @devices.post("/v1/devices/<device_id>/activation-challenge")
 def activation_challenge(device_id: Annotated[DeviceId, Path()]) -> dict:
-    question, expires_at = services().lifecycle.activation_challenge(full_session(), device_id)
+    question, expires_at = services().lifecycle.activation_challenge(full_caller(devices).username, device_id)
     return {"challenge_code": question, "expires_at": iso(expires_at)}
 
 
 @devices.post("/v1/devices/<device_id>/activate")
 def activate(device_id: Annotated[DeviceId, Path()], body: ResponseBody) -> dict:
-    device = services().lifecycle.activate(full_session(), device_id, body.response)
+    device = services().lifecycle.activate(full_caller(devices).username, device_id, body.response)
     return views.device(device, system_clock.now())
 
 
 @devices.post("/v1/devices/<device_id>/return")
 def return_device(device_id: Annotated[DeviceId, Path()]) -> dict:
-    return views.device(services().lifecycle.return_device(full_session(), device_id), system_clock.now())
+    returned = services().lifecycle.return_device(full_caller(devices).username, device_id)
+    return views.device(returned, system_clock.now())
 
 
 @devices.post("/v1/devices/<device_id>/reactivate")
 def reactivate(device_id: Annotated[DeviceId, Path()]) -> dict:
-    return views.device(services().lifecycle.reactivate(full_session(), device_id), system_clock.now())
+    reactivated = services().lifecycle.reactivate(full_caller(devices).username, device_id)
+    return views.device(reactivated, system_clock.now())
 
 
 @devices.post("/v1/temporary/online-card")

@@ -91,6 +91,13 @@ def caller(router: Router) -> Caller:
                   session_key=context["session_key"], device_id=context.get("device_id") or None)
 
 
+def full_caller(router: Router) -> Caller:
+    """The caller, whose session must be a full one (not portal-only, not trading)."""
+    who = caller(router)
+    who.require(Scope.FULL)
+    return who
+
+
 def admin_actor(router: Router) -> str:
     """Who in the back office made an IAM-signed request (its IAM identity)."""
     identity = router.current_event.raw_event.get("requestContext", {}).get("identity") or {}
