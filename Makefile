@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 3000
 
-.PHONY: run test lint template unit e2e invoke events clean
+.PHONY: run test lint template unit e2e invoke events bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ invoke: $(VENV)/.installed
 
 events: $(VENV)/.installed
 	$(BIN)/python -m securelogin_local.events
+
+# Measures crypto, cold starts and request latency on this machine (docs/benchmark.md)
+bench: $(VENV)/.installed
+	$(BIN)/python -m securelogin_local.bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

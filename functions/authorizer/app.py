@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from securelogin.api.http import logger
-from securelogin.runtime import services
+from securelogin.logs import logger
+from securelogin.runtime import session_service
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     header = event.get("authorizationToken") or ""
     scheme, _, token = header.partition(" ")
-    session = services().sessions.authorize(token.strip()) if scheme.lower() == "bearer" else None
+    session = session_service().authorize(token.strip()) if scheme.lower() == "bearer" else None
     if session is None:
         logger.info("session refused")
         # API Gateway answers 401 (the UNAUTHORIZED gateway response) to exactly this.

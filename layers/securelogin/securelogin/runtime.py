@@ -1,52 +1,31 @@
 """The composition root: builds the services from the settings, once per container,
 on first use (never at import, so cold starts stay short and tests set the environment
-first)."""
+first). The service graph's modules are imported when it is first built, so a function
+that needs only sessions (the authorizer) loads only what sessions need."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
-from securelogin.adapters.aws import client
-from securelogin.adapters.enrolment import EnrolmentStore
-from securelogin.adapters.keys import CodeDigestKey, KmsKeyring, SecretBox
-from securelogin.adapters.ledger import LedgerStore
-from securelogin.adapters.messaging import AwsMessageSender, MessageSender, PushEndpoints
-from securelogin.adapters.requests import DeviceRequestStore
-from securelogin.adapters.shares import ShareStore
-from securelogin.adapters.stores import (
-    AuditStore,
-    LoginStore,
-    PushDecisionStore,
-    SessionStore,
-    ThrottleStore,
-    UserStore,
-)
-from securelogin.adapters.table import bind_table
 from securelogin.clock import Clock, system_clock
-from securelogin.domain.factors import FactorRegistry
-from securelogin.domain.factors.code_card import CodeCardFactor
-from securelogin.domain.factors.ib_key import IbKeyFactor
-from securelogin.domain.factors.message_code import MessageCodeFactor
-from securelogin.domain.factors.ocra_card import OcraFactor
-from securelogin.domain.factors.temporary_code import TemporaryCodeFactor
-from securelogin.domain.models import DeviceType
-from securelogin.policy import Policy
-from securelogin.services.activation import ActivationService
-from securelogin.services.audit import AuditTrail
-from securelogin.services.devices import OCRA_CARDS, DeviceService
-from securelogin.services.lifecycle import DeviceLifecycle
-from securelogin.services.login import LoginService
-from securelogin.services.notify import Notifier
-from securelogin.services.passwords import PasswordGate
-from securelogin.services.push import PushService
-from securelogin.services.recovery import RecoveryService
-from securelogin.services.second_factor import SecondFactorFlow
-from securelogin.services.sessions import SessionService
-from securelogin.services.settings import SettingsService
-from securelogin.services.sharing import SharingService
-from securelogin.services.users import UserService
-from securelogin.services.withdrawals import WithdrawalService
 from securelogin.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from securelogin.adapters.messaging import MessageSender
+    from securelogin.policy import Policy
+    from securelogin.services.activation import ActivationService
+    from securelogin.services.audit import AuditTrail
+    from securelogin.services.devices import DeviceService
+    from securelogin.services.lifecycle import DeviceLifecycle
+    from securelogin.services.login import LoginService
+    from securelogin.services.push import PushService
+    from securelogin.services.recovery import RecoveryService
+    from securelogin.services.sessions import SessionService
+    from securelogin.services.settings import SettingsService
+    from securelogin.services.sharing import SharingService
+    from securelogin.services.users import UserService
+    from securelogin.services.withdrawals import WithdrawalService
 
 
 @dataclass(frozen=True)
@@ -73,6 +52,45 @@ def services() -> Services:
 
 def build_services(settings: Settings, clock: Clock, sender: MessageSender | None = None) -> Services:
     """The services for ``settings``; tests pass their own clock, or a sender aimed elsewhere."""
+    from securelogin.adapters.aws import client
+    from securelogin.adapters.enrolment import EnrolmentStore
+    from securelogin.adapters.keys import CodeDigestKey, KmsKeyring, SecretBox
+    from securelogin.adapters.ledger import LedgerStore
+    from securelogin.adapters.messaging import AwsMessageSender, PushEndpoints
+    from securelogin.adapters.requests import DeviceRequestStore
+    from securelogin.adapters.shares import ShareStore
+    from securelogin.adapters.stores import (
+        AuditStore,
+        LoginStore,
+        PushDecisionStore,
+        SessionStore,
+        ThrottleStore,
+        UserStore,
+    )
+    from securelogin.adapters.table import bind_table
+    from securelogin.domain.factors import FactorRegistry
+    from securelogin.domain.factors.code_card import CodeCardFactor
+    from securelogin.domain.factors.ib_key import IbKeyFactor
+    from securelogin.domain.factors.message_code import MessageCodeFactor
+    from securelogin.domain.factors.ocra_card import OcraFactor
+    from securelogin.domain.factors.temporary_code import TemporaryCodeFactor
+    from securelogin.domain.models import DeviceType
+    from securelogin.services.activation import ActivationService
+    from securelogin.services.audit import AuditTrail
+    from securelogin.services.devices import OCRA_CARDS, DeviceService
+    from securelogin.services.lifecycle import DeviceLifecycle
+    from securelogin.services.login import LoginService
+    from securelogin.services.notify import Notifier
+    from securelogin.services.passwords import PasswordGate
+    from securelogin.services.push import PushService
+    from securelogin.services.recovery import RecoveryService
+    from securelogin.services.second_factor import SecondFactorFlow
+    from securelogin.services.sessions import SessionService
+    from securelogin.services.settings import SettingsService
+    from securelogin.services.sharing import SharingService
+    from securelogin.services.users import UserService
+    from securelogin.services.withdrawals import WithdrawalService
+
     policy = settings.policy()
     bind_table(settings.table_name, settings.region)
 
@@ -128,7 +146,20 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
     )
 
 
+@cache
+def session_service() -> SessionService:
+    """Only what checking a session token needs (the authorizer)."""
+    from securelogin.adapters.stores import SessionStore
+    from securelogin.adapters.table import bind_table
+    from securelogin.services.sessions import SessionService
+
+    settings = get_settings()
+    bind_table(settings.table_name, settings.region)
+    return SessionService(SessionStore(), system_clock, settings.policy())
+
+
 def reset() -> None:
     """Forget the built services and settings (tests that change the environment)."""
     services.cache_clear()
+    session_service.cache_clear()
     get_settings.cache_clear()

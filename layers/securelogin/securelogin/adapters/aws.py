@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
@@ -19,6 +18,8 @@ def client(service: str, region: str) -> Any:
     with _lock:
         key = (service, region)
         if key not in _clients:
+            import boto3  # on first use: functions that never call KMS or SNS never load it
+
             _clients[key] = boto3.session.Session().client(service, region_name=region, config=_CONFIG)
         return _clients[key]
 

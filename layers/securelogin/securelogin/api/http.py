@@ -5,7 +5,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -13,8 +12,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from securelogin.api.errors import domain_error_response, error_response
 from securelogin.domain.models import Scope
 from securelogin.errors import DomainError, Forbidden, Unauthenticated
+from securelogin.logs import logger
 
-logger = Logger(service="securelogin")
 
 def _describe(errors: list[dict[str, Any]]) -> str:
     """What was wrong with a request, without echoing any of its values (they may be secrets)."""

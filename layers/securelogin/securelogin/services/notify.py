@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from securelogin.adapters.messaging import DeliveryFailed, MessageSender
-from securelogin.api.http import logger
 from securelogin.domain.models import OutgoingMessage, User
+from securelogin.logs import logger
 
 
 class Notifier:
