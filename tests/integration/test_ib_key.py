@@ -241,6 +241,19 @@ def test_at_most_five_unanswered_pushes_in_fifteen_minutes(world):
     push_login(world, app)
 
 
+def test_an_app_without_push_is_challenged_by_code_by_default(world):
+    app = PhoneApp()
+    mark = len(world.embedded.outbox.snapshot())
+    started = world.services.activation.start_by_sms("alice", PASSWORD, PHONE)
+    code = re.findall(r"\d{8}", last(world, "sms", mark)["body"])[0]
+    done = world.services.activation.complete_by_sms(started.activation_id, code, app.enrolment(push=False))
+    login = world.services.login.start("alice", PASSWORD, PORTAL)
+    issued = world.services.login.challenge(login.login_id, done.device_id, None)
+    assert issued.method == "challenge_response" and len(issued.public["challenge_code"]) == 6
+    with pytest.raises(InvalidInput):
+        world.services.login.challenge(login.login_id, done.device_id, "push")
+
+
 def test_the_offline_challenge_response(world):
     app = PhoneApp()
     done = activate(world, app)

@@ -78,11 +78,18 @@ class SecondFactorFlow:
         if allow is not None:
             allow(device)
         factor = self._factors.for_type(device.type)
-        method = method or factor.methods[0]
-        try:
-            issued = factor.issue(device, method, ChallengeContext(purpose, txn.key, now, flow_id))
-        except UnsupportedMethod:
-            raise InvalidInput("unsupported_method", f"This device cannot be challenged by {method}.") from None
+        context = ChallengeContext(purpose, txn.key, now, flow_id)
+        # Without a method asked for, the first one this device supports (an app without
+        # push notifications falls back to challenge/response).
+        for candidate in [method] if method else list(factor.methods):
+            try:
+                issued = factor.issue(device, candidate, context)
+            except UnsupportedMethod:
+                continue
+            method = candidate
+            break
+        else:
+            raise InvalidInput("unsupported_method", f"This device cannot be challenged by {method}.")
         push = issued.message is not None and issued.message.channel == "push"
         if issued.message is not None:
             if push:
