@@ -43,6 +43,9 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
 
 
 def _stop(*_: object) -> None:
+    # One stop is enough: a second signal (make passes SIGTERM on too) must not interrupt the shutdown.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
