@@ -31,6 +31,11 @@ SECURITY_LEVEL: dict[DeviceType, int] = {
 }
 
 
+# The devices one holds in hand: what recovery can challenge and what can be shared.
+PHYSICAL_TYPES = frozenset({DeviceType.DSC_PLUS, DeviceType.SCC, DeviceType.DSC, DeviceType.GOLD,
+                            DeviceType.PLATINUM})
+
+
 class DeviceStatus(StrEnum):
     PENDING = "pending"
     ACTIVE = "active"
@@ -124,6 +129,10 @@ class Device:
         return SECURITY_LEVEL[self.type]
 
     @property
+    def physical(self) -> bool:
+        return self.type in PHYSICAL_TYPES
+
+    @property
     def temporary(self) -> bool:
         return self.type in (DeviceType.TEMPORARY_CODE, DeviceType.ONLINE_SCC)
 
@@ -143,6 +152,11 @@ class Device:
 
     def usable_at(self, now: datetime) -> bool:
         return self.status_at(now) in (DeviceStatus.ACTIVE, DeviceStatus.LOCKED)
+
+
+def most_secure(devices: list[Device]) -> Device | None:
+    """The device of the highest security level; ties go to the most recently used."""
+    return max(devices, key=lambda d: (d.security_level, d.last_used_at or d.created_at), default=None)
 
 
 @dataclass

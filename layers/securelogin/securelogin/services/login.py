@@ -11,7 +11,7 @@ from securelogin.adapters.stores import LoginStore, PushDecisionStore, StaleWrit
 from securelogin.clock import Clock
 from securelogin.crypto.codes import lookup_key, random_token
 from securelogin.domain.factors import FactorRegistry
-from securelogin.domain.models import Device, LoginStatus, LoginTransaction, Scope, SlsMode
+from securelogin.domain.models import Device, LoginStatus, LoginTransaction, Scope, SlsMode, most_secure
 from securelogin.policy import Policy
 from securelogin.services.audit import AuditTrail
 from securelogin.services.passwords import PasswordGate
@@ -43,9 +43,7 @@ def default_device(devices: list[Device], preferred_id: str | None) -> Device | 
     for device in devices:
         if device.device_id == preferred_id:
             return device
-    if not devices:
-        return None
-    return max(devices, key=lambda d: (d.security_level, d.last_used_at or d.created_at))
+    return most_secure(devices)
 
 
 class LoginService:

@@ -13,7 +13,7 @@ from securelogin.adapters.stores import UserStore
 from securelogin.clock import Clock
 from securelogin.crypto.codes import lookup_key, random_token
 from securelogin.domain.factors import ChallengeContext, FactorRegistry
-from securelogin.domain.models import Challenge, DeviceStatus, DeviceType, Ticket
+from securelogin.domain.models import Challenge, DeviceStatus, DeviceType, Ticket, most_secure
 from securelogin.errors import Forbidden, InvalidInput, Unauthenticated
 from securelogin.policy import Policy
 from securelogin.services.activation import ActivationService, AppEnrolment, Enrolled
@@ -22,7 +22,6 @@ from securelogin.services.passwords import PasswordGate
 
 PURPOSE = "recovery"
 GONE = "recovery_expired"
-PHYSICAL = (DeviceType.DSC_PLUS, DeviceType.PLATINUM, DeviceType.GOLD, DeviceType.DSC, DeviceType.SCC)
 CHECK_PREFIX = "check."
 
 
@@ -58,9 +57,8 @@ class RecoveryService:
         details = {"same_phone": str(same_phone).lower(),
                    "app_instance_id": app_instance_id or (current.app_instance_id if same_phone and current else "")
                    or ""}
-        physical = [d for d in found.devices if d.type in PHYSICAL and d.status_at(now) == DeviceStatus.ACTIVE]
-        if physical:
-            device = max(physical, key=lambda d: (d.security_level, d.last_used_at or d.created_at))
+        device = most_secure([d for d in found.devices if d.physical and d.status_at(now) == DeviceStatus.ACTIVE])
+        if device is not None:
             recovery_id = random_token(16)
             key = lookup_key(recovery_id)
             issued = self._factors.for_type(device.type).issue(

@@ -11,7 +11,7 @@ from securelogin.adapters.stores import StaleWrite, UserStore
 from securelogin.clock import Clock
 from securelogin.crypto.codes import lookup_key, random_token
 from securelogin.domain.factors import ChallengeContext, FactorRegistry
-from securelogin.domain.models import Challenge, Device, DeviceStatus, DeviceType, Identity, User
+from securelogin.domain.models import Challenge, Device, DeviceStatus, DeviceType, Identity, User, most_secure
 from securelogin.errors import Conflict, Gone, NotFound, Unauthenticated
 from securelogin.policy import Policy
 from securelogin.services.audit import AuditTrail
@@ -20,8 +20,6 @@ from securelogin.services.passwords import PasswordGate
 from securelogin.services.users import UserService
 
 PURPOSE = "sharing"
-SHAREABLE = (DeviceType.DSC_PLUS, DeviceType.PLATINUM, DeviceType.GOLD, DeviceType.DSC, DeviceType.SCC)
-TEMPORARY = (DeviceType.TEMPORARY_CODE, DeviceType.ONLINE_SCC)
 
 
 @dataclass(frozen=True)
@@ -65,18 +63,17 @@ class SharingService:
         asking, owning = self._users.view(requester), self._users.view(owner)
         if not same_person(asking.identity, owning.identity):
             raise Conflict("different_identification", "The two usernames do not belong to the same person.")
-        if any(d.type in TEMPORARY and d.status_at(now) == DeviceStatus.ACTIVE
+        if any(d.temporary and d.status_at(now) == DeviceStatus.ACTIVE
                for d in [*asking.devices, *owning.devices]):
             raise Conflict("temporary_device_assigned", "A temporary device is assigned to one of the usernames.")
-        shareable = [d for d in owning.devices
-                     if d.type in SHAREABLE and d.status_at(now) == DeviceStatus.ACTIVE and d.shared_from is None]
-        if not shareable:
+        device = most_secure([d for d in owning.devices
+                              if d.physical and d.status_at(now) == DeviceStatus.ACTIVE and d.shared_from is None])
+        if device is None:
             if any(d.type == DeviceType.IB_KEY and d.status == DeviceStatus.ACTIVE for d in owning.devices):
                 raise Conflict("ib_key_use_add_user", "IB Key users add the other username to the app instead.")
             raise Conflict("no_shareable_device", "The owner has no physical device to share.")
-        device = max(shareable, key=lambda d: (d.security_level, d.last_used_at or d.created_at))
         own_levels = [d.security_level for d in asking.devices
-                      if d.type in SHAREABLE and d.status_at(now) == DeviceStatus.ACTIVE]
+                      if d.physical and d.status_at(now) == DeviceStatus.ACTIVE]
         if own_levels and max(own_levels) > device.security_level:
             raise Conflict("less_secure_device", "Only the most secure device of the two usernames can be shared.")
 
@@ -164,7 +161,7 @@ class SharingService:
                  actor: str | None = None) -> Share:
         asking = self._user_store.partition(share.requester)
         own = [d for d in asking.devices
-               if d.type in SHAREABLE and d.status == DeviceStatus.ACTIVE and d.shared_from is None]
+               if d.physical and d.status == DeviceStatus.ACTIVE and d.shared_from is None]
         link = replace(device, username=share.requester, shared_from=share.owner, consecutive_failures=0,
                        locked_until=None, lock_count=0, last_challenge=None, created_at=self._clock.now())
         try:
