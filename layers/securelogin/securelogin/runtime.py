@@ -106,7 +106,7 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
     user_store = UserStore()
     audit = AuditTrail(AuditStore(), clock, policy)
     sessions = SessionService(SessionStore(), clock, policy)
-    notifier = Notifier(sender)
+    notifier = Notifier(sender, user_store)
     devices = DeviceService(user_store, box, audit, notifier, clock)
     users = UserService(user_store, box, audit, clock)
     passwords = PasswordGate(user_store, audit, clock, policy)

@@ -100,8 +100,6 @@ class DeviceService:
             raise NotFound("user_not_found", "No such user.") from None
         self._audit.record(username, "device.added", device_id=device_id, device_type=order.type.value, by=actor,
                            legacy_import=order.legacy_import)
-        user = self._users.get_user(username)
-        if user is not None:
-            self._notifier.tell(user, f"a {LABELS[order.type]} was added to your account. "
-                                      "If this was not you, call Client Services.")
+        self._notifier.tell_username(username, f"a {LABELS[order.type]} was added to your account. "
+                                               "If this was not you, call Client Services.")
         return IssuedDevice(device, generated_seed, card)

@@ -73,7 +73,8 @@ class DeviceLifecycle:
         except StaleWrite:
             raise Conflict("device_not_active", "Only an active, pending or inactive device can be lost.") from None
         self._audit.record(username, "device.lost", device_id=device_id, device_type=device.type.value, by=actor)
-        self._tell(username, "a security device of yours was reported lost. If this was not you, call Client Services.")
+        self._notifier.tell_username(username, "a security device of yours was reported lost. "
+                                               "If this was not you, call Client Services.")
         device.status = DeviceStatus.LOST
         return device
 
@@ -96,7 +97,8 @@ class DeviceLifecycle:
                            "A temporary code was already given: the user must first activate or reactivate a "
                            "permanent device.") from None
         self._audit.record(username, "temporary_code.issued", device_id=device_id, by=actor)
-        self._tell(username, "Client Services gave you a temporary code. If you did not ask for it, call us.")
+        self._notifier.tell_username(username, "Client Services gave you a temporary code. "
+                                               "If you did not ask for it, call us.")
         return TemporaryCode(device, code)
 
     def fulfil(self, request_id: str, serial: str, seed_hex: str, actor: str) -> Device:
@@ -116,7 +118,8 @@ class DeviceLifecycle:
         except StaleWrite:
             raise Conflict("request_fulfilled", "This request was already fulfilled.") from None
         self._audit.record(request.username, "device.shipped", device_id=device_id, request_id=request_id, by=actor)
-        self._tell(request.username, "your Digital Security Card+ is on its way. Activate it when it arrives.")
+        self._notifier.tell_username(request.username, "your Digital Security Card+ is on its way. "
+                                                       "Activate it when it arrives.")
         return device
 
     # ------------------------------------------------------------------ the user, with a session
@@ -258,8 +261,3 @@ class DeviceLifecycle:
         if found.user is None:
             raise NotFound("user_not_found", "No such user.")
         return found.user, found.devices
-
-    def _tell(self, username: str, text: str) -> None:
-        user = self._users.get_user(username)
-        if user is not None:
-            self._notifier.tell(user, text)

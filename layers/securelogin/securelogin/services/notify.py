@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from securelogin.adapters.messaging import DeliveryFailed, MessageSender
+from securelogin.adapters.stores import UserStore
 from securelogin.domain.models import OutgoingMessage, User
 from securelogin.logs import logger
 
@@ -9,8 +10,15 @@ class Notifier:
     """Tells a user by SMS to their first phone about a change to their security.
     Best effort: a notice that cannot be sent is logged and does not undo the change."""
 
-    def __init__(self, sender: MessageSender) -> None:
+    def __init__(self, sender: MessageSender, users: UserStore) -> None:
         self._sender = sender
+        self._users = users
+
+    def tell_username(self, username: str, text: str) -> None:
+        """Like ``tell``, for a caller that has the username but not the user."""
+        user = self._users.get_user(username)
+        if user is not None:
+            self.tell(user, text)
 
     def tell(self, user: User, text: str) -> None:
         if not user.phones:

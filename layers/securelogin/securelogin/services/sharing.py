@@ -183,8 +183,9 @@ class SharingService:
 
     def _tell_both(self, share: Share, text: str, known: User | None = None) -> None:
         for username in (share.requester, share.owner):
-            user = known if known is not None and known.username == username else self._user_store.get_user(username)
-            if user is not None:
-                self._notifier.tell(user, text)
+            if known is not None and known.username == username:
+                self._notifier.tell(known, text)
+            else:
+                self._notifier.tell_username(username, text)
 
 
