@@ -9,6 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from securelogin_local.aws import LISTEN_BACKLOG
 from securelogin_local.seed import how_to_log_in, seed_demo_user
 from securelogin_local.stack import LocalStack
 
@@ -42,6 +43,16 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG  # socketserver's 5 resets clients beyond a handful at once
+    daemon_threads = True
+
+
+def make_server(host: str, port: int, local: LocalStack) -> ThreadingHTTPServer:
+    """The local stack's HTTP listener (bound and listening, not yet serving)."""
+    return _Server((host, port), make_handler(local))
+
+
 def _stop(*_: object) -> None:
     # One stop is enough: a second signal (make passes SIGTERM on too) must not interrupt the shutdown.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -59,8 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     local = LocalStack.start()
     if not args.no_seed:
         seed_demo_user()
-    server = ThreadingHTTPServer((args.host, args.port), make_handler(local))
-    server.daemon_threads = True
+    server = make_server(args.host, args.port, local)
     base_url = f"http://{args.host}:{server.server_address[1]}"
     print(f"Secure Login System on {base_url} (embedded AWS at {local.aws.endpoint_url})", flush=True)
     if not args.no_seed:

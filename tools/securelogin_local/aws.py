@@ -3,7 +3,9 @@
 - records every message sent to a person (SNS SMS, Pinpoint voice, SNS mobile push) in
   the outbox that ``/_local/outbox`` shows,
 - answers Pinpoint SMS and Voice v2 ``SendVoiceMessage``, which moto does not implement,
-- logs every AWS call by service and operation, to count the calls each flow makes.
+- logs every AWS call by service and operation, to count the calls each flow makes,
+- runs one call into moto at a time: moto's backends are not thread-safe, and a
+  DynamoDB conditional write or transaction must be as atomic here as in DynamoDB.
 
 The service talks to it with real boto3 clients over HTTP, exactly as it would to AWS.
 """
@@ -21,11 +23,17 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import ThreadedWSGIServer
 
 from securelogin.clock import Clock, iso
 
 _SERVICE_IN_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+
+# Pending connections a listener queues before refusing more (socketserver's default is 5).
+LISTEN_BACKLOG = 128
+
+# moto keeps its state per process, so every server in the process shares one lock.
+_MOTO_LOCK = threading.Lock()
 
 
 @dataclass
@@ -41,6 +49,10 @@ class Outbox:
         with self.lock:
             return list(self.messages)
 
+    def clear(self) -> None:
+        with self.lock:
+            self.messages.clear()
+
 
 @dataclass
 class CallLog:
@@ -54,6 +66,10 @@ class CallLog:
     def snapshot(self) -> list[tuple[str, str]]:
         with self.lock:
             return list(self.calls)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.calls.clear()
 
 
 class AwsFront:
@@ -80,7 +96,19 @@ class AwsFront:
             return self._send_voice(json.loads(body or b"{}"), start_response)
         if service == "sns" and operation == "Publish":
             return self._publish(environ, form, start_response)
-        return self._moto(environ, start_response)
+        return self._call_moto(environ, start_response)
+
+    def _call_moto(self, environ: dict[str, Any], start_response: Callable) -> list[bytes]:
+        """One call into moto, alone: the lock is held until its whole answer is produced
+        (a WSGI app may do its work lazily, while its body is iterated)."""
+        with _MOTO_LOCK:
+            answer = self._moto(environ, start_response)
+            try:
+                return list(answer)
+            finally:
+                close = getattr(answer, "close", None)
+                if close is not None:
+                    close()
 
     def _send_voice(self, request: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         self._outbox.add("voice", request.get("DestinationPhoneNumber", ""), request.get("MessageBody", ""), {},
@@ -96,7 +124,7 @@ class AwsFront:
             status.append(status_line)
             return start_response(status_line, headers, exc_info)
 
-        answer = list(self._moto(environ, capture))
+        answer = self._call_moto(environ, capture)
         if status and status[0].startswith("200"):
             message = (form.get("Message") or [""])[0]
             sent_at = iso(self._clock.now())
@@ -123,6 +151,10 @@ class _QuietRequestHandler(MotoRequestHandler):
         pass
 
 
+class _AwsServer(ThreadedWSGIServer):
+    request_queue_size = LISTEN_BACKLOG  # read when the socket starts listening, in __init__
+
+
 class EmbeddedAws:
     """Moto's server and its front, on a loopback port of its own."""
 
@@ -130,8 +162,7 @@ class EmbeddedAws:
         self.outbox = Outbox()
         self.calls = CallLog()
         self.front = AwsFront(DomainDispatcherApplication(create_backend_app), self.outbox, self.calls, clock)
-        self._server: BaseWSGIServer = make_server(host, port, self.front, threaded=True,
-                                                   request_handler=_QuietRequestHandler)
+        self._server = _AwsServer(host, port, self.front, handler=_QuietRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-aws", daemon=True)
 
     @property
@@ -145,13 +176,15 @@ class EmbeddedAws:
         request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
         with urllib.request.urlopen(request, timeout=10):  # noqa: S310
             pass
-        self.outbox.messages.clear()
-        self.calls.calls.clear()
+        self.outbox.clear()
+        self.calls.clear()
 
     def start(self) -> EmbeddedAws:
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+        self._server.server_close()
