@@ -1,16 +1,25 @@
 """The resolver every function uses, with validation and error mapping wired in."""
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from securelogin.api.errors import domain_error_response, error_response
-from securelogin.domain.models import Scope
+from securelogin.domain.models import Scope, Session
 from securelogin.errors import DomainError, Forbidden, Unauthenticated
 from securelogin.logs import logger
 
@@ -24,12 +33,102 @@ def _describe(errors: list[dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
+MAX_BODY_BYTES = 64 * 1024  # the largest body this API takes is a few KiB
+MAX_JSON_DEPTH = 32  # the deepest body this API takes nests 3 levels
+MAX_NUMBER_CHARS = 64  # longer than any amount, count or version; far below int parsing's limit
+
+
+class UnsupportedMediaType(Exception):
+    """A request body that is not JSON."""
+
+
+def is_json(content_type: str | None) -> bool:
+    """``application/json``, in any case, with or without parameters such as a charset."""
+    return (content_type or "").split(";", 1)[0].strip().lower() == "application/json"
+
+
+def _unreadable(why: str) -> RequestValidationError:
+    return RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": why, "input": {}}])
+
+
+def _refuse_constant(_: str) -> Any:
+    raise ValueError("NaN and Infinity are not JSON")
+
+
+def _parse_int(literal: str) -> int:
+    if len(literal) > MAX_NUMBER_CHARS:
+        raise ValueError("number too long")
+    return int(literal)
+
+
+def _parse_float(literal: str) -> float:
+    number = float(literal) if len(literal) <= MAX_NUMBER_CHARS else math.inf
+    if not math.isfinite(number):
+        raise ValueError("number too long")
+    return number
+
+
+def _check_depth(document: Any) -> None:
+    pending: list[tuple[Any, int]] = [(document, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict | list):
+            if depth >= MAX_JSON_DEPTH:
+                raise _unreadable(f"nested deeper than {MAX_JSON_DEPTH} levels")
+            pending.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
+
+
+def read_json_body(event: BaseProxyEvent) -> Any:
+    """The request body as JSON, or None when there is none. Anything unreadable (not
+    UTF-8, not JSON, too large, too deep, numbers too long to parse) is a
+    RequestValidationError whose message carries none of the body."""
+    raw = event.body
+    if not raw:
+        return None
+    if len(raw) > MAX_BODY_BYTES * 4 // 3 + 4:
+        raise _unreadable(f"larger than {MAX_BODY_BYTES} bytes")
+    try:
+        data = base64.b64decode(raw, validate=True) if event.is_base64_encoded else raw.encode()
+        text = data.decode()
+    except (binascii.Error, UnicodeError):
+        raise _unreadable("not UTF-8") from None
+    if len(data) > MAX_BODY_BYTES:
+        raise _unreadable(f"larger than {MAX_BODY_BYTES} bytes")
+    try:
+        document = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_refuse_constant)
+    except RecursionError:  # the parser's own guard, far deeper than ours
+        raise _unreadable(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as error:  # JSONDecodeError, or a number refused above
+        reason = "a number too long or not finite" if not isinstance(error, json.JSONDecodeError) else "not JSON"
+        raise _unreadable(reason) from None
+    _check_depth(document)
+    return document
+
+
+class _RequestValidation(OpenAPIRequestValidationMiddleware):
+    """Powertools' request validation, with the body read only as JSON, strictly: any
+    other content type is refused (415) before anything else, on every route."""
+
+    def handler(self, app: Any, next_middleware: Any) -> Response:
+        event = app.current_event
+        if event.body and not is_json(event.headers.get("content-type")):
+            raise UnsupportedMediaType
+        return super().handler(app, next_middleware)
+
+    def _get_body(self, app: Any) -> Any:
+        return read_json_body(app.current_event)
+
+
 def make_resolver(*routers: Router, unmatched: Literal["method_not_allowed", "not_found"] = "method_not_allowed",
                   ) -> APIGatewayRestResolver:
     """A resolver over ``routers``. API Gateway sends a function only the paths it owns,
     so a request no route takes is a wrong method (405); the catch-all function uses
     ``unmatched="not_found"`` (404)."""
     app = APIGatewayRestResolver(enable_validation=True)
+    # Powertools runs this middleware first on every matched route; ours reads bodies strictly.
+    if not isinstance(getattr(app, "_request_validation_middleware", None), OpenAPIRequestValidationMiddleware):
+        raise RuntimeError("this Powertools version validates requests elsewhere; see _RequestValidation")
+    app._request_validation_middleware = _RequestValidation()
     for router in routers:
         app.include_router(router)
 
@@ -40,6 +139,10 @@ def make_resolver(*routers: Router, unmatched: Literal["method_not_allowed", "no
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response:
         return error_response(400, "invalid_request", _describe(list(error.errors())))
+
+    @app.exception_handler([UnsupportedMediaType, RequestUnsupportedContentType])
+    def _not_json(_: Exception) -> Response:
+        return error_response(415, "unsupported_media_type", "Send the body as application/json.")
 
     @app.exception_handler(UnicodeDecodeError)
     def _undecodable(_: UnicodeDecodeError) -> Response:
@@ -101,3 +204,14 @@ def admin_actor(router: Router) -> str:
     """Who in the back office made an IAM-signed request (its IAM identity)."""
     identity = router.current_event.raw_event.get("requestContext", {}).get("identity") or {}
     return identity.get("userArn") or identity.get("caller") or identity.get("accessKey") or "unknown"
+
+
+def bearer_session(router: Router) -> Session | None:
+    """The live session of an ``Authorization: Bearer`` header, on a route without the
+    authorizer where a session is optional (it can only add to what the route allows)."""
+    from securelogin.runtime import session_service
+
+    headers = router.current_event.headers or {}
+    header = next((v for k, v in headers.items() if k.lower() == "authorization"), "") or ""
+    scheme, _, token = header.partition(" ")
+    return session_service().authorize(token.strip()) if scheme.lower() == "bearer" else None

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from securelogin.domain.phones import E164
+from securelogin.domain.usernames import normalise_username
 
-Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{3,64}$")]
+# Usernames are compared in one form (NFKC, lower case) wherever they come in.
+Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{3,64}$"), AfterValidator(normalise_username)]
+# Loose on purpose where a password is checked: a malformed username is one that does not exist.
+LoginName = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(normalise_username)]
 Phone = Annotated[str, StringConstraints(pattern=E164.pattern)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 FlowId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
@@ -16,7 +20,8 @@ RequestId = Annotated[str, StringConstraints(pattern=r"^req_[0-9a-f]{20}$")]
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+    # Strict: "42" is not a number and "true" not a boolean (an int still passes as a float).
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False, strict=True)
 
 
 class IdDocumentBody(Body):
@@ -61,7 +66,7 @@ class EnrolBody(Body):
 
 
 class SmsActivationBody(Body):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    username: LoginName
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
     phone: Phone
 
@@ -75,7 +80,7 @@ class CompleteQrActivationBody(EnrolBody):
 
 
 class RecoveryBody(Body):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    username: LoginName
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
     same_phone: bool
     app_instance_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")] | None = None
@@ -103,13 +108,17 @@ class ResponseBody(Body):
     response: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
+class PinChangeBody(ResponseBody):
+    new_pin: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+
+
 class FulfilBody(Body):
     serial: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,32}$")]
     seed_hex: Annotated[str, StringConstraints(pattern=r"^(?:[0-9a-fA-F]{2}){16,64}$")]
 
 
 class ShareBody(Body):
-    owner_username: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    owner_username: LoginName
     owner_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
@@ -133,8 +142,7 @@ class ClientBody(Body):
 
 
 class LoginBody(Body):
-    # Loose on purpose: a malformed username is simply one that does not exist.
-    username: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    username: LoginName
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
     client: ClientBody = ClientBody(platform="portal")
 
