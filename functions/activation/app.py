@@ -7,7 +7,7 @@ import segno
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from securelogin.api.http import full_caller, lambda_entry, make_resolver
+from securelogin.api.http import bearer_session, full_caller, lambda_entry, make_resolver
 from securelogin.api.schemas import (
     CompleteQrActivationBody,
     CompleteSmsActivationBody,
@@ -16,6 +16,7 @@ from securelogin.api.schemas import (
     SmsActivationBody,
 )
 from securelogin.clock import iso
+from securelogin.domain.models import Scope
 from securelogin.runtime import services
 from securelogin.services.activation import AppEnrolment, Enrolled
 
@@ -35,7 +36,10 @@ def enrolled(done: Enrolled) -> dict:
 
 @activation.post("/v1/activation/sms")
 def start_by_sms(body: SmsActivationBody):
-    started = services().activation.start_by_sms(body.username, body.password, body.phone)
+    # No authorizer on this route: a session is optional, and only a full one counts.
+    session = bearer_session(activation)
+    full_user = session.username if session is not None and session.scope == Scope.FULL else None
+    started = services().activation.start_by_sms(body.username, body.password, body.phone, full_user)
     return {"activation_id": started.activation_id, "sent_to": started.sent_to,
             "expires_at": iso(started.expires_at)}, 202
 

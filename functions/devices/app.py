@@ -1,5 +1,6 @@
-"""The logged-in user's devices: remove, request a DSC+, activate, return, reactivate a
-found device, and the Online Security Code Card of a temporary-code session."""
+"""The logged-in user's devices: remove, request a DSC+, activate, change a DSC+ PIN,
+return, reactivate a found device, and the Online Security Code Card of a temporary-code
+session."""
 from __future__ import annotations
 
 from typing import Annotated
@@ -10,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from securelogin.api import views
 from securelogin.api.http import caller, full_caller, lambda_entry, make_resolver
-from securelogin.api.schemas import DeviceId, DscPlusRequestBody, ResponseBody
+from securelogin.api.schemas import DeviceId, DscPlusRequestBody, PinChangeBody, ResponseBody
 from securelogin.clock import iso, system_clock
 from securelogin.domain.models import Scope
 from securelogin.runtime import services
@@ -40,6 +41,18 @@ def activation_challenge(device_id: Annotated[DeviceId, Path()]) -> dict:
 @devices.post("/v1/devices/<device_id>/activate")
 def activate(device_id: Annotated[DeviceId, Path()], body: ResponseBody) -> dict:
     device = services().lifecycle.activate(full_caller(devices).username, device_id, body.response)
+    return views.device(device, system_clock.now())
+
+
+@devices.post("/v1/devices/<device_id>/pin-challenge")
+def pin_challenge(device_id: Annotated[DeviceId, Path()]) -> dict:
+    question, expires_at = services().lifecycle.pin_challenge(full_caller(devices).username, device_id)
+    return {"challenge_code": question, "expires_at": iso(expires_at)}
+
+
+@devices.put("/v1/devices/<device_id>/pin")
+def change_pin(device_id: Annotated[DeviceId, Path()], body: PinChangeBody) -> dict:
+    device = services().lifecycle.change_pin(full_caller(devices).username, device_id, body.response, body.new_pin)
     return views.device(device, system_clock.now())
 
 

@@ -115,6 +115,10 @@ def test_a_replacement_costs_a_reserve_until_the_old_card_comes_back(alice):
     broken = alice.services.lifecycle.request_dsc_plus("alice", "5902", "broken")
     assert (broken.fee_usd, broken.reserve_usd) == (20, 20)
     assert alice.services.users.profile("alice")[0].reserves == {old.device.device_id: 20}
+    with pytest.raises(Conflict) as second:
+        alice.services.lifecycle.request_dsc_plus("alice", "5902", "battery")
+    assert second.value.code == "request_pending"
+    alice.services.lifecycle.fulfil(broken.request_id, "DSC-0001", SEED, "cs")
     assert alice.services.lifecycle.request_dsc_plus("alice", "5902", "battery").fee_usd == 0
     alice.services.lifecycle.return_device("alice", old.device.device_id)
     assert alice.services.users.profile("alice")[0].reserves == {}

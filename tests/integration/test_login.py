@@ -204,7 +204,7 @@ def test_parallel_right_answers_give_exactly_one_session(world_over_http, new_us
         gate.wait()
         try:
             outcomes.append(world.services.login.verify(started.login_id, code))
-        except Gone as exc:
+        except (Gone, Throttled) as exc:  # lost the race, or came after the flow's five answers were taken
             outcomes.append(exc)
 
     threads = [threading.Thread(target=answer) for _ in range(8)]
@@ -232,7 +232,7 @@ def test_logins_are_audited_without_secrets(alice):
         alice.services.login.verify(login_id, wrong(code))
     alice.services.login.verify(login_id, code)
     events = alice.services.audit.newest_first("alice")
-    assert [e.type for e in events[:2]] == ["login.succeeded", "login.failed"]
+    assert [e.type for e in events[:2]] == ["login.succeeded", "login.answer_failed"]
     assert code not in str(events) and wrong(code) not in str(events)
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from securelogin.domain.factors import FactorRegistry
 from securelogin.domain.factors.message_code import MessageCodeFactor
-from securelogin.domain.models import Device, DeviceStatus, DeviceType, LoginStatus, LoginTransaction
+from securelogin.domain.models import Device, DeviceStatus, DeviceType, Flow, FlowStatus, Purpose, Scope
 from securelogin.domain.phones import is_e164, mask
 from securelogin.policy import Policy
 from securelogin.services.login import default_device
@@ -35,10 +35,24 @@ def test_a_lock_ends_by_itself():
     assert device.status_at(NOW + timedelta(minutes=16)) == DeviceStatus.ACTIVE
 
 
-def test_a_pending_login_expires():
-    txn = LoginTransaction("k", "alice", [], expires_at=NOW)
-    assert txn.status_at(NOW - timedelta(seconds=1)) == LoginStatus.PENDING
-    assert txn.status_at(NOW) == LoginStatus.EXPIRED
+def test_a_pending_flow_expires():
+    flow = Flow(Purpose.LOGIN, "k", "alice", expires_at=NOW)
+    assert flow.status_at(NOW - timedelta(seconds=1)) == FlowStatus.PENDING
+    assert flow.status_at(NOW) == FlowStatus.EXPIRED
+
+
+def test_a_session_ends_with_the_temporary_access_that_opened_it():
+    temporary = dev("t", DeviceType.TEMPORARY_CODE)
+    temporary.full_access_until, temporary.valid_until = NOW + timedelta(days=2), NOW + timedelta(days=12)
+    assert temporary.access_ends_at(Scope.FULL) == NOW + timedelta(days=2)
+    assert temporary.access_ends_at(Scope.PORTAL_ONLY) == NOW + timedelta(days=12)
+    assert dev("s", DeviceType.SMS).access_ends_at(Scope.FULL) is None
+
+
+def test_a_shared_device_is_held_by_its_owner():
+    link = dev("c", DeviceType.DSC_PLUS)
+    link.shared_from = "owner"
+    assert link.holder == "owner" and dev("d", DeviceType.SCC).holder == "alice"
 
 
 def test_phones():

@@ -20,6 +20,7 @@ class Policy:
     attempts_per_transaction: int = 5
     device_lock_after: int = 10
     device_lock_duration: timedelta = timedelta(minutes=15)
+    # The per-user cap on answers to challenges, exact over any window of this length.
     user_failures_per_hour: int = 100
     user_failure_window: timedelta = timedelta(hours=1)
     password_lock_after: int = 10
@@ -27,7 +28,9 @@ class Policy:
     session_ttl: timedelta = timedelta(hours=12)
     activation_code_digits: int = 8
     activation_ttl: timedelta = timedelta(minutes=10)
-    activation_attempts: int = 5
+    # An IB Key app's PIN: wrong guesses in a row before it locks, and the first lock.
+    app_pin_attempts: int = 5
+    app_pin_lock_duration: timedelta = timedelta(minutes=15)
     qr_session_length: int = 16  # alphanumeric characters: about 95 bits
     qr_ttl: timedelta = timedelta(minutes=10)
     push_window: timedelta = timedelta(minutes=15)

@@ -54,19 +54,13 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
     """The services for ``settings``; tests pass their own clock, or a sender aimed elsewhere."""
     from securelogin.adapters.aws import client
     from securelogin.adapters.enrolment import EnrolmentStore
+    from securelogin.adapters.flows import FlowStore, LoginCompletion
     from securelogin.adapters.keys import CodeDigestKey, KmsKeyring, SecretBox
     from securelogin.adapters.ledger import LedgerStore
     from securelogin.adapters.messaging import AwsMessageSender, PushEndpoints
     from securelogin.adapters.requests import DeviceRequestStore
     from securelogin.adapters.shares import ShareStore
-    from securelogin.adapters.stores import (
-        AuditStore,
-        LoginStore,
-        PushDecisionStore,
-        SessionStore,
-        ThrottleStore,
-        UserStore,
-    )
+    from securelogin.adapters.stores import AuditStore, SessionStore, ThrottleStore, UserStore
     from securelogin.adapters.table import bind_table
     from securelogin.domain.factors import FactorRegistry
     from securelogin.domain.factors.code_card import CodeCardFactor
@@ -78,13 +72,13 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
     from securelogin.services.activation import ActivationService
     from securelogin.services.audit import AuditTrail
     from securelogin.services.devices import OCRA_CARDS, DeviceService
+    from securelogin.services.flows import FlowEngine
     from securelogin.services.lifecycle import DeviceLifecycle
     from securelogin.services.login import LoginService
     from securelogin.services.notify import Notifier
     from securelogin.services.passwords import PasswordGate
     from securelogin.services.push import PushService
     from securelogin.services.recovery import RecoveryService
-    from securelogin.services.second_factor import SecondFactorFlow
     from securelogin.services.sessions import SessionService
     from securelogin.services.settings import SettingsService
     from securelogin.services.sharing import SharingService
@@ -111,8 +105,8 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
     users = UserService(user_store, box, audit, clock)
     passwords = PasswordGate(user_store, audit, clock, policy)
     throttles = ThrottleStore()
-    logins = LoginStore()
-    decisions = PushDecisionStore()
+    flow_store = FlowStore()
+    completion = LoginCompletion()
     push_endpoints = PushEndpoints(lambda: client("sns", settings.region),
                                    {"ios": settings.push_application_ios, "android": settings.push_application_android})
     factors = FactorRegistry([
@@ -123,22 +117,21 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
         CodeCardFactor(DeviceType.ONLINE_SCC, policy, devices.open_secret),
         TemporaryCodeFactor(policy, code_key, devices.open_secret),
     ])
-    flow = SecondFactorFlow(user_store, logins, throttles, factors, sender, audit, clock, policy)
-    withdrawals = WithdrawalService(flow, logins, user_store, LedgerStore(), audit, clock, policy)
-    enrolments = EnrolmentStore()
-    activation = ActivationService(passwords, users, enrolments, throttles, sender, push_endpoints, devices, code_key,
-                                   audit, notifier, clock, policy)
+    flows = FlowEngine(user_store, flow_store, throttles, factors, sender, code_key, audit, clock, policy)
+    withdrawals = WithdrawalService(flows, user_store, LedgerStore(), audit, clock, policy)
+    activation = ActivationService(passwords, users, EnrolmentStore(), flows, push_endpoints, devices, audit,
+                                   notifier, clock, policy)
     return Services(
         policy=policy,
         users=users,
         devices=devices,
-        login=LoginService(passwords, flow, logins, decisions, sessions, factors, audit, clock, policy),
+        login=LoginService(passwords, flows, completion, sessions, factors, audit, clock, policy),
         activation=activation,
-        lifecycle=DeviceLifecycle(user_store, DeviceRequestStore(), devices, box, factors, code_key, audit, notifier,
+        lifecycle=DeviceLifecycle(user_store, DeviceRequestStore(), devices, box, flows, code_key, audit, notifier,
                                   clock, policy),
-        sharing=SharingService(passwords, users, user_store, ShareStore(), factors, audit, notifier, clock, policy),
-        recovery=RecoveryService(passwords, user_store, enrolments, activation, factors, audit, clock, policy),
-        push=PushService(user_store, logins, decisions, throttles, withdrawals.authorize, audit, clock),
+        sharing=SharingService(passwords, users, user_store, ShareStore(), flows, audit, notifier, clock, policy),
+        recovery=RecoveryService(passwords, flows, activation, audit, clock, policy),
+        push=PushService(user_store, flow_store, completion, throttles, withdrawals.authorize, audit, clock),
         withdrawals=withdrawals,
         settings=SettingsService(user_store, audit, notifier),
         sessions=sessions,

@@ -1,71 +1,93 @@
-"""Data access for IB Key enrolment: tickets, app instances, and the one transaction that
-spends a ticket, adds the new IB Key and revokes the user's previous one."""
+"""Data access for IB Key enrolment: app instances and their PIN guard, and the one
+transaction that completes an activation or recovery flow, adds the new IB Key and
+revokes the user's previous one."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import UpdateError
 
+from securelogin.adapters.flows import Reservation, complete_flow
 from securelogin.adapters.records import device_item
-from securelogin.adapters.stores import StaleWrite, conditional_transaction, failed_on_condition
-from securelogin.adapters.table import AppInstanceItem, DeviceItem, TicketItem, user_pk
-from securelogin.domain.models import AppInstance, Device, DeviceStatus, Ticket
+from securelogin.adapters.stores import conditional_transaction, end_temporary_access, failed_on_condition
+from securelogin.adapters.table import AppInstanceItem, DeviceItem, user_pk
+from securelogin.domain.models import AppInstance, Device, DeviceStatus, Flow
 
 
-def _ticket_from(item: TicketItem) -> Ticket:
-    return Ticket(key=item.pk.removeprefix("TICKET#"), username=item.username, purpose=item.purpose,
-                  expires_at=item.expires_at, used=bool(item.used), attempts=int(item.attempts or 0),
-                  code_digest=item.code_digest, phone=item.phone, details=dict(item.details.as_dict()))
+class PinLocked(Exception):
+    def __init__(self, until: datetime) -> None:
+        super().__init__(until)
+        self.until = until
+
+
+def _instance_from(item: AppInstanceItem) -> AppInstance:
+    return AppInstance(app_instance_id=item.app_instance_id, pin_hash=item.pin_hash, platform=item.platform,
+                       created_at=item.created_at, push_endpoint=item.push_endpoint,
+                       pin_failures=int(item.pin_failures or 0), pin_locked_until=item.pin_locked_until,
+                       pin_lock_count=int(item.pin_lock_count or 0))
+
+
+def _item(app_instance_id: str) -> AppInstanceItem:
+    return AppInstanceItem(pk=f"APP#{app_instance_id}", sk="INSTANCE")
 
 
 class EnrolmentStore:
-    def create_ticket(self, ticket: Ticket) -> None:
-        TicketItem(pk=f"TICKET#{ticket.key}", sk="TICKET", username=ticket.username, purpose=ticket.purpose,
-                   expires_at=ticket.expires_at, code_digest=ticket.code_digest, phone=ticket.phone,
-                   details=ticket.details, expires_ttl=ticket.expires_at + timedelta(days=1),
-                   ).save(condition=TicketItem.pk.does_not_exist())
-
-    def ticket(self, key: str) -> Ticket | None:
-        try:
-            return _ticket_from(TicketItem.get(f"TICKET#{key}", "TICKET", consistent_read=True))
-        except TicketItem.DoesNotExist:
-            return None
-
-    def record_wrong_code(self, key: str, max_attempts: int) -> int:
-        """Counts a wrong token; returns the attempts used (StaleWrite when none are left)."""
-        item = TicketItem(pk=f"TICKET#{key}", sk="TICKET")
-        try:
-            item.update(actions=[TicketItem.attempts.add(1)],
-                        condition=(TicketItem.used == False) & (TicketItem.attempts < max_attempts))  # noqa: E712
-        except UpdateError as exc:
-            if failed_on_condition(exc):
-                raise StaleWrite(key) from exc
-            raise
-        return int(item.attempts)
-
     def app_instance(self, app_instance_id: str) -> AppInstance | None:
         try:
-            item = AppInstanceItem.get(f"APP#{app_instance_id}", "INSTANCE", consistent_read=True)
+            return _instance_from(AppInstanceItem.get(f"APP#{app_instance_id}", "INSTANCE", consistent_read=True))
         except AppInstanceItem.DoesNotExist:
             return None
-        return AppInstance(app_instance_id=item.app_instance_id, pin_hash=item.pin_hash, platform=item.platform,
-                           created_at=item.created_at, push_endpoint=item.push_endpoint)
 
-    def enrol(self, ticket: Ticket, now: datetime, max_attempts: int, device: Device, instance: AppInstance,
-              new_instance: bool, revoke: list[Device]) -> None:
-        """Spends ``ticket`` and enrols ``device`` on ``instance`` in one transaction,
-        revoking the user's previous IB Keys. StaleWrite when the ticket was spent,
-        expired or exhausted meanwhile, or the instance was created by someone else."""
-        ticket_item = TicketItem(pk=f"TICKET#{ticket.key}", sk="TICKET")
-        with conditional_transaction(ticket.key) as tx:
-            tx.update(ticket_item, actions=[TicketItem.used.set(True)],
-                      condition=(TicketItem.used == False) & (TicketItem.expires_at > now)  # noqa: E712
-                      & (TicketItem.attempts < max_attempts))
+    # ------------------------------------------------------------------ the PIN guard
+
+    def take_pin_attempt(self, instance: AppInstance, now: datetime, max_failures: int) -> None:
+        """Counts a PIN guess before it is checked; PinLocked while the PIN is locked."""
+        try:
+            _item(instance.app_instance_id).update(
+                actions=[AppInstanceItem.pin_failures.add(1)],
+                condition=(AppInstanceItem.pin_locked_until.does_not_exist()
+                           | (AppInstanceItem.pin_locked_until <= now))
+                & (AppInstanceItem.pin_failures < max_failures))
+        except UpdateError as exc:
+            if not failed_on_condition(exc):
+                raise
+            current = self.app_instance(instance.app_instance_id) or instance
+            if current.pin_locked_until and current.pin_locked_until > now:
+                raise PinLocked(current.pin_locked_until) from None
+            raise PinLocked(now) from None  # a lock is being set by a concurrent guess
+
+    def pin_was_right(self, instance: AppInstance) -> None:
+        _item(instance.app_instance_id).update(actions=[AppInstanceItem.pin_failures.set(0)])
+
+    def lock_pin_if_due(self, instance: AppInstance, now: datetime, max_failures: int,
+                        lock_for: timedelta) -> datetime | None:
+        until = now + lock_for * (2 ** instance.pin_lock_count)
+        try:
+            _item(instance.app_instance_id).update(
+                actions=[AppInstanceItem.pin_failures.set(0), AppInstanceItem.pin_locked_until.set(until),
+                         AppInstanceItem.pin_lock_count.add(1)],
+                condition=AppInstanceItem.pin_failures >= max_failures)
+        except UpdateError as exc:
+            if failed_on_condition(exc):
+                return None
+            raise
+        return until
+
+    # ------------------------------------------------------------------ enrolment
+
+    def enrol(self, flow: Flow, reservation: Reservation | None, now: datetime, device: Device,
+              instance: AppInstance, new_instance: bool, revoke: list[Device], temporary: list[Device]) -> None:
+        """Completes ``flow`` and enrols ``device`` on ``instance`` in one transaction,
+        revoking the user's previous IB Keys and ending a temporary-code period. StaleWrite
+        when the flow completed or changed meanwhile, or the instance was made by another."""
+        with conditional_transaction(flow.key) as tx:
+            complete_flow(tx, flow, reservation=reservation, now=now)
             tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
             for old in revoke:
-                tx.update(DeviceItem(pk=user_pk(old.username), sk=f"DEVICE#{old.device_id}"),
+                tx.update(DeviceItem(pk=user_pk(old.holder), sk=f"DEVICE#{old.device_id}"),
                           actions=[DeviceItem.status.set(DeviceStatus.REVOKED.value)],
                           condition=DeviceItem.pk.exists())
+            end_temporary_access(tx, device.username, temporary)
             if new_instance:
                 tx.save(AppInstanceItem(pk=f"APP#{instance.app_instance_id}", sk="INSTANCE",
                                         app_instance_id=instance.app_instance_id, pin_hash=instance.pin_hash,
@@ -73,6 +95,6 @@ class EnrolmentStore:
                                         created_at=instance.created_at),
                         condition=AppInstanceItem.pk.does_not_exist())
             elif instance.push_endpoint:
-                tx.update(AppInstanceItem(pk=f"APP#{instance.app_instance_id}", sk="INSTANCE"),
+                tx.update(_item(instance.app_instance_id),
                           actions=[AppInstanceItem.push_endpoint.set(instance.push_endpoint)],
                           condition=AppInstanceItem.pin_hash == instance.pin_hash)

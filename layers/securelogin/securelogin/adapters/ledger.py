@@ -1,30 +1,50 @@
-"""The withdrawal ledger: authorized amounts per day, written together with the approval."""
+"""What each user withdrew per UTC day, and the one write that authorizes a withdrawal."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from securelogin.adapters.stores import conditional_transaction, record_device_use, settle_pending
-from securelogin.adapters.table import LedgerItem, user_pk
-from securelogin.domain.models import Device, LoginStatus
+from securelogin.adapters.flows import Reservation, complete_flow
+from securelogin.adapters.stores import StaleWrite, conditional_transaction
+from securelogin.adapters.table import SpentItem, user_pk
+from securelogin.domain.models import Device, Flow
 
 KEEP = timedelta(days=21)
 
 
-class LedgerStore:
-    def load(self, username: str) -> tuple[dict[date, float], LedgerItem]:
-        try:
-            item = LedgerItem.get(user_pk(username), "LEDGER", consistent_read=True)
-        except LedgerItem.DoesNotExist:
-            item = LedgerItem(pk=user_pk(username), sk="LEDGER", days={})
-        return {date.fromisoformat(k): float(v) for k, v in item.days.as_dict().items()}, item
+class LimitReached(Exception):
+    """Today's total would pass the room the limits leave."""
 
-    def authorize(self, key: str, version: int, max_attempts: int, ledger: LedgerItem, totals: dict[date, float],
-                  device: Device, now: datetime) -> None:
-        """Approves the withdrawal and records it in one transaction; StaleWrite if the
-        withdrawal or the ledger changed since they were read."""
-        oldest = (now - KEEP).date()
-        ledger.days = {day.isoformat(): amount for day, amount in totals.items() if day >= oldest}
-        with conditional_transaction(key) as tx:
-            settle_pending(tx, key, version, LoginStatus.APPROVED, max_attempts)
-            tx.save(ledger)  # conditional on the version it was read at
-            record_device_use(tx, device, now)
+
+def _sk(day: date) -> str:
+    return f"SPENT#{day.isoformat()}"
+
+
+class LedgerStore:
+    def totals(self, username: str, since: date, until: date) -> dict[date, float]:
+        """USD authorized per day from ``since`` to ``until``, one Query."""
+        items = SpentItem.query(user_pk(username), SpentItem.sk.between(_sk(since), _sk(until)), consistent_read=True)
+        return {date.fromisoformat(i.sk.removeprefix("SPENT#")): float(i.total or 0) for i in items
+                if isinstance(i, SpentItem)}
+
+    def authorize(self, flow: Flow, amount: float, room_today: float | None, device: Device,
+                  reservation: Reservation | None, now: datetime) -> None:
+        """In one transaction: the withdrawal is approved and added to today's total, on
+        the condition that today's total before it is at most ``room_today`` (None:
+        unlimited). An atomic add, not a read-modify-write: concurrent withdrawals that
+        fit all pass. LimitReached when the total moved past the room; StaleWrite when the
+        withdrawal itself changed."""
+        day = now.date()
+        item = SpentItem(pk=user_pk(flow.username), sk=_sk(day))
+        condition = None
+        if room_today is not None:
+            condition = SpentItem.total.does_not_exist() | (SpentItem.total <= room_today)
+        try:
+            with conditional_transaction(flow.key) as tx:
+                tx.update(item, actions=[SpentItem.total.add(amount), SpentItem.kind.set(SpentItem),
+                                         SpentItem.expires_ttl.set(now + KEEP)],
+                          condition=condition)
+                complete_flow(tx, flow, confirmed_by=device, reservation=reservation, now=now)
+        except StaleWrite as exc:
+            if exc.failed_items == (0,):
+                raise LimitReached(flow.key) from None
+            raise

@@ -1,14 +1,17 @@
 """Conversions between table items and domain objects, in one place."""
 from __future__ import annotations
 
-from securelogin.adapters.table import ChallengeAttribute, DeviceItem, LoginItem, SessionItem, UserItem, user_pk
+from dataclasses import replace
+
+from securelogin.adapters.table import ChallengeAttribute, DeviceItem, FlowItem, SessionItem, UserItem, user_pk
 from securelogin.domain.models import (
     Challenge,
     Device,
     DeviceStatus,
     DeviceType,
-    LoginStatus,
-    LoginTransaction,
+    Flow,
+    FlowStatus,
+    Purpose,
     Scope,
     Session,
     SlsMode,
@@ -32,6 +35,7 @@ def user_from(item: UserItem) -> User:
         preferred_device_id=item.preferred_device_id,
         awaiting_permanent_device=bool(item.awaiting_permanent_device),
         reserves={k: float(v) for k, v in (item.reserves.as_dict() if item.reserves else {}).items()},
+        open_request_id=item.open_request_id,
     )
 
 
@@ -43,7 +47,7 @@ def user_item(user: User, sealed_identity: str) -> UserItem:
         balance_usd=user.balance_usd, jurisdiction=user.jurisdiction, sls_mode=user.sls_mode.value,
         restrictions=user.restrictions, preferred_device_id=user.preferred_device_id,
         awaiting_permanent_device=user.awaiting_permanent_device, reserves=user.reserves,
-        sealed_identity=sealed_identity, created_at=user.created_at,
+        open_request_id=user.open_request_id, sealed_identity=sealed_identity, created_at=user.created_at,
     )
 
 
@@ -57,6 +61,17 @@ def device_from(item: DeviceItem) -> Device:
         last_challenge=item.last_challenge, public_key=item.public_key, push_endpoint=item.push_endpoint,
         full_access_until=item.full_access_until, shared_from=item.shared_from,
     )
+
+
+def through_link(link: Device, shared: Device | None) -> Device:
+    """What a user with a link sees of a shared device: the owner's device (its status,
+    lock, failures, secrets), under the link's username; a cancelled link, or a device
+    the owner no longer has, is not usable."""
+    if shared is None:
+        return replace(link, status=DeviceStatus.REVOKED)
+    status = shared.status if link.status == DeviceStatus.ACTIVE else link.status
+    return replace(shared, username=link.username, shared_from=link.shared_from, status=status,
+                   label=link.label, created_at=link.created_at)
 
 
 def device_item(device: Device) -> DeviceItem:
@@ -88,15 +103,16 @@ def challenge_attribute(challenge: Challenge) -> ChallengeAttribute:
                               expires_at=challenge.expires_at, check_data=challenge.check_data)
 
 
-def login_from(item: LoginItem) -> tuple[LoginTransaction, int]:
-    """The transaction and its challenge version (the optimistic-lock token)."""
-    txn = LoginTransaction(
-        key=item.pk.removeprefix("LOGIN#"), username=item.username, device_ids=list(item.device_ids or []),
-        expires_at=item.expires_at, status=LoginStatus(item.status), challenge=challenge_from(item.challenge),
-        attempts=int(item.attempts or 0), scope=Scope(item.scope), session_handed_out=bool(item.session_handed_out),
-        purpose=item.purpose or "login", amount_usd=float(item.amount_usd) if item.amount_usd is not None else None,
+def flow_from(item: FlowItem) -> Flow:
+    return Flow(
+        purpose=Purpose(item.purpose), key=item.pk.rsplit("#", 1)[1], username=item.username,
+        expires_at=item.expires_at, status=FlowStatus(item.status), device_ids=list(item.device_ids or []),
+        challenge=challenge_from(item.challenge), attempts=int(item.attempts or 0),
+        version=int(item.challenge_version or 0), scope=Scope(item.scope),
+        session_handed_out=bool(item.session_handed_out),
+        amount_usd=float(item.amount_usd) if item.amount_usd is not None else None,
+        confirmed_by=item.confirmed_by, details=dict(item.details.as_dict()) if item.details else {},
     )
-    return txn, int(item.challenge_version or 0)
 
 
 def session_from(item: SessionItem) -> Session:

@@ -24,17 +24,19 @@ class DeviceRequest:
 
 class DeviceRequestStore:
     def create(self, request: DeviceRequest) -> None:
-        """Stores the request and, with a fee, holds it back from withdrawals, atomically."""
+        """Stores the request and, with a fee, holds it back from withdrawals, atomically;
+        StaleWrite when the user already has an open request."""
         with conditional_transaction(request.request_id) as tx:
             tx.save(DeviceRequestItem(pk=f"REQUEST#{request.request_id}", sk="REQUEST", request_id=request.request_id,
                                       username=request.username, reason=request.reason, fee_usd=request.fee_usd,
                                       status=request.status, sealed_pin=request.sealed_pin,
                                       replaces_device_id=request.replaces_device_id, created_at=request.created_at),
                     condition=DeviceRequestItem.pk.does_not_exist())
+            actions = [UserItem.open_request_id.set(request.request_id)]
             if request.fee_usd and request.replaces_device_id:
-                tx.update(UserItem(pk=user_pk(request.username), sk="PROFILE"),
-                          actions=[UserItem.reserves[request.replaces_device_id].set(request.fee_usd)],
-                          condition=UserItem.pk.exists())
+                actions.append(UserItem.reserves[request.replaces_device_id].set(request.fee_usd))
+            tx.update(UserItem(pk=user_pk(request.username), sk="PROFILE"), actions=actions,
+                      condition=UserItem.pk.exists() & UserItem.open_request_id.does_not_exist())
 
     def get(self, request_id: str) -> DeviceRequest | None:
         try:
@@ -52,3 +54,5 @@ class DeviceRequestStore:
                       actions=[DeviceRequestItem.status.set("fulfilled")],
                       condition=DeviceRequestItem.status == "requested")
             tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
+            tx.update(UserItem(pk=user_pk(request.username), sk="PROFILE"),
+                      actions=[UserItem.open_request_id.remove()], condition=UserItem.pk.exists())

@@ -7,7 +7,7 @@ from datetime import datetime
 from pynamodb.exceptions import UpdateError
 
 from securelogin.adapters.records import device_item
-from securelogin.adapters.stores import StaleWrite, conditional_transaction, failed_on_condition
+from securelogin.adapters.stores import Completing, StaleWrite, conditional_transaction, failed_on_condition
 from securelogin.adapters.table import DeviceItem, ShareItem, user_pk
 from securelogin.domain.models import Device, DeviceStatus
 
@@ -25,8 +25,6 @@ class Share:
     same_entity: bool
     created_at: datetime
     expires_at: datetime
-    attempts: int = 0
-    check_data: dict[str, str] = field(default_factory=dict)
     deactivated: list[str] = field(default_factory=list)
     reason: str | None = None
 
@@ -34,8 +32,7 @@ class Share:
 def _share_from(item: ShareItem) -> Share:
     return Share(share_id=item.share_id, key=item.pk.removeprefix("SHARE#"), requester=item.requester,
                  owner=item.owner, device_id=item.device_id, status=item.status, same_entity=bool(item.same_entity),
-                 created_at=item.created_at, expires_at=item.expires_at, attempts=int(item.attempts or 0),
-                 check_data=dict(item.check_data.as_dict()), deactivated=list(item.deactivated or []),
+                 created_at=item.created_at, expires_at=item.expires_at, deactivated=list(item.deactivated or []),
                  reason=item.reason)
 
 
@@ -47,7 +44,7 @@ class ShareStore:
     def create(self, share: Share) -> None:
         ShareItem(pk=f"SHARE#{share.key}", sk="SHARE", share_id=share.share_id, requester=share.requester,
                   owner=share.owner, device_id=share.device_id, status=share.status, same_entity=share.same_entity,
-                  created_at=share.created_at, expires_at=share.expires_at, check_data=share.check_data,
+                  created_at=share.created_at, expires_at=share.expires_at,
                   ).save(condition=ShareItem.pk.does_not_exist())
 
     def get(self, key: str) -> Share | None:
@@ -59,32 +56,21 @@ class ShareStore:
     def pending(self, limit: int = 100) -> list[Share]:
         return [_share_from(i) for i in ShareItem.gsi1.query(PENDING, limit=limit)]
 
-    def record_wrong_answer(self, key: str, max_attempts: int) -> int:
-        item = _item(key)
-        try:
-            item.update(actions=[ShareItem.attempts.add(1)],
-                        condition=(ShareItem.status == "challenged") & (ShareItem.attempts < max_attempts))
-        except UpdateError as exc:
-            if failed_on_condition(exc):
-                raise StaleWrite(key) from exc
-            raise
-        return int(item.attempts)
-
-    def await_compliance(self, share: Share) -> None:
-        try:
-            _item(share.key).update(actions=[ShareItem.status.set("pending_compliance"),
-                                             ShareItem.gsi1pk.set(PENDING),
-                                             ShareItem.gsi1sk.set(share.created_at.isoformat())],
-                                    condition=ShareItem.status == "challenged")
-        except UpdateError as exc:
-            if failed_on_condition(exc):
-                raise StaleWrite(share.key) from exc
-            raise
+    def await_compliance(self, share: Share, completing: Completing) -> None:
+        """The device was proven: the share waits for Compliance (one transaction with
+        the completion of its challenge)."""
+        with conditional_transaction(share.key) as tx:
+            tx.update(_item(share.key), actions=[ShareItem.status.set("pending_compliance"),
+                                                 ShareItem.gsi1pk.set(PENDING),
+                                                 ShareItem.gsi1sk.set(share.created_at.isoformat())],
+                      condition=ShareItem.status == "challenged")
+            completing(tx)
 
     def approve(self, share: Share, expected_status: str, link: Device, deactivate: list[Device],
-                reason: str | None) -> None:
+                reason: str | None, completing: Completing | None = None) -> None:
         """The share is approved: the requester gets a link to the owner's device and their
-        own physical devices become inactive, in one transaction."""
+        own physical devices become inactive, in one transaction (with the completion of
+        its challenge, when the approval follows the answer at once)."""
         actions = [ShareItem.status.set("approved"), ShareItem.gsi1pk.remove(), ShareItem.gsi1sk.remove(),
                    ShareItem.deactivated.set([d.device_id for d in deactivate])]
         if reason:
@@ -96,6 +82,8 @@ class ShareStore:
                 tx.update(DeviceItem(pk=user_pk(own.username), sk=f"DEVICE#{own.device_id}"),
                           actions=[DeviceItem.status.set(DeviceStatus.INACTIVE.value)],
                           condition=DeviceItem.status == DeviceStatus.ACTIVE.value)
+            if completing is not None:
+                completing(tx)
 
     def reject(self, share: Share, reason: str) -> None:
         try:

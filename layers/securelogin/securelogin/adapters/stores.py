@@ -6,31 +6,21 @@ of that same write, so two concurrent requests cannot both pass them.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
-from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from securelogin.adapters.records import (
-    challenge_attribute,
-    device_from,
-    device_item,
-    login_from,
-    session_from,
-    user_from,
-    user_item,
-)
+from securelogin.adapters.records import device_from, device_item, session_from, through_link, user_from, user_item
 from securelogin.adapters.table import (
+    AnswerSlotsItem,
     AuditItem,
     DeviceItem,
-    FailureCountItem,
     Item,
     LockoutItem,
-    LoginItem,
     PushGuardItem,
     SessionItem,
     ThrottleItem,
@@ -38,17 +28,10 @@ from securelogin.adapters.table import (
     connection,
     user_pk,
 )
-from securelogin.domain.models import (
-    AuditEvent,
-    Challenge,
-    Device,
-    DeviceStatus,
-    LoginStatus,
-    LoginTransaction,
-    PasswordLockout,
-    Session,
-    User,
-)
+from securelogin.domain.models import AuditEvent, Device, DeviceStatus, PasswordLockout, Session, User
+
+# More writes for a transaction that another store runs (a flow completing with it).
+Completing = Callable[[TransactWrite], None]
 
 
 class AlreadyExists(Exception):
@@ -60,11 +43,12 @@ class NoSuchUser(Exception):
 
 
 class StaleWrite(Exception):
-    """A conditional write lost: the item changed since it was read."""
+    """A conditional write lost: the item changed since it was read. ``failed_items``
+    are the positions, in a transaction, of the writes whose condition failed."""
 
-
-def _hour_bucket(moment: datetime) -> str:
-    return moment.strftime("%Y%m%d%H")
+    def __init__(self, key: str, failed_items: tuple[int, ...] = ()) -> None:
+        super().__init__(key)
+        self.failed_items = failed_items
 
 
 def failed_on_condition(error: Exception) -> bool:
@@ -81,7 +65,9 @@ def conditional_transaction(key: str) -> Iterator[TransactWrite]:
             yield tx
     except TransactWriteError as exc:
         if failed_on_condition(exc):
-            raise StaleWrite(key) from exc
+            reasons = exc.cancellation_reasons or []
+            raise StaleWrite(key, tuple(i for i, r in enumerate(reasons)
+                                        if r is not None and r.code == "ConditionalCheckFailed")) from exc
         raise
 
 
@@ -99,6 +85,7 @@ class UserStore:
         try:
             with conditional_transaction(user.username) as tx:
                 tx.save(user_item(user, sealed_identity), condition=UserItem.pk.does_not_exist())
+                tx.save(AnswerSlotsItem(pk=user_pk(user.username), sk="ANSWERS", slots={}))
                 for device in devices:
                     tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
         except StaleWrite as exc:
@@ -113,8 +100,19 @@ class UserStore:
                 found.lockout = PasswordLockout(int(item.failures or 0), item.locked_until)
             elif isinstance(item, DeviceItem):
                 found.devices.append(device_from(item))
+        found.devices = self._resolve_links(found.devices)
         found.devices.sort(key=lambda d: d.created_at)
         return found
+
+    @staticmethod
+    def _resolve_links(devices: list[Device]) -> list[Device]:
+        """Shared devices as their owners hold them (one BatchGetItem, only when there are links)."""
+        links = [d for d in devices if d.shared_from is not None]
+        if not links:
+            return devices
+        held = {(i.username, i.device_id): device_from(i) for i in DeviceItem.batch_get(
+            [(user_pk(d.holder), f"DEVICE#{d.device_id}") for d in links], consistent_read=True)}
+        return [through_link(d, held.get((d.holder, d.device_id))) if d.shared_from else d for d in devices]
 
     def get_user(self, username: str) -> User | None:
         try:
@@ -131,11 +129,15 @@ class UserStore:
             actions=[UserItem.sls_mode.set(mode), UserItem.restrictions.set(restrictions)],
             condition=UserItem.pk.exists())
 
-    def add_device(self, device: Device) -> None:
-        """Adds a device to an existing user (AlreadyExists when there is no such user)."""
+    def add_device(self, device: Device, temporary: list[Device] | None = None) -> None:
+        """Adds a device to an existing user (NoSuchUser when there is no such user). A
+        permanent device ends the ``temporary`` devices' period in the same transaction."""
         try:
             with conditional_transaction(device.username) as tx:
-                tx.condition_check(UserItem, user_pk(device.username), "PROFILE", condition=UserItem.pk.exists())
+                if temporary is None:
+                    tx.condition_check(UserItem, user_pk(device.username), "PROFILE", condition=UserItem.pk.exists())
+                else:
+                    end_temporary_access(tx, device.username, temporary)
                 tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
         except StaleWrite as exc:
             raise NoSuchUser(device.username) from exc
@@ -143,7 +145,7 @@ class UserStore:
     def set_device_status(self, device: Device, status: DeviceStatus, expected: tuple[DeviceStatus, ...]) -> None:
         """Moves a device to ``status`` if it is still in one of the ``expected`` ones."""
         try:
-            DeviceItem(pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}").update(
+            DeviceItem(pk=user_pk(device.holder), sk=f"DEVICE#{device.device_id}").update(
                 actions=[DeviceItem.status.set(status.value)],
                 condition=DeviceItem.status.is_in(*[s.value for s in expected]))
         except UpdateError as exc:
@@ -162,51 +164,35 @@ class UserStore:
             tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
 
     def make_permanent_device_active(self, device: Device, expected: tuple[DeviceStatus, ...],
-                                     temporary: list[Device]) -> None:
+                                     temporary: list[Device], completing: Completing | None = None,
+                                     ) -> None:
         """A permanent device becomes active: the temporary devices end and the user may
-        be given a temporary code again, all in one transaction."""
+        be given a temporary code again, all in one transaction (with ``completing``, the
+        flow whose answer activated it completes in it too)."""
         with conditional_transaction(device.device_id) as tx:
-            tx.update(DeviceItem(pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}"),
+            tx.update(DeviceItem(pk=user_pk(device.holder), sk=f"DEVICE#{device.device_id}"),
                       actions=[DeviceItem.status.set(DeviceStatus.ACTIVE.value),
                                DeviceItem.consecutive_failures.set(0)],
                       condition=DeviceItem.status.is_in(*[s.value for s in expected]))
-            tx.update(UserItem(pk=user_pk(device.username), sk="PROFILE"),
-                      actions=[UserItem.awaiting_permanent_device.set(False)], condition=UserItem.pk.exists())
-            for old in temporary:
-                tx.update(DeviceItem(pk=user_pk(old.username), sk=f"DEVICE#{old.device_id}"),
-                          actions=[DeviceItem.status.set(DeviceStatus.REVOKED.value)],
-                          condition=DeviceItem.pk.exists())
+            end_temporary_access(tx, device.username, temporary)
+            if completing is not None:
+                completing(tx)
+
+    def replace_secret(self, device: Device, sealed_secret: str, now: datetime, completing: Completing) -> None:
+        """The device's secrets change (a new PIN) as the flow that proved the old ones completes."""
+        with conditional_transaction(device.device_id) as tx:
+            tx.update(DeviceItem(pk=user_pk(device.holder), sk=f"DEVICE#{device.device_id}"),
+                      actions=[DeviceItem.sealed_secret.set(sealed_secret), DeviceItem.consecutive_failures.set(0),
+                               DeviceItem.last_used_at.set(now)],
+                      condition=DeviceItem.status == DeviceStatus.ACTIVE.value)
+            completing(tx)
 
     def release_reserve(self, username: str, device_id: str) -> None:
         UserItem(pk=user_pk(username), sk="PROFILE").update(actions=[UserItem.reserves[device_id].remove()])
 
     def remember_challenge(self, device: Device, value: str) -> None:
-        DeviceItem(pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}").update(
+        DeviceItem(pk=user_pk(device.holder), sk=f"DEVICE#{device.device_id}").update(
             actions=[DeviceItem.last_challenge.set(value)], condition=DeviceItem.pk.exists())
-
-    def device_and_failures(self, username: str, device_id: str, now: datetime,
-                            window: timedelta) -> tuple[Device | None, int]:
-        """A device and the user's wrong answers over the last ``window`` (one hour), read
-        together. The count weighs the previous hour's bucket by how much of it is still
-        inside the window: a sliding-window estimate from two fixed buckets."""
-        this_hour, last_hour = _hour_bucket(now), _hour_bucket(now - timedelta(hours=1))
-        keys = [(user_pk(username), f"DEVICE#{device_id}"), (user_pk(username), f"FAILS#{this_hour}"),
-                (user_pk(username), f"FAILS#{last_hour}")]
-        device, counts = None, {}
-        for item in Item.batch_get(keys, consistent_read=True):
-            if isinstance(item, DeviceItem):
-                device = device_from(item)
-            elif isinstance(item, FailureCountItem):
-                counts[item.sk.removeprefix("FAILS#")] = int(item.count or 0)
-        into_hour = (now - now.replace(minute=0, second=0, microsecond=0)) / window
-        estimate = counts.get(this_hour, 0) + counts.get(last_hour, 0) * max(0.0, 1 - into_hour)
-        return device, int(estimate)
-
-    def record_answer_failure(self, username: str, now: datetime) -> None:
-        bucket = _hour_bucket(now)
-        FailureCountItem(pk=user_pk(username), sk=f"FAILS#{bucket}").update(actions=[
-            FailureCountItem.count.add(1), FailureCountItem.kind.set(FailureCountItem),
-            FailureCountItem.expires_ttl.set(now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=3))])
 
     def device_by_id(self, device_id: str) -> Device | None:
         """A device by its id alone (GSI1), for callers that know nothing else (the app)."""
@@ -215,6 +201,14 @@ class UserStore:
         return None
 
     def get_device(self, username: str, device_id: str) -> Device | None:
+        """One of the user's devices; a shared one as its owner holds it."""
+        device = self._device_item(username, device_id)
+        if device is not None and device.shared_from is not None:
+            device = through_link(device, self._device_item(device.shared_from, device_id))
+        return device
+
+    @staticmethod
+    def _device_item(username: str, device_id: str) -> Device | None:
         try:
             return device_from(DeviceItem.get(user_pk(username), f"DEVICE#{device_id}", consistent_read=True))
         except DeviceItem.DoesNotExist:
@@ -242,22 +236,6 @@ class UserStore:
 
     def clear_password_failures(self, username: str) -> None:
         LockoutItem(pk=user_pk(username), sk="LOCKOUT").delete()
-
-    def record_device_failure(self, device: Device, now: datetime, lock_after: int, lock_for: timedelta) -> Device:
-        """Counts one wrong answer against a device; at ``lock_after`` consecutive ones the
-        device locks for ``lock_for`` doubled per earlier lock. Returns the device as stored."""
-        item = DeviceItem(pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}")
-        item.update(actions=[DeviceItem.consecutive_failures.add(1)], condition=DeviceItem.pk.exists())
-        if int(item.consecutive_failures) >= lock_after:
-            until = now + lock_for * (2 ** int(item.lock_count or 0))
-            try:
-                item.update(actions=[DeviceItem.consecutive_failures.set(0), DeviceItem.locked_until.set(until),
-                                     DeviceItem.lock_count.add(1)],
-                            condition=DeviceItem.consecutive_failures >= lock_after)
-            except UpdateError as exc:
-                if not failed_on_condition(exc):
-                    raise
-        return device_from(item)
 
 
 class ThrottleStore:
@@ -319,94 +297,17 @@ class ThrottleStore:
                 raise
 
 
-class LoginStore:
-    def create(self, txn: LoginTransaction) -> None:
-        LoginItem(pk=f"LOGIN#{txn.key}", sk="LOGIN", username=txn.username, device_ids=txn.device_ids,
-                  expires_at=txn.expires_at, status=txn.status.value, scope=txn.scope.value, purpose=txn.purpose,
-                  amount_usd=txn.amount_usd, expires_ttl=txn.expires_at + timedelta(days=1),
-                  ).save(condition=LoginItem.pk.does_not_exist())
-
-    def get(self, key: str) -> tuple[LoginTransaction, int] | None:
-        """The transaction and its challenge version, or None."""
-        try:
-            return login_from(LoginItem.get(f"LOGIN#{key}", "LOGIN", consistent_read=True))
-        except LoginItem.DoesNotExist:
-            return None
-
-    def set_challenge(self, key: str, version: int, challenge: Challenge) -> int:
-        item = LoginItem(pk=f"LOGIN#{key}", sk="LOGIN")
-        try:
-            item.update(actions=[LoginItem.challenge.set(challenge_attribute(challenge)),
-                                 LoginItem.challenge_version.add(1)],
-                        condition=(LoginItem.status == LoginStatus.PENDING.value)
-                        & (LoginItem.challenge_version == version))
-        except UpdateError as exc:
-            if failed_on_condition(exc):
-                raise StaleWrite(key) from exc
-            raise
-        return int(item.challenge_version)
-
-    def record_wrong_answer(self, key: str, version: int, max_attempts: int) -> int:
-        """Counts a wrong answer to the challenge of ``version``; returns the attempts used."""
-        item = LoginItem(pk=f"LOGIN#{key}", sk="LOGIN")
-        try:
-            item.update(actions=[LoginItem.attempts.add(1)],
-                        condition=(LoginItem.status == LoginStatus.PENDING.value)
-                        & (LoginItem.challenge_version == version) & (LoginItem.attempts < max_attempts))
-        except UpdateError as exc:
-            if failed_on_condition(exc):
-                raise StaleWrite(key) from exc
-            raise
-        return int(item.attempts)
-
-    def approve(self, key: str, version: int, max_attempts: int, session: Session, device: Device,
-                now: datetime) -> None:
-        """One atomic step: the login becomes approved, its session exists, the device
-        records the use. Two right answers in parallel: one wins, the other gets StaleWrite."""
-        with conditional_transaction(key) as tx:
-            settle_pending(tx, key, version, LoginStatus.APPROVED, max_attempts,
-                           extra=(LoginItem.session_handed_out.set(True),))
-            tx.save(_session_item(session), condition=SessionItem.pk.does_not_exist())
-            record_device_use(tx, device, now)
+def end_temporary_access(tx: TransactWrite, username: str, temporary: list[Device]) -> None:
+    """In ``tx``: a permanent device was (re)activated, so the temporary devices end and
+    the user may be given a temporary code again."""
+    tx.update(UserItem(pk=user_pk(username), sk="PROFILE"),
+              actions=[UserItem.awaiting_permanent_device.set(False)], condition=UserItem.pk.exists())
+    for old in temporary:
+        tx.update(DeviceItem(pk=user_pk(old.username), sk=f"DEVICE#{old.device_id}"),
+                  actions=[DeviceItem.status.set(DeviceStatus.REVOKED.value)], condition=DeviceItem.pk.exists())
 
 
-class PushDecisionStore:
-    """Push answers on logins (withdrawals and shares will answer here too)."""
-
-    def decide(self, key: str, version: int, approve: bool, device: Device, now: datetime) -> None:
-        with conditional_transaction(key) as tx:
-            settle_pending(tx, key, version, LoginStatus.APPROVED if approve else LoginStatus.DENIED)
-            if approve:
-                record_device_use(tx, device, now)
-
-    def hand_out(self, key: str, session: Session) -> None:
-        """Stores the session of an approved login, once: StaleWrite if it was handed out."""
-        with conditional_transaction(key) as tx:
-            tx.update(LoginItem(pk=f"LOGIN#{key}", sk="LOGIN"), actions=[LoginItem.session_handed_out.set(True)],
-                      condition=(LoginItem.status == LoginStatus.APPROVED.value)
-                      & (LoginItem.session_handed_out == False))  # noqa: E712
-            tx.save(_session_item(session), condition=SessionItem.pk.does_not_exist())
-
-
-def settle_pending(tx: TransactWrite, key: str, version: int, status: LoginStatus, max_attempts: int | None = None,
-                   extra: tuple[Action, ...] = ()) -> None:
-    """In ``tx``: the pending transaction ``key`` at challenge ``version`` is settled as
-    ``status``, once. With ``max_attempts``, only while attempts remain."""
-    condition = (LoginItem.status == LoginStatus.PENDING.value) & (LoginItem.challenge_version == version)
-    if max_attempts is not None:
-        condition &= LoginItem.attempts < max_attempts
-    tx.update(LoginItem(pk=f"LOGIN#{key}", sk="LOGIN"),
-              actions=[LoginItem.status.set(status.value), LoginItem.challenge.remove(), *extra], condition=condition)
-
-
-def record_device_use(tx: TransactWrite, device: Device, now: datetime) -> None:
-    """In ``tx``: the device answered rightly now, which ends its run of failures."""
-    tx.update(DeviceItem(pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}"),
-              actions=[DeviceItem.last_used_at.set(now), DeviceItem.consecutive_failures.set(0)],
-              condition=DeviceItem.pk.exists())
-
-
-def _session_item(session: Session) -> SessionItem:
+def session_item(session: Session) -> SessionItem:
     return SessionItem(pk=f"SESSION#{session.key}", sk="SESSION", username=session.username,
                        scope=session.scope.value, created_at=session.created_at, expires_at=session.expires_at,
                        device_id=session.device_id, expires_ttl=session.expires_at)
@@ -414,7 +315,7 @@ def _session_item(session: Session) -> SessionItem:
 
 class SessionStore:
     def put(self, session: Session) -> None:
-        _session_item(session).save(condition=SessionItem.pk.does_not_exist())
+        session_item(session).save(condition=SessionItem.pk.does_not_exist())
 
     def get(self, key: str) -> Session | None:
         try:

@@ -8,20 +8,22 @@ Key design (``pk`` / ``sk``; every access is by key, by a partition Query, or by
 | password lockout | ``USER#<username>`` | ``LOCKOUT`` | | when the lock ends |
 | device | ``USER#<username>`` | ``DEVICE#<device_id>`` | ``DEVICE#<device_id>`` / ``DEVICE`` | |
 | send throttle | ``USER#<username>`` | ``THROTTLE#<purpose>`` | | after the interval |
-| withdrawal ledger | ``USER#<username>`` | ``LEDGER`` | | |
+| withdrawn per UTC day | ``USER#<username>`` | ``SPENT#<YYYY-MM-DD>`` | | three weeks later |
+| answers in the last hour | ``USER#<username>`` | ``ANSWERS`` | | |
 | unanswered pushes | ``USER#<username>`` | ``PUSHES`` | | after the window |
 | IB Key app instance | ``APP#<app_instance_id>`` | ``INSTANCE`` | | |
 | device share | ``SHARE#<sha256(share_id)>`` | ``SHARE`` | ``SHARES#<status>`` / created at (pending only) | |
 | DSC+ request | ``REQUEST#<request_id>`` | ``REQUEST`` | | |
-| enrolment ticket | ``TICKET#<sha256(activation or QR session id)>`` | ``TICKET`` | | expiry + 1 day |
-| failed answers in an hour | ``USER#<username>`` | ``FAILS#<YYYYMMDDHH>`` | | two hours later |
 | audit event | ``AUDIT#<username>`` | ``<iso time>#<random>`` | | retention |
-| login transaction | ``LOGIN#<sha256(login_id)>`` | ``LOGIN`` | | expiry + 1 day |
+| flow in progress | ``FLOW#<purpose>#<sha256(flow id)>`` | ``FLOW`` | | expiry + 1 day |
 | session | ``SESSION#<sha256(token)>`` | ``SESSION`` | | expiry |
 | service config | ``CONFIG`` | ``<name>`` | | |
 
 Everything about one user that a login or ``/v1/me`` needs sits in one partition, so one
-Query reads it; the audit trail has its own partition because it only grows.
+Query reads it; the audit trail has its own partition because it only grows. A flow's
+key starts with its purpose: a login route looks an id up under ``FLOW#login#...`` only,
+so a withdrawal's or a recovery's id is unknown there, whatever its value. A device shared
+with another username is a link in that user's partition; its state stays in the owner's.
 """
 from __future__ import annotations
 
@@ -34,7 +36,6 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
-    VersionAttribute,
 )
 from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -102,6 +103,7 @@ class UserItem(Item, discriminator="user"):
     preferred_device_id = UnicodeAttribute(null=True)
     awaiting_permanent_device = BooleanAttribute(default=False)
     reserves = MapAttribute(default=dict)
+    open_request_id = UnicodeAttribute(null=True)
     sealed_identity = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
 
@@ -142,11 +144,15 @@ class DeviceItem(Item, discriminator="device"):
     shared_from = UnicodeAttribute(null=True)
 
 
-class FailureCountItem(Item, discriminator="failures"):
-    """pk ``USER#<username>``, sk ``FAILS#<YYYYMMDDHH>``: wrong second-factor answers in
-    one UTC hour, for the per-user hourly guard. Expires two hours after its hour."""
+class AnswerSlotsItem(Item, discriminator="answer_slots"):
+    """pk ``USER#<username>``, sk ``ANSWERS``: the per-user cap on answers to challenges,
+    exact over any window. ``slots`` maps a slot number (``0`` .. cap-1) to the epoch
+    milliseconds of the answer that holds it. An answer takes a slot that is free or whose
+    answer is older than the window, by a write conditional on that; a right answer gives
+    its slot back. A slot is reused only a window after its last use, so no window ever
+    holds more answers than there are slots. Created with the user."""
 
-    count = NumberAttribute(default=0)
+    slots = MapAttribute(default=dict)
 
 
 class PushGuardItem(Item, discriminator="push_guard"):
@@ -159,13 +165,17 @@ class PushGuardItem(Item, discriminator="push_guard"):
 
 class AppInstanceItem(Item, discriminator="app_instance"):
     """pk ``APP#<app_instance_id>``, sk ``INSTANCE``: one install of the app. Its PIN is
-    kept as an Argon2id hash; each user on it is a device item of its own."""
+    kept as an Argon2id hash; each user on it is a device item of its own. A PIN guess
+    takes one of ``pin_failures`` before it is checked; the last one locks the PIN."""
 
     app_instance_id = UnicodeAttribute()
     pin_hash = UnicodeAttribute()
     platform = UnicodeAttribute()
     push_endpoint = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+    pin_failures = NumberAttribute(default=0)
+    pin_locked_until = UTCDateTimeAttribute(null=True)
+    pin_lock_count = NumberAttribute(default=0)
 
 
 class DeviceRequestItem(Item, discriminator="device_request"):
@@ -184,8 +194,9 @@ class DeviceRequestItem(Item, discriminator="device_request"):
 
 class ShareItem(Item, discriminator="share"):
     """pk ``SHARE#<sha256(share_id)>``, sk ``SHARE``: a request to use another username's
-    physical device. Shares waiting for Compliance are on GSI1 (``SHARES#pending_compliance``,
-    by creation time), so the back office lists them with a Query."""
+    physical device, from its challenge (a ``share`` flow under the same id) to its end.
+    Shares waiting for Compliance are on GSI1 (``SHARES#pending_compliance``, by creation
+    time), so the back office lists them with a Query."""
 
     share_id = UnicodeAttribute()  # kept: the back office acts on it
     requester = UnicodeAttribute()
@@ -195,32 +206,16 @@ class ShareItem(Item, discriminator="share"):
     same_entity = BooleanAttribute()
     created_at = UTCDateTimeAttribute()
     expires_at = UTCDateTimeAttribute()
-    attempts = NumberAttribute(default=0)
-    check_data = MapAttribute(default=dict)
     deactivated = ListAttribute(of=UnicodeAttribute, default=list)
     reason = UnicodeAttribute(null=True)
 
 
-class TicketItem(Item, discriminator="ticket"):
-    """pk ``TICKET#<sha256(id)>``, sk ``TICKET``: a single-use permission to enrol an IB
-    Key: an SMS activation token (``code_digest`` set, 5 attempts) or a QR session."""
+class SpentItem(Item, discriminator="spent"):
+    """pk ``USER#<username>``, sk ``SPENT#<YYYY-MM-DD>``: USD authorized for withdrawal on
+    one UTC day. Authorizing adds to it atomically, on the condition that the total stays
+    inside the limits, so concurrent withdrawals that fit all pass."""
 
-    username = UnicodeAttribute()
-    purpose = UnicodeAttribute()
-    expires_at = UTCDateTimeAttribute()
-    used = BooleanAttribute(default=False)
-    attempts = NumberAttribute(default=0)
-    code_digest = UnicodeAttribute(null=True)
-    phone = UnicodeAttribute(null=True)
-    details = MapAttribute(default=dict)
-
-
-class LedgerItem(Item, discriminator="ledger"):
-    """pk ``USER#<username>``, sk ``LEDGER``: authorized withdrawals per UTC day (USD), the
-    last few weeks. ``version`` makes check-and-record one conditional write."""
-
-    days = MapAttribute(default=dict)
-    version = VersionAttribute()
+    total = NumberAttribute(default=0)
 
 
 class ThrottleItem(Item, discriminator="throttle"):
@@ -240,17 +235,19 @@ class AuditItem(Item, discriminator="audit"):
 
 
 class ChallengeAttribute(MapAttribute):
-    device_id = UnicodeAttribute()
+    device_id = UnicodeAttribute(null=True)
     method = UnicodeAttribute()
     issued_at = UTCDateTimeAttribute()
     expires_at = UTCDateTimeAttribute()
     check_data = MapAttribute(default=dict)
 
 
-class LoginItem(Item, discriminator="login"):
-    """pk ``LOGIN#<sha256(login_id)>``, sk ``LOGIN``. ``version`` changes with every
-    challenge, so an answer counts only against the challenge it was given for."""
+class FlowItem(Item, discriminator="flow"):
+    """pk ``FLOW#<purpose>#<sha256(flow id)>``, sk ``FLOW``: one flow in progress.
+    ``challenge_version`` changes with every challenge, so an answer counts only against
+    the challenge it was given for; ``attempts`` is taken before an answer is checked."""
 
+    purpose = UnicodeAttribute()
     username = UnicodeAttribute()
     device_ids = ListAttribute(of=UnicodeAttribute, default=list)
     expires_at = UTCDateTimeAttribute()
@@ -260,8 +257,13 @@ class LoginItem(Item, discriminator="login"):
     challenge_version = NumberAttribute(default=0)
     attempts = NumberAttribute(default=0)
     session_handed_out = BooleanAttribute(default=False)
-    purpose = UnicodeAttribute(default="login")
     amount_usd = NumberAttribute(null=True)
+    confirmed_by = UnicodeAttribute(null=True)
+    details = MapAttribute(default=dict)
+
+
+def flow_pk(purpose: str, key: str) -> str:
+    return f"FLOW#{purpose}#{key}"
 
 
 class SessionItem(Item, discriminator="session"):

@@ -54,3 +54,15 @@ def most_generous(options: Iterable[Availability]) -> Availability:
     if not options:
         return Availability(0.0, 0.0)
     return max(options, key=lambda a: (rank(a.today), rank(a.five_business_days)))
+
+
+def room_today(limit: Limit, totals: dict[date, float], today: date, holidays: frozenset[date], amount: float,
+               reserved: float = 0.0) -> float | None:
+    """The most that may already be withdrawn today for ``amount`` to still fit under
+    ``limit``: the condition of the atomic add that records it. Past days of the window
+    no longer change, so only today's total needs a condition. None when unlimited;
+    negative when ``amount`` cannot fit at all."""
+    per_day, per_window = limit
+    past = sum(totals.get(day, 0.0) for day in five_business_day_window(today, holidays) if day != today)
+    rooms = [cap - reserved - amount - extra for cap, extra in ((per_day, 0.0), (per_window, past)) if cap is not None]
+    return min(rooms, default=None)

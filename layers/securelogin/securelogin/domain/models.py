@@ -91,6 +91,8 @@ class User:
     awaiting_permanent_device: bool = False
     # Fees held back from withdrawals until the replaced device is returned: {device_id: USD}.
     reserves: dict[str, float] = field(default_factory=dict)
+    # The DSC+ request waiting for the back office (at most one at a time).
+    open_request_id: str | None = None
 
 
 @dataclass
@@ -121,8 +123,15 @@ class Device:
     push_endpoint: str | None = None
     # Temporary codes: full access until then, portal-only access until valid_until.
     full_access_until: datetime | None = None
-    # A device shared to this user: the owner's username (the item is a link to their device).
+    # A device shared to this user: the owner's username. This user's item is only a link;
+    # the device's status, lock, failure counts and secrets live in the owner's item.
     shared_from: str | None = None
+
+    @property
+    def holder(self) -> str:
+        """The username whose partition holds this device's state: one device, however
+        many usernames use it."""
+        return self.shared_from or self.username
 
     @property
     def security_level(self) -> int:
@@ -153,6 +162,14 @@ class Device:
     def usable_at(self, now: datetime) -> bool:
         return self.status_at(now) in (DeviceStatus.ACTIVE, DeviceStatus.LOCKED)
 
+    def access_ends_at(self, scope: Scope) -> datetime | None:
+        """When a session this device opened with ``scope`` must end at the latest: a
+        temporary code's full access, or the device's own validity (temporary code, online card)."""
+        ends = [self.valid_until]
+        if scope == Scope.FULL:
+            ends.append(self.full_access_until)
+        return min((e for e in ends if e is not None), default=None)
+
 
 def most_secure(devices: list[Device]) -> Device | None:
     """The device of the highest security level; ties go to the most recently used."""
@@ -168,41 +185,59 @@ class PasswordLockout:
 
 @dataclass
 class Challenge:
-    """A challenge issued inside a flow: which device, how, and what the server keeps
-    to check the answer (digests only, never a plaintext code)."""
-    device_id: str
+    """A challenge issued inside a flow: which device (None for a code texted to a phone
+    that is not yet a device, as in IB Key activation), how, and what the server keeps to
+    check the answer (digests only, never a plaintext code)."""
+    device_id: str | None
     method: str
     issued_at: datetime
     expires_at: datetime
     check_data: dict[str, str]
 
 
-class LoginStatus(StrEnum):
+class Purpose(StrEnum):
+    """What a flow in progress is for. A flow's id is stored under its purpose, so an id
+    given to another flow's route is simply unknown there."""
+    LOGIN = "login"
+    WITHDRAWAL = "withdrawal"
+    ACTIVATION = "activation"  # IB Key by SMS token
+    QR_SESSION = "qr_session"  # IB Key by QR code / session ID
+    RECOVERY = "recovery"
+    SHARE = "share"
+    DEVICE_ACTIVATION = "device_activation"  # a shipped card's first answer
+    PIN_CHANGE = "pin_change"  # a DSC+ PIN, answered with the current one
+
+
+class FlowStatus(StrEnum):
     PENDING = "pending"
-    APPROVED = "approved"
+    APPROVED = "approved"  # completed: the answer was right, or the push approved
     DENIED = "denied"
     EXPIRED = "expired"
 
 
 @dataclass
-class LoginTransaction:
-    """Something waiting for a second factor: a login after its password step, or a
-    withdrawal (``purpose``). Stored with the lookup key of its id."""
-    key: str  # lookup key of the login_id; the id itself is never stored
+class Flow:
+    """A flow in progress that waits for proof: a login after its password step, a
+    withdrawal, an IB Key activation or recovery, a share, a shipped card's activation, a
+    PIN change. Stored under its purpose and the lookup key of its id (never the id)."""
+    purpose: Purpose
+    key: str
     username: str
-    device_ids: list[str]
     expires_at: datetime
-    status: LoginStatus = LoginStatus.PENDING
+    status: FlowStatus = FlowStatus.PENDING
+    device_ids: list[str] = field(default_factory=list)  # the devices it may be answered with
     challenge: Challenge | None = None
-    attempts: int = 0
-    scope: Scope = Scope.FULL
+    attempts: int = 0  # answers counted against this flow
+    version: int = 0  # changes with every challenge: an answer counts against the one it was given for
+    scope: Scope = Scope.FULL  # logins: the session a right answer opens
     session_handed_out: bool = False
-    purpose: str = "login"  # or "withdrawal": what a right answer confirms
-    amount_usd: float | None = None
+    amount_usd: float | None = None  # withdrawals
+    confirmed_by: str | None = None  # the device whose answer or push completed it
+    details: dict[str, str] = field(default_factory=dict)  # what one purpose alone needs
 
-    def status_at(self, now: datetime) -> LoginStatus:
-        if self.status == LoginStatus.PENDING and now >= self.expires_at:
-            return LoginStatus.EXPIRED
+    def status_at(self, now: datetime) -> FlowStatus:
+        if self.status == FlowStatus.PENDING and now >= self.expires_at:
+            return FlowStatus.EXPIRED
         return self.status
 
 
@@ -242,18 +277,7 @@ class AppInstance:
     platform: str
     created_at: datetime
     push_endpoint: str | None = None
-
-
-@dataclass
-class Ticket:
-    """A single-use permission to enrol an IB Key: by SMS token (``code_digest``) or by a
-    QR session shown to a logged-in user."""
-    key: str
-    username: str
-    purpose: str  # activation, recovery
-    expires_at: datetime
-    used: bool = False
-    attempts: int = 0
-    code_digest: str | None = None
-    phone: str | None = None
-    details: dict[str, str] = field(default_factory=dict)
+    # The PIN guard: wrong PINs since the last right one, and the lock they led to.
+    pin_failures: int = 0
+    pin_locked_until: datetime | None = None
+    pin_lock_count: int = 0

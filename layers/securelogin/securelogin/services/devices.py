@@ -94,8 +94,13 @@ class DeviceService:
             ocra_suite=CARD_SUITE if order.type in OCRA_CARDS else None,
             sealed_secret=self.seal_secret(device_id, secret),
         )
+        found = self._users.partition(username)
+        if found.user is None:
+            raise NotFound("user_not_found", "No such user.")
+        # A permanent device ends a temporary-code period, in the same write.
+        temporary = [d for d in found.devices if d.temporary and d.status == DeviceStatus.ACTIVE]
         try:
-            self._users.add_device(device)
+            self._users.add_device(device, temporary=temporary)
         except NoSuchUser:
             raise NotFound("user_not_found", "No such user.") from None
         self._audit.record(username, "device.added", device_id=device_id, device_type=order.type.value, by=actor,

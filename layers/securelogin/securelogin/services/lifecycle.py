@@ -9,23 +9,29 @@ from datetime import datetime
 
 from securelogin.adapters.keys import SecretBox
 from securelogin.adapters.requests import DeviceRequest, DeviceRequestStore
-from securelogin.adapters.stores import NoSuchUser, StaleWrite, UserStore
+from securelogin.adapters.stores import Completing, NoSuchUser, StaleWrite, UserStore
 from securelogin.clock import Clock
-from securelogin.crypto.codes import numeric_code
-from securelogin.domain.factors import ChallengeContext, FactorRegistry
 from securelogin.domain.factors.code_card import CARD_ALPHABET, new_card
 from securelogin.domain.factors.ocra_card import CARD_SUITE
 from securelogin.domain.factors.temporary_code import temporary_code_digest
-from securelogin.domain.models import Challenge, Device, DeviceStatus, DeviceType, User
+from securelogin.domain.models import Device, DeviceStatus, DeviceType, Purpose, User
 from securelogin.domain.pins import CARD_PIN, pin_problem
-from securelogin.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound, Unauthenticated
+from securelogin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from securelogin.policy import Policy
 from securelogin.services.audit import AuditTrail
 from securelogin.services.devices import CARD_ENTRIES, DeviceService
+from securelogin.services.flows import FlowEngine
 from securelogin.services.notify import Notifier
 from securelogin.services.users import new_device_id
 
 REPLACEMENT_REASONS = ("lost", "broken", "battery")
+
+
+def _device_flow_id(username: str, device_id: str) -> str:
+    """A device's activation or PIN change is named by the device, not by a random id:
+    one open at a time per device and user, a new challenge replacing the last."""
+    return f"{username}|{device_id}"
+
 FOUND_STATUSES = (DeviceStatus.LOST, DeviceStatus.INACTIVE)
 
 
@@ -50,13 +56,13 @@ class DscPlusRequested:
 
 class DeviceLifecycle:
     def __init__(self, users: UserStore, requests: DeviceRequestStore, devices: DeviceService, box: SecretBox,
-                 factors: FactorRegistry, code_key, audit: AuditTrail, notifier: Notifier, clock: Clock,
+                 flows: FlowEngine, code_key, audit: AuditTrail, notifier: Notifier, clock: Clock,
                  policy: Policy) -> None:
         self._users = users
         self._requests = requests
         self._devices = devices
         self._box = box
-        self._factors = factors
+        self._flows = flows
         self._code_key = code_key
         self._audit = audit
         self._notifier = notifier
@@ -170,43 +176,77 @@ class DeviceLifecycle:
         fee = self._policy.dsc_plus_replacement_fee_usd if replacement and reason != "battery" else 0.0
         request_id = "req_" + secrets.token_hex(10)
         pin_sha1 = hashlib.sha1(pin.encode()).hexdigest()  # noqa: S324 - OCRA's PSHA1 input
-        self._requests.create(DeviceRequest(
-            request_id=request_id, username=username, reason=reason, fee_usd=fee, status="requested",
-            sealed_pin=self._box.seal(pin_sha1.encode(), f"request-pin|{request_id}"), created_at=now,
-            replaces_device_id=current[0].device_id if replacement else None))
+        if user.open_request_id:
+            raise Conflict("request_pending", "A Digital Security Card+ request of yours is already open.")
+        try:
+            self._requests.create(DeviceRequest(
+                request_id=request_id, username=username, reason=reason, fee_usd=fee, status="requested",
+                sealed_pin=self._box.seal(pin_sha1.encode(), f"request-pin|{request_id}"), created_at=now,
+                replaces_device_id=current[0].device_id if replacement else None))
+        except StaleWrite:
+            raise Conflict("request_pending", "A Digital Security Card+ request of yours is already open.") from None
         self._audit.record(username, "device.requested", request_id=request_id, reason=reason, fee_usd=fee)
         return DscPlusRequested(request_id, fee, fee)
 
     def activation_challenge(self, username: str, device_id: str) -> tuple[str, datetime]:
+        """A challenge for a shipped card, answered once to activate it (5 answers per challenge)."""
         device = self._own_device(username, device_id)
         if device.status != DeviceStatus.PENDING:
             raise Conflict("not_pending", "Only a device waiting for activation can be activated.")
-        question = numeric_code(6)
-        expires_at = self._clock.now() + self._policy.challenge_ttl
-        self._users.remember_challenge(device, f"{question}|{expires_at.isoformat()}")
-        return question, expires_at
+        return self._device_challenge(Purpose.DEVICE_ACTIVATION, device)
 
     def activate(self, username: str, device_id: str, response: str) -> Device:
-        now = self._clock.now()
+        flow = self._flows.open(Purpose.DEVICE_ACTIVATION, _device_flow_id(username, device_id), owner=username)
+        right = self._flows.answer(flow, response)
+        assert right.device is not None
+        return self._make_active(right.device, (DeviceStatus.PENDING,), "device.activated",
+                                 self._flows.completing(right, with_device=False))
+
+    def pin_challenge(self, username: str, device_id: str) -> tuple[str, datetime]:
+        """A challenge for changing a DSC+ PIN (KB1018), answered with the current PIN."""
         device = self._own_device(username, device_id)
-        if device.status != DeviceStatus.PENDING or not device.last_challenge:
-            raise Conflict("not_pending", "Ask for an activation challenge first.")
-        question, expires = device.last_challenge.split("|", 1)
-        if now >= datetime.fromisoformat(expires):
-            raise Gone("challenge_expired", "The challenge expired. Ask for a new one.")
-        challenge = Challenge(device_id, "challenge_response", now, datetime.fromisoformat(expires),
-                              {"question": question})
-        if not self._factors.for_type(device.type).check(device, challenge, response,
-                                                         ChallengeContext("activation", device_id, now)):
-            self._users.record_device_failure(device, now, self._policy.device_lock_after,
-                                              self._policy.device_lock_duration)
-            raise Unauthenticated("invalid_response", "That response is not right.")
-        return self._make_active(device, (DeviceStatus.PENDING,), "device.activated")
+        if device.type != DeviceType.DSC_PLUS or device.status != DeviceStatus.ACTIVE:
+            raise Conflict("not_a_dsc_plus", "Only an active Digital Security Card+ has a PIN to change here.")
+        return self._device_challenge(Purpose.PIN_CHANGE, device)
+
+    def change_pin(self, username: str, device_id: str, response: str, new_pin: str) -> Device:
+        problem = pin_problem(new_pin, CARD_PIN, None)
+        if problem:  # checked first: a refused PIN spends no answer
+            raise InvalidInput("weak_pin", f"The PIN {problem}: choose 4 digits that are hard to guess.")
+        flow = self._flows.open(Purpose.PIN_CHANGE, _device_flow_id(username, device_id), owner=username)
+        right = self._flows.answer(flow, response)
+        device = right.device
+        assert device is not None
+        secret = {**self._devices.open_secret(device),
+                  "pin_sha1_hex": hashlib.sha1(new_pin.encode()).hexdigest()}  # noqa: S324 - OCRA's PSHA1 input
+        try:
+            self._users.replace_secret(device, self._devices.seal_secret(device.device_id, secret), right.now,
+                                       self._flows.completing(right, with_device=False))
+        except StaleWrite:
+            raise self._flows.gone(Purpose.PIN_CHANGE) from None
+        self._audit.record(device.holder, "device.pin_changed", device_id=device_id, by=username)
+        self._notifier.tell_username(username, "the PIN of your Digital Security Card+ was changed. "
+                                               "If this was not you, call Client Services.")
+        return device
+
+    def _device_challenge(self, purpose: Purpose, device: Device) -> tuple[str, datetime]:
+        flow_id = _device_flow_id(device.username, device.device_id)
+        _, flow = self._flows.start(purpose, device.username, self._policy.challenge_ttl,
+                                    device_ids=[device.device_id], flow_id=flow_id, replaces=True)
+        issued = self._flows.challenge(flow, flow_id, device.device_id, "challenge_response")
+        return issued.public["challenge_code"], issued.public["expires_at"]
 
     def return_device(self, username: str, device_id: str) -> Device:
-        device = self._own_device(username, device_id)
-        if device.temporary or device.status in (DeviceStatus.RETURNED, DeviceStatus.REVOKED):
+        now = self._clock.now()
+        _, devices = self._profile(username)
+        device = next((d for d in devices if d.device_id == device_id), None)
+        if device is None:
+            raise NotFound("device_not_found", "No such device of yours.")
+        if device.temporary or device.type == DeviceType.SMS \
+                or device.status in (DeviceStatus.RETURNED, DeviceStatus.REVOKED):
             raise Conflict("not_returnable", "This device cannot be returned.")
+        if device.status_at(now) == DeviceStatus.ACTIVE and not self._others_active(devices, device_id, now):
+            raise Conflict("last_device", "Keep at least one other active device before returning this one.")
         try:
             self._users.set_device_status(device, DeviceStatus.RETURNED, (device.status,))
         except StaleWrite:
@@ -224,8 +264,7 @@ class DeviceLifecycle:
         device = next((d for d in devices if d.device_id == device_id), None)
         if device is None:
             raise NotFound("device_not_found", "No such device of yours.")
-        others = [d for d in devices if d.device_id != device_id and d.status_at(now) == DeviceStatus.ACTIVE]
-        if device.status_at(now) != DeviceStatus.ACTIVE or not others:
+        if device.status_at(now) != DeviceStatus.ACTIVE or not self._others_active(devices, device_id, now):
             raise Conflict("last_device", "Keep at least one other active device before removing this one.")
         try:
             self._users.set_device_status(device, DeviceStatus.INACTIVE, (DeviceStatus.ACTIVE,))
@@ -236,11 +275,16 @@ class DeviceLifecycle:
 
     # ------------------------------------------------------------------ helpers
 
-    def _make_active(self, device: Device, expected: tuple[DeviceStatus, ...], event: str) -> Device:
+    @staticmethod
+    def _others_active(devices: list[Device], device_id: str, now: datetime) -> bool:
+        return any(d.device_id != device_id and d.status_at(now) == DeviceStatus.ACTIVE for d in devices)
+
+    def _make_active(self, device: Device, expected: tuple[DeviceStatus, ...], event: str,
+                     completing: Completing | None = None) -> Device:
         user, devices = self._profile(device.username)
         temporary = [d for d in devices if d.temporary and d.status == DeviceStatus.ACTIVE]
         try:
-            self._users.make_permanent_device_active(device, expected, temporary)
+            self._users.make_permanent_device_active(device, expected, temporary, completing)
         except StaleWrite:
             raise Conflict("device_changed", "The device changed meanwhile. Try again.") from None
         self._audit.record(device.username, event, device_id=device.device_id, device_type=device.type.value,

@@ -7,6 +7,7 @@ from datetime import datetime
 from securelogin.adapters.stores import UserPartition, UserStore
 from securelogin.clock import Clock
 from securelogin.crypto.passwords import verify_password
+from securelogin.domain.usernames import normalise_username
 from securelogin.errors import Throttled, Unauthenticated
 from securelogin.policy import Policy
 from securelogin.services.audit import AuditTrail
@@ -29,8 +30,11 @@ class PasswordGate:
         self._policy = policy
 
     def check(self, username: str, password: str, purpose: str) -> UserPartition:
-        """The user's partition (profile, lockout, devices) when the password is right."""
+        """The user's partition (profile, lockout, devices) when the password is right.
+        A known and an unknown username make the same AWS calls, so that neither the
+        answer nor its time tells them apart."""
         now = self._clock.now()
+        username = normalise_username(username)
         found = self._users.partition(username)
         if found.lockout.locked_until and found.lockout.locked_until > now:
             raise Throttled("too_many_attempts", "Too many failed attempts. Try again later.",
@@ -38,8 +42,7 @@ class PasswordGate:
         if not verify_password(found.user.password_hash if found.user else None, password) or found.user is None:
             lockout = self._users.record_password_failure(username, now, self._policy.password_lock_after,
                                                           self._policy.password_lock_duration)
-            if found.user is not None:
-                self._audit.record(username, f"{purpose}.password_failed", locked=lockout.locked_until is not None)
+            self._audit.record(username, f"{purpose}.password_failed", locked=lockout.locked_until is not None)
             raise Unauthenticated("invalid_credentials", INVALID_CREDENTIALS)
         if found.lockout.failures:
             self._users.clear_password_failures(username)

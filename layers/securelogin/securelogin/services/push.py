@@ -5,25 +5,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from securelogin.adapters.stores import LoginStore, PushDecisionStore, StaleWrite, ThrottleStore, UserStore
+from securelogin.adapters.flows import FlowStore, LoginCompletion
+from securelogin.adapters.stores import StaleWrite, ThrottleStore, UserStore
 from securelogin.clock import Clock
 from securelogin.crypto.codes import digests_match, lookup_key
 from securelogin.crypto.signatures import push_decision_message, signature_is_valid
-from securelogin.domain.models import Device, DeviceStatus, LoginStatus, LoginTransaction
+from securelogin.domain.models import Device, DeviceStatus, Flow, FlowStatus, Purpose
 from securelogin.errors import Gone, NotFound, Unauthenticated
 from securelogin.services.audit import AuditTrail
 
 EXPIRED = "This request has expired or was already answered."
+# The flows a push can confirm; a push answer names the flow by its id alone.
+PUSHED = (Purpose.LOGIN, Purpose.WITHDRAWAL)
 
 
 class PushService:
-    def __init__(self, users: UserStore, logins: LoginStore, decisions: PushDecisionStore, throttles: ThrottleStore,
-                 authorize_withdrawal: Callable[[LoginTransaction, int, Device, datetime], object], audit: AuditTrail,
+    def __init__(self, users: UserStore, flows: FlowStore, completion: LoginCompletion, throttles: ThrottleStore,
+                 authorize_withdrawal: Callable[[Flow, Device, datetime], object], audit: AuditTrail,
                  clock: Clock) -> None:
         self._authorize_withdrawal = authorize_withdrawal
         self._users = users
-        self._logins = logins
-        self._decisions = decisions
+        self._flows = flows
+        self._completion = completion
         self._throttles = throttles
         self._audit = audit
         self._clock = clock
@@ -37,24 +40,23 @@ class PushService:
                                   signature):
             self._audit.record(device.username, "push.invalid_signature", device_id=device_id)
             raise Unauthenticated("invalid_signature", "The signature does not verify with this device's key.")
-        found = self._logins.get(lookup_key(transaction_id))
-        if found is None:
+        flow = self._flows.first_of(PUSHED, lookup_key(transaction_id))
+        if flow is None:
             raise Gone("expired", EXPIRED)
-        txn, version = found
-        challenge = txn.challenge
-        if (txn.status_at(now) != LoginStatus.PENDING or challenge is None or challenge.method != "push"
-                or challenge.device_id != device_id or now >= challenge.expires_at
+        challenge = flow.challenge
+        if (flow.status_at(now) != FlowStatus.PENDING or flow.username != device.username or challenge is None
+                or challenge.method != "push" or challenge.device_id != device_id or now >= challenge.expires_at
                 or not digests_match(challenge.check_data.get("nonce", ""), nonce)):
             raise Gone("expired", EXPIRED)
         approve = decision == "approve"
         try:
-            if approve and txn.purpose == "withdrawal":
-                self._authorize_withdrawal(txn, version, device, now)
+            if approve and flow.purpose == Purpose.WITHDRAWAL:
+                self._authorize_withdrawal(flow, device, now)
             else:
-                self._decisions.decide(txn.key, version, approve, device, now)
+                self._completion.decide(flow, approve, device, now)
         except StaleWrite:
             raise Gone("expired", EXPIRED) from None
         self._throttles.push_answered(device.username)
-        self._audit.record(device.username, f"{txn.purpose}.push_{'approved' if approve else 'denied'}",
+        self._audit.record(device.username, f"{flow.purpose.value}.push_{'approved' if approve else 'denied'}",
                            device_id=device_id)
         return "approved" if approve else "denied"

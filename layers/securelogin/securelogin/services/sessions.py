@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from securelogin.adapters.stores import SessionStore
 from securelogin.clock import Clock
 from securelogin.crypto.codes import lookup_key, random_token
-from securelogin.domain.models import Scope, Session
+from securelogin.domain.models import Device, Scope, Session
 from securelogin.policy import Policy
 
 
@@ -23,12 +23,16 @@ class SessionService:
         self._clock = clock
         self._policy = policy
 
-    def new(self, username: str, scope: Scope, device_id: str | None) -> GrantedSession:
-        """A session not yet stored: the caller stores it, alone or inside a transaction."""
+    def new(self, username: str, scope: Scope, device: Device | None) -> GrantedSession:
+        """A session not yet stored: the caller stores it, alone or inside a transaction.
+        It ends after the session lifetime, or sooner when what opened it ends sooner (a
+        temporary code's full access, an online card's validity)."""
         token = self.TOKEN_PREFIX + random_token(32)
         now = self._clock.now()
+        ends = [now + self._policy.session_ttl, device.access_ends_at(scope) if device else None]
         session = Session(key=lookup_key(token), username=username, scope=scope, created_at=now,
-                          expires_at=now + self._policy.session_ttl, device_id=device_id)
+                          expires_at=min(e for e in ends if e is not None),
+                          device_id=device.device_id if device else None)
         return GrantedSession(token, session)
 
     def store(self, granted: GrantedSession) -> None:

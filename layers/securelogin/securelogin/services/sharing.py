@@ -7,19 +7,19 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from securelogin.adapters.shares import Share, ShareStore
-from securelogin.adapters.stores import StaleWrite, UserStore
+from securelogin.adapters.stores import Completing, StaleWrite, UserStore
 from securelogin.clock import Clock
-from securelogin.crypto.codes import lookup_key, random_token
-from securelogin.domain.factors import ChallengeContext, FactorRegistry
-from securelogin.domain.models import Challenge, Device, DeviceStatus, DeviceType, Identity, User, most_secure
-from securelogin.errors import Conflict, Gone, NotFound, Unauthenticated
+from securelogin.crypto.codes import lookup_key
+from securelogin.domain.models import Device, DeviceStatus, DeviceType, Identity, Purpose, User, most_secure
+from securelogin.errors import Conflict, Gone, NotFound
 from securelogin.policy import Policy
 from securelogin.services.audit import AuditTrail
+from securelogin.services.flows import FlowEngine
 from securelogin.services.notify import Notifier
 from securelogin.services.passwords import PasswordGate
 from securelogin.services.users import UserService
 
-PURPOSE = "sharing"
+PURPOSE = Purpose.SHARE
 
 
 @dataclass(frozen=True)
@@ -43,13 +43,13 @@ def same_person(a: Identity, b: Identity) -> bool:
 
 class SharingService:
     def __init__(self, passwords: PasswordGate, users: UserService, user_store: UserStore, store: ShareStore,
-                 factors: FactorRegistry, audit: AuditTrail, notifier: Notifier, clock: Clock,
+                 flows: FlowEngine, audit: AuditTrail, notifier: Notifier, clock: Clock,
                  policy: Policy) -> None:
         self._passwords = passwords
         self._users = users
         self._user_store = user_store
         self._store = store
-        self._factors = factors
+        self._flows = flows
         self._audit = audit
         self._notifier = notifier
         self._clock = clock
@@ -57,9 +57,11 @@ class SharingService:
 
     def start(self, requester: str, owner: str, owner_password: str) -> ShareStarted:
         now = self._clock.now()
+        checked = self._passwords.check(owner, owner_password, PURPOSE.value).user
+        assert checked is not None
+        owner = checked.username
         if owner == requester:
             raise Conflict("no_shareable_device", "A device cannot be shared with its own user.")
-        self._passwords.check(owner, owner_password, PURPOSE)
         asking, owning = self._users.view(requester), self._users.view(owner)
         if not same_person(asking.identity, owning.identity):
             raise Conflict("different_identification", "The two usernames do not belong to the same person.")
@@ -77,15 +79,12 @@ class SharingService:
         if own_levels and max(own_levels) > device.security_level:
             raise Conflict("less_secure_device", "Only the most secure device of the two usernames can be shared.")
 
-        share_id = random_token(16)
-        key = lookup_key(share_id)
-        issued = self._factors.for_type(device.type).issue(device, "challenge_response",
-                                                           ChallengeContext(PURPOSE, key, now, share_id))
-        if issued.remember is not None:
-            self._user_store.remember_challenge(device, issued.remember)
-        share = Share(share_id=share_id, key=key, requester=requester, owner=owner, device_id=device.device_id,
+        share_id, flow = self._flows.start(PURPOSE, requester, self._policy.challenge_ttl,
+                                           device_ids=[device.device_id], details={"device_user": owner})
+        issued = self._flows.challenge(flow, share_id, device.device_id, "challenge_response")
+        share = Share(share_id=share_id, key=flow.key, requester=requester, owner=owner, device_id=device.device_id,
                       status="challenged", same_entity=asking.user.entity_id == owning.user.entity_id,
-                      created_at=now, expires_at=issued.expires_at, check_data=issued.check_data)
+                      created_at=now, expires_at=flow.expires_at)
         self._store.create(share)
         for who in (requester, owner):
             self._audit.record(who, "sharing.requested", share_id=share_id, requester=requester, owner=owner,
@@ -93,28 +92,17 @@ class SharingService:
         return ShareStarted(share, device, issued.public)
 
     def complete(self, requester: str, share_id: str, response: str) -> Share:
-        now = self._clock.now()
+        """The requester's answer from the owner's device, counted like any other answer
+        to that device (it is one device, whoever answers with it)."""
         share = self._share(share_id, requester)
-        if share.status != "challenged" or now >= share.expires_at \
-                or share.attempts >= self._policy.attempts_per_transaction:
+        if share.status != "challenged":
             raise Gone("share_expired", "This share request has expired or was answered. Start again.")
-        device = self._user_store.get_device(share.owner, share.device_id)
-        challenge = Challenge(share.device_id, "challenge_response", share.created_at, share.expires_at,
-                              share.check_data)
-        right = device is not None and self._factors.for_type(device.type).check(
-            device, challenge, response, ChallengeContext(PURPOSE, share.key, now, share_id))
-        if not right:
-            try:
-                used = self._store.record_wrong_answer(share.key, self._policy.attempts_per_transaction)
-            except StaleWrite:
-                raise Gone("share_expired", "This share request has expired or was answered.") from None
-            raise Unauthenticated("invalid_response", "That response is not right.",
-                                  attempts_left=self._policy.attempts_per_transaction - used)
-        assert device is not None
+        right = self._flows.answer(self._flows.open(PURPOSE, share_id, owner=requester), response)
+        assert right.device is not None
         if share.same_entity:
-            return self._approve(share, "challenged", device, None)
+            return self._approve(share, "challenged", right.device, None, completing=self._flows.completing(right))
         try:
-            self._store.await_compliance(share)
+            self._store.await_compliance(share, self._flows.completing(right))
         except StaleWrite:
             raise Gone("share_expired", "This share request was already answered.") from None
         for who in (share.requester, share.owner):
@@ -158,14 +146,16 @@ class SharingService:
     # ------------------------------------------------------------------ helpers
 
     def _approve(self, share: Share, expected: str, device: Device, reason: str | None,
-                 actor: str | None = None) -> Share:
+                 actor: str | None = None, completing: Completing | None = None) -> Share:
         asking = self._user_store.partition(share.requester)
         own = [d for d in asking.devices
                if d.physical and d.status == DeviceStatus.ACTIVE and d.shared_from is None]
-        link = replace(device, username=share.requester, shared_from=share.owner, consecutive_failures=0,
-                       locked_until=None, lock_count=0, last_challenge=None, created_at=self._clock.now())
+        # A link only: the device's state and secrets stay in the owner's item.
+        link = replace(device, username=share.requester, shared_from=share.owner, status=DeviceStatus.ACTIVE,
+                       consecutive_failures=0, locked_until=None, lock_count=0, last_challenge=None,
+                       sealed_secret=None, created_at=self._clock.now())
         try:
-            self._store.approve(share, expected, link, own, reason)
+            self._store.approve(share, expected, link, own, reason, completing)
         except StaleWrite:
             raise Gone("share_expired", "This share request was already answered.") from None
         for who in (share.requester, share.owner):

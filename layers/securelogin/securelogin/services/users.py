@@ -10,6 +10,7 @@ from securelogin.clock import Clock
 from securelogin.crypto.passwords import hash_password
 from securelogin.domain.models import Device, DeviceStatus, DeviceType, IdDocument, Identity, User
 from securelogin.domain.phones import mask
+from securelogin.domain.usernames import normalise_username
 from securelogin.errors import Conflict, NotFound
 from securelogin.services.audit import AuditTrail
 
@@ -53,8 +54,8 @@ class UserService:
         """Creates a user; with a phone on file they are enrolled in ``sms`` at once,
         since a new user has no other active device."""
         now = self._clock.now()
-        user = User(username=new.username, password_hash=hash_password(new.password), account_id=new.account_id,
-                    entity_id=new.entity_id, primary=new.primary, phones=list(new.phones),
+        user = User(username=normalise_username(new.username), password_hash=hash_password(new.password),
+                    account_id=new.account_id, entity_id=new.entity_id, primary=new.primary, phones=list(new.phones),
                     balance_usd=new.balance_usd, jurisdiction=new.jurisdiction.upper(), created_at=now)
         devices = []
         if user.phones:
@@ -73,6 +74,7 @@ class UserService:
         return user
 
     def view(self, username: str) -> UserView:
+        username = normalise_username(username)
         found = self._store.partition(username)
         if found.user is None or found.sealed_identity is None:
             raise NotFound("user_not_found", "No such user.")
@@ -83,7 +85,7 @@ class UserService:
         return UserView(found.user, identity, found.devices)
 
     def profile(self, username: str) -> tuple[User, list[Device]]:
-        found = self._store.partition(username)
+        found = self._store.partition(normalise_username(username))
         if found.user is None:
             raise NotFound("user_not_found", "No such user.")
         return found.user, found.devices

@@ -1,25 +1,26 @@
 """Withdrawals confirmed by a second factor whose limits cover them (rules.md
-"Withdrawal limits"). The check and the record are one conditional transaction."""
+"Withdrawal limits"). Recording one is an atomic add to the day's total, conditional on
+the total staying inside the limits, in the same transaction that approves it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from securelogin.adapters.ledger import LedgerStore
-from securelogin.adapters.stores import LoginStore, StaleWrite, UserStore
+from securelogin.adapters.flows import Reservation
+from securelogin.adapters.ledger import LedgerStore, LimitReached
+from securelogin.adapters.stores import StaleWrite, UserStore
 from securelogin.clock import Clock
-from securelogin.crypto.codes import lookup_key, random_token
-from securelogin.domain.limits import Availability, availability, most_generous
-from securelogin.domain.models import Device, LoginStatus, LoginTransaction, User
+from securelogin.domain.limits import Availability, availability, five_business_day_window, most_generous, room_today
+from securelogin.domain.models import Device, Flow, FlowStatus, Purpose, User
 from securelogin.errors import Forbidden, NotFound
 from securelogin.policy import Policy
 from securelogin.services.audit import AuditTrail
-from securelogin.services.second_factor import ChallengeIssued, SecondFactorFlow
+from securelogin.services.flows import ChallengeIssued, FlowEngine
 
-PURPOSE = "withdrawal"
-STATUS = {LoginStatus.PENDING: "pending", LoginStatus.APPROVED: "authorized", LoginStatus.DENIED: "denied",
-          LoginStatus.EXPIRED: "expired"}
-RACE_RETRIES = 3
+PURPOSE = Purpose.WITHDRAWAL
+STATUS = {FlowStatus.PENDING: "pending", FlowStatus.APPROVED: "authorized", FlowStatus.DENIED: "denied",
+          FlowStatus.EXPIRED: "expired"}
+CONFLICT_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,9 @@ class WithdrawalStarted:
 
 
 class WithdrawalService:
-    def __init__(self, flow: SecondFactorFlow, transactions: LoginStore, users: UserStore, ledger: LedgerStore,
-                 audit: AuditTrail, clock: Clock, policy: Policy) -> None:
-        self._flow = flow
-        self._transactions = transactions
+    def __init__(self, flows: FlowEngine, users: UserStore, ledger: LedgerStore, audit: AuditTrail, clock: Clock,
+                 policy: Policy) -> None:
+        self._flows = flows
         self._users = users
         self._ledger = ledger
         self._audit = audit
@@ -47,76 +47,78 @@ class WithdrawalService:
         if found.user is None:
             raise NotFound("user_not_found", "No such user.")
         usable = [d for d in found.devices if d.usable_at(now)]
-        totals, _ = self._ledger.load(username)
+        totals = self._totals(username, now)
         left = {d.device_id: self._left(d.type.value, totals, found.user, now) for d in usable}
         eligible = [d.device_id for d in usable if left[d.device_id].covers(amount)]
         if not eligible:
             best = most_generous(left.values())
             raise Forbidden("limit_exceeded", "No device of yours can confirm that much now.",
                             available_today=best.today, available_five_days=best.five_business_days)
-        withdrawal_id = random_token(16)
-        txn = LoginTransaction(key=lookup_key(withdrawal_id), username=username,
-                               device_ids=[d.device_id for d in usable], expires_at=now + self._policy.login_ttl,
-                               purpose=PURPOSE, amount_usd=amount)
-        self._transactions.create(txn)
+        withdrawal_id, flow = self._flows.start(PURPOSE, username, self._policy.login_ttl,
+                                                device_ids=[d.device_id for d in usable], amount_usd=amount)
         self._audit.record(username, "withdrawal.requested", amount_usd=amount)
-        return WithdrawalStarted(withdrawal_id, eligible, txn.expires_at)
+        return WithdrawalStarted(withdrawal_id, eligible, flow.expires_at)
 
     def challenge(self, username: str, withdrawal_id: str, device_id: str, method: str | None) -> ChallengeIssued:
-        opened = self._flow.open(withdrawal_id, PURPOSE, username)
-        txn = opened[0]
+        flow = self._flows.open(PURPOSE, withdrawal_id, owner=username)
         user = self._users.get_user(username)
-        assert user is not None and txn.amount_usd is not None
-        totals, _ = self._ledger.load(username)
+        assert user is not None and flow.amount_usd is not None
+        totals = self._totals(username, self._clock.now())
 
         def allow(device: Device) -> None:
-            if not self._left(device.type.value, totals, user, self._clock.now()).covers(txn.amount_usd or 0):
+            if not self._left(device.type.value, totals, user, self._clock.now()).covers(flow.amount_usd or 0):
                 raise Forbidden("device_limit_too_low", "This device's limits do not cover this withdrawal.")
 
-        return self._flow.challenge(withdrawal_id, PURPOSE, device_id, method, owner=username, allow=allow,
-                                    opened=opened)
+        return self._flows.challenge(flow, withdrawal_id, device_id, method, allow=allow)
 
     def verify(self, username: str, withdrawal_id: str, response: str) -> Availability:
-        right = self._flow.check(withdrawal_id, PURPOSE, response, owner=username)
-        return self.authorize(right.txn, right.version, right.device, right.now)
+        right = self._flows.answer(self._flows.open(PURPOSE, withdrawal_id, owner=username), response)
+        assert right.device is not None
+        try:
+            return self.authorize(right.flow, right.device, right.now, right.reservation)
+        except Forbidden:
+            self._flows.forgive(right)  # a right answer, refused by the limits: no failure
+            raise
 
-    def authorize(self, txn: LoginTransaction, version: int, device: Device, now: datetime) -> Availability:
-        """Checks the limits and records the withdrawal in one transaction; a concurrent
-        withdrawal that got there first is counted before this one is checked again."""
-        amount = txn.amount_usd or 0.0
-        for _ in range(RACE_RETRIES):
-            user = self._users.get_user(txn.username)
-            assert user is not None
-            totals, ledger = self._ledger.load(txn.username)
-            if not self._left(device.type.value, totals, user, now).covers(amount):
-                best = self._left(device.type.value, totals, user, now)
-                raise Forbidden("limit_exceeded", "This withdrawal would go over the device's limits.",
-                                available_today=best.today, available_five_days=best.five_business_days)
-            today = now.date()
-            totals[today] = totals.get(today, 0.0) + amount
+    def authorize(self, flow: Flow, device: Device, now: datetime,
+                  reservation: Reservation | None = None) -> Availability:
+        """Approves the withdrawal and adds it to today's total in one transaction, if the
+        device's limits still cover it; by a right answer, or by a push (no reservation)."""
+        amount = flow.amount_usd or 0.0
+        user = self._users.get_user(flow.username)
+        assert user is not None
+        limit = self._policy.withdrawal_limits[device.type.value]
+        for _ in range(CONFLICT_RETRIES):
+            totals = self._totals(flow.username, now)
+            room = room_today(limit, totals, now.date(), self._holidays, amount, sum(user.reserves.values()))
             try:
-                self._ledger.authorize(txn.key, version, self._policy.attempts_per_transaction, ledger, totals,
-                                       device, now)
-            except StaleWrite:
-                current = self._transactions.get(txn.key)
-                if current is None or current[0].status != LoginStatus.PENDING or current[1] != version:
-                    raise self._flow.gone(PURPOSE) from None
-                continue  # the ledger moved: check again with the new totals
-            self._audit.record(txn.username, "withdrawal.authorized", amount_usd=amount, device_id=device.device_id,
-                               device_type=device.type.value)
+                if room is not None and room < 0:
+                    raise LimitReached(flow.key)
+                self._ledger.authorize(flow, amount, room, device, reservation, now)
+            except LimitReached:
+                best = self._left(device.type.value, self._totals(flow.username, now), user, now)
+                raise Forbidden("limit_exceeded", "This withdrawal would go over the device's limits.",
+                                available_today=best.today, available_five_days=best.five_business_days) from None
+            except StaleWrite as exc:
+                if exc.failed_items:  # the withdrawal was settled meanwhile
+                    raise self._flows.gone(PURPOSE) from None
+                continue  # a write conflict, not a condition: try again
+            self._audit.record(flow.username, "withdrawal.authorized", amount_usd=amount,
+                               device_id=device.device_id, device_type=device.type.value)
+            totals[now.date()] = totals.get(now.date(), 0.0) + amount
             return self._left(device.type.value, totals, user, now)
-        raise self._flow.gone(PURPOSE)
+        raise self._flows.gone(PURPOSE)
 
     def status(self, username: str, withdrawal_id: str) -> str:
-        found = self._transactions.get(lookup_key(withdrawal_id))
-        if found is None or found[0].purpose != PURPOSE or found[0].username != username:
+        flow = self._flows.find(PURPOSE, withdrawal_id, owner=username)
+        if flow is None:
             raise NotFound("withdrawal_not_found", "No such withdrawal of yours.")
-        return STATUS[found[0].status_at(self._clock.now())]
+        return STATUS[flow.status_at(self._clock.now())]
 
     def limits(self, user: User, devices: list[Device]) -> dict[str, dict[str, float | None]]:
         """The limits of each kind of device the user can confirm with, and what is left."""
         now = self._clock.now()
-        totals, _ = self._ledger.load(user.username)
+        totals = self._totals(user.username, now)
         shown: dict[str, dict[str, float | None]] = {}
         for kind in sorted({d.type.value for d in devices if d.usable_at(now)} or {"none"}):
             per_day, per_window = self._policy.withdrawal_limits[kind]
@@ -125,8 +127,10 @@ class WithdrawalService:
                            "remaining_five_business_days": left.five_business_days}
         return shown
 
+    def _totals(self, username: str, now: datetime) -> dict[date, float]:
+        window = five_business_day_window(now.date(), self._holidays)
+        return self._ledger.totals(username, min(window), now.date())
+
     def _left(self, kind: str, totals: dict[date, float], user: User, now: datetime) -> Availability:
         return availability(self._policy.withdrawal_limits[kind], totals, now.date(), self._holidays,
                             reserved=sum(user.reserves.values()))
-
-

@@ -1,0 +1,288 @@
+"""Data access for flows in progress, and the guards that every answer to a challenge
+passes, whatever the flow.
+
+An answer is counted *before* it is checked: one transaction takes one of the flow's
+attempts, one step of the device's consecutive-failure count (refused while the device is
+locked) and one slot of the user's cap on answers per window. Only then is the answer
+checked. A right answer gives the device count and the slot back in the same write that
+completes the flow; a wrong one keeps them. So sixteen parallel guesses count as sixteen,
+and a guess that was never counted is never checked.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from securelogin.adapters.records import challenge_attribute, device_from, flow_from, through_link
+from securelogin.adapters.stores import (
+    Completing,
+    StaleWrite,
+    conditional_transaction,
+    failed_on_condition,
+    session_item,
+)
+from securelogin.adapters.table import AnswerSlotsItem, DeviceItem, FlowItem, Item, SessionItem, flow_pk, user_pk
+from securelogin.domain.models import Challenge, Device, Flow, FlowStatus, Purpose, Session
+
+
+class FlowClosed(Exception):
+    """The flow is no longer pending, or its challenge changed since it was read."""
+
+
+class AttemptsUsed(Exception):
+    """The flow has no attempts left."""
+
+
+class DeviceRefusing(Exception):
+    """The device is locked, or its failures have just reached the lock."""
+
+
+class CapReached(Exception):
+    """Every slot of the user's cap holds an answer from inside the window."""
+
+    def __init__(self, free_at: datetime) -> None:
+        super().__init__(free_at)
+        self.free_at = free_at
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What an answer took before it was checked."""
+    slot_user: str
+    slot: str
+    stamp: int  # epoch milliseconds
+    attempts: int  # the flow's attempts, this one included
+
+
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _flow_item(flow: Flow) -> FlowItem:
+    return FlowItem(pk=flow_pk(flow.purpose.value, flow.key), sk="FLOW")
+
+
+def _device_state(device: Device) -> DeviceItem:
+    return DeviceItem(pk=user_pk(device.holder), sk=f"DEVICE#{device.device_id}")
+
+
+class FlowStore:
+    # ------------------------------------------------------------------ the flow itself
+
+    def create(self, flow: Flow) -> None:
+        """Stores a new flow (its id is random: an existing key is a collision, refused)."""
+        FlowItem(pk=flow_pk(flow.purpose.value, flow.key), sk="FLOW", purpose=flow.purpose.value,
+                 username=flow.username, device_ids=flow.device_ids, expires_at=flow.expires_at,
+                 status=flow.status.value, scope=flow.scope.value,
+                 challenge=challenge_attribute(flow.challenge) if flow.challenge else None,
+                 challenge_version=flow.version, amount_usd=flow.amount_usd, details=flow.details,
+                 expires_ttl=flow.expires_at + timedelta(days=1)).save(condition=FlowItem.pk.does_not_exist())
+
+    def restart(self, flow: Flow) -> Flow:
+        """Stores ``flow`` under a key that is not random (a device's activation or PIN
+        change): it replaces any earlier one, with a new version so that answers to the
+        old challenge no longer count, and its attempts start again."""
+        item = _flow_item(flow)
+        item.update(actions=[
+            FlowItem.kind.set(FlowItem), FlowItem.purpose.set(flow.purpose.value),
+            FlowItem.username.set(flow.username), FlowItem.device_ids.set(flow.device_ids),
+            FlowItem.expires_at.set(flow.expires_at), FlowItem.status.set(FlowStatus.PENDING.value),
+            FlowItem.scope.set(flow.scope.value), FlowItem.attempts.set(0),
+            FlowItem.challenge.set(challenge_attribute(flow.challenge)) if flow.challenge
+            else FlowItem.challenge.remove(),
+            FlowItem.challenge_version.add(1), FlowItem.details.set(flow.details),
+            FlowItem.expires_ttl.set(flow.expires_at + timedelta(days=1))])
+        return flow_from(item)
+
+    def get(self, purpose: Purpose, key: str) -> Flow | None:
+        try:
+            return flow_from(FlowItem.get(flow_pk(purpose.value, key), "FLOW", consistent_read=True))
+        except FlowItem.DoesNotExist:
+            return None
+
+    def first_of(self, purposes: tuple[Purpose, ...], key: str) -> Flow | None:
+        """The flow stored under ``key`` for one of ``purposes`` (one read for all)."""
+        for item in FlowItem.batch_get([(flow_pk(p.value, key), "FLOW") for p in purposes], consistent_read=True):
+            return flow_from(item)
+        return None
+
+    def set_challenge(self, flow: Flow, challenge: Challenge) -> int:
+        """A new challenge on a pending flow, unless another was set since it was read."""
+        item = _flow_item(flow)
+        try:
+            item.update(actions=[FlowItem.challenge.set(challenge_attribute(challenge)),
+                                 FlowItem.challenge_version.add(1)],
+                        condition=(FlowItem.status == FlowStatus.PENDING.value)
+                        & (FlowItem.challenge_version == flow.version))
+        except UpdateError as exc:
+            if failed_on_condition(exc):
+                raise StaleWrite(flow.key) from exc
+            raise
+        return int(item.challenge_version)
+
+    # ------------------------------------------------------------------ answers
+
+    def device_for_answer(self, username: str, device_id: str) -> tuple[Device | None, dict[str, int]]:
+        """The device (through its link, if shared) and the slots of the cap of the user
+        who answers with it, read together."""
+        device, slots = None, None
+        for item in Item.batch_get([(user_pk(username), f"DEVICE#{device_id}"), (user_pk(username), "ANSWERS")],
+                                   consistent_read=True):
+            if isinstance(item, DeviceItem):
+                device = device_from(item)
+            elif isinstance(item, AnswerSlotsItem):
+                slots = {k: int(v) for k, v in item.slots.as_dict().items()}
+        if device is not None and device.shared_from is not None:
+            device = through_link(device, self._device(device.shared_from, device_id))
+        return device, self._slots_of(username) if slots is None else slots
+
+    def slots(self, username: str) -> dict[str, int]:
+        try:
+            item = AnswerSlotsItem.get(user_pk(username), "ANSWERS", consistent_read=True)
+        except AnswerSlotsItem.DoesNotExist:
+            return self._slots_of(username)
+        return {k: int(v) for k, v in item.slots.as_dict().items()}
+
+    @staticmethod
+    def _slots_of(username: str) -> dict[str, int]:
+        """A user made before the cap existed gets its (empty) item now."""
+        try:
+            AnswerSlotsItem(pk=user_pk(username), sk="ANSWERS", slots={}).save(
+                condition=AnswerSlotsItem.pk.does_not_exist())
+        except PutError as exc:  # a concurrent answer made it first
+            if not failed_on_condition(exc):
+                raise
+        return {}
+
+    @staticmethod
+    def _device(username: str, device_id: str) -> Device | None:
+        try:
+            return device_from(DeviceItem.get(user_pk(username), f"DEVICE#{device_id}", consistent_read=True))
+        except DeviceItem.DoesNotExist:
+            return None
+
+    def reserve_answer(self, flow: Flow, device: Device | None, slot_user: str, slots: dict[str, int],
+                       now: datetime, max_attempts: int, lock_after: int, cap: int,
+                       window: timedelta) -> Reservation:
+        """Takes an attempt, a device failure and a slot, all or none (see the module)."""
+        cutoff = _millis(now - window)
+        free = [str(n) for n in range(cap) if slots.get(str(n), 0) <= cutoff]
+        if not free:
+            oldest = min(slots.values())
+            raise CapReached(datetime.fromtimestamp(oldest / 1000, tz=now.tzinfo) + window)
+        slot, stamp = secrets.choice(free), _millis(now)
+        try:
+            with conditional_transaction(flow.key) as tx:
+                tx.update(_flow_item(flow), actions=[FlowItem.attempts.add(1)],
+                          condition=(FlowItem.status == FlowStatus.PENDING.value)
+                          & (FlowItem.challenge_version == flow.version) & (FlowItem.attempts < max_attempts))
+                if device is not None:
+                    tx.update(_device_state(device), actions=[DeviceItem.consecutive_failures.add(1)],
+                              condition=(DeviceItem.status == device.status.value)
+                              & (DeviceItem.locked_until.does_not_exist() | (DeviceItem.locked_until <= now))
+                              & (DeviceItem.consecutive_failures < lock_after))
+                tx.update(AnswerSlotsItem(pk=user_pk(slot_user), sk="ANSWERS"),
+                          actions=[AnswerSlotsItem.slots[slot].set(stamp)],
+                          condition=AnswerSlotsItem.slots[slot].does_not_exist()
+                          | (AnswerSlotsItem.slots[slot] <= cutoff))
+        except StaleWrite as exc:
+            self._explain(exc, flow, max_attempts, device)
+            raise  # the slot was taken meanwhile, or the write conflicted: the caller tries again
+        return Reservation(slot_user, slot, stamp, flow.attempts + 1)
+
+    def _explain(self, exc: StaleWrite, flow: Flow, max_attempts: int, device: Device | None) -> None:
+        if 0 in exc.failed_items:
+            current = self.get(flow.purpose, flow.key)
+            if current is not None and current.status == FlowStatus.PENDING and current.version == flow.version \
+                    and current.attempts >= max_attempts:
+                raise AttemptsUsed(flow.key) from None
+            raise FlowClosed(flow.key) from None
+        if device is not None and 1 in exc.failed_items:
+            raise DeviceRefusing(device.device_id) from None
+
+    def lock_if_due(self, device: Device, now: datetime, lock_after: int, lock_for: timedelta) -> datetime | None:
+        """Locks the device when its consecutive failures reached ``lock_after``, for
+        ``lock_for`` doubled per earlier lock; the lock starts a new count. Returns the
+        end of the lock this call made, or None."""
+        until = now + lock_for * (2 ** device.lock_count)
+        try:
+            _device_state(device).update(
+                actions=[DeviceItem.consecutive_failures.set(0), DeviceItem.locked_until.set(until),
+                         DeviceItem.lock_count.add(1)],
+                condition=DeviceItem.consecutive_failures >= lock_after)
+        except UpdateError as exc:
+            if failed_on_condition(exc):
+                return None
+            raise
+        return until
+
+    def forgive(self, device: Device | None, reservation: Reservation, now: datetime) -> None:
+        """A right answer whose flow could not complete (a limit refused it): it gives
+        back what it took, as a completing write would have."""
+        with conditional_transaction(reservation.slot) as tx:
+            _give_back(tx, device, reservation, now)
+
+
+def _give_back(tx: TransactWrite, device: Device | None, reservation: Reservation, now: datetime) -> None:
+    if device is not None:
+        tx.update(_device_state(device), actions=[DeviceItem.last_used_at.set(now),
+                                                  DeviceItem.consecutive_failures.set(0)],
+                  condition=DeviceItem.pk.exists())
+    tx.update(AnswerSlotsItem(pk=user_pk(reservation.slot_user), sk="ANSWERS"),
+              actions=[AnswerSlotsItem.slots[reservation.slot].remove()])
+
+
+def completing(flow: Flow, reservation: Reservation | None, now: datetime,
+               confirmed_by: Device | None = None) -> Completing:
+    """``complete_flow`` as writes for a transaction that another store runs."""
+    return lambda tx: complete_flow(tx, flow, confirmed_by=confirmed_by, reservation=reservation, now=now)
+
+
+def complete_flow(tx: TransactWrite, flow: Flow, status: FlowStatus = FlowStatus.APPROVED,
+                  confirmed_by: Device | None = None, reservation: Reservation | None = None,
+                  now: datetime | None = None, extra: tuple[Action, ...] = ()) -> None:
+    """In ``tx``: the pending flow, at the version it was read, ends as ``status``, once.
+    With a ``reservation`` (a right answer), the device and the user's cap get back what
+    the answer took; a push approval (no reservation) records the device's use."""
+    actions = [FlowItem.status.set(status.value), FlowItem.challenge.remove(), *extra]
+    if confirmed_by is not None:
+        actions.append(FlowItem.confirmed_by.set(confirmed_by.device_id))
+    tx.update(_flow_item(flow), actions=actions,
+              condition=(FlowItem.status == FlowStatus.PENDING.value) & (FlowItem.challenge_version == flow.version))
+    if reservation is not None:
+        assert now is not None
+        _give_back(tx, confirmed_by, reservation, now)
+    elif confirmed_by is not None and status == FlowStatus.APPROVED:
+        assert now is not None
+        tx.update(_device_state(confirmed_by), actions=[DeviceItem.last_used_at.set(now)],
+                  condition=DeviceItem.pk.exists())
+
+
+class LoginCompletion:
+    """The writes that end a login: a right answer, a push decision, the browser's poll."""
+
+    def approve(self, flow: Flow, reservation: Reservation, device: Device, session: Session, now: datetime) -> None:
+        """The login is approved, its session exists and the device's answer is given
+        back, in one transaction: of parallel right answers one wins, the others get StaleWrite."""
+        with conditional_transaction(flow.key) as tx:
+            complete_flow(tx, flow, confirmed_by=device, reservation=reservation, now=now,
+                          extra=(FlowItem.session_handed_out.set(True),))
+            tx.save(session_item(session), condition=SessionItem.pk.does_not_exist())
+
+    def decide(self, flow: Flow, approve: bool, device: Device, now: datetime) -> None:
+        with conditional_transaction(flow.key) as tx:
+            complete_flow(tx, flow, FlowStatus.APPROVED if approve else FlowStatus.DENIED, confirmed_by=device,
+                          now=now)
+
+    def hand_out(self, flow: Flow, session: Session) -> None:
+        """Stores the session of a push-approved login, once: StaleWrite if it was handed out."""
+        with conditional_transaction(flow.key) as tx:
+            tx.update(_flow_item(flow), actions=[FlowItem.session_handed_out.set(True)],
+                      condition=(FlowItem.status == FlowStatus.APPROVED.value)
+                      & (FlowItem.session_handed_out == False))  # noqa: E712
+            tx.save(session_item(session), condition=SessionItem.pk.does_not_exist())

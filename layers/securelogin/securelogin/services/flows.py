@@ -1,0 +1,324 @@
+"""The flow engine: every flow that waits for proof (a login, a withdrawal, an IB Key
+activation or recovery, a share, a shipped card's activation, a PIN change) starts, is
+challenged and is answered here, and nowhere else.
+
+- A flow's id is stored under its purpose (``Purpose``), so an id given to another
+  flow's route is unknown there; routes with a session also name the flow's owner.
+- The challenge is one typed record on the flow, issued by the factor registry (or, for
+  an activation token, a code texted to a phone).
+- ``answer`` is the one way to check an answer. It applies, in every flow, the flow's
+  attempts, the device's lock, its consecutive failures and the user's cap on answers per
+  window, and it counts an answer before checking it (``adapters.flows``).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from securelogin.adapters.flows import (
+    AttemptsUsed,
+    CapReached,
+    DeviceRefusing,
+    FlowClosed,
+    FlowStore,
+    Reservation,
+    completing,
+)
+from securelogin.adapters.messaging import DeliveryFailed, MessageSender
+from securelogin.adapters.stores import Completing, StaleWrite, ThrottleStore, UserStore
+from securelogin.clock import Clock
+from securelogin.crypto.codes import code_digest, digests_match, lookup_key, numeric_code, random_token
+from securelogin.domain.factors import ChallengeContext, FactorRegistry, IssuedChallenge, UnsupportedMethod
+from securelogin.domain.models import Challenge, Device, DeviceStatus, Flow, FlowStatus, OutgoingMessage, Purpose
+from securelogin.errors import Conflict, Gone, InvalidInput, Locked, NotFound, Throttled, Unauthenticated, Unavailable
+from securelogin.policy import Policy
+from securelogin.services.audit import AuditTrail
+from securelogin.services.passwords import seconds_until
+
+GONE_CODES = {
+    Purpose.LOGIN: "login_expired",
+    Purpose.WITHDRAWAL: "withdrawal_expired",
+    Purpose.ACTIVATION: "activation_expired",
+    Purpose.QR_SESSION: "qr_expired_or_used",
+    Purpose.RECOVERY: "recovery_expired",
+    Purpose.SHARE: "share_expired",
+    Purpose.DEVICE_ACTIVATION: "challenge_expired",
+    Purpose.PIN_CHANGE: "challenge_expired",
+}
+# Flows whose routes answer 429 when their answers are used up; the others' flow is spent (410).
+EXHAUSTED_IS_THROTTLED = frozenset({Purpose.LOGIN, Purpose.WITHDRAWAL})
+# A device waits for its first answer in this flow alone; every other flow wants it active.
+ANSWERING_STATUS = {Purpose.DEVICE_ACTIVATION: DeviceStatus.PENDING}
+CODE_METHOD = "activation_code"  # a code texted to a phone that is not (yet) a device
+RESERVE_TRIES = 8
+
+
+@dataclass(frozen=True)
+class ChallengeIssued:
+    device: Device
+    method: str
+    public: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RightAnswer:
+    """A right answer to ``flow``'s challenge. What it took (``reservation``) is given
+    back by the write that completes the flow, which is conditional on the flow's version."""
+    flow: Flow
+    device: Device | None
+    reservation: Reservation
+    now: datetime
+
+
+class FlowEngine:
+    def __init__(self, users: UserStore, flows: FlowStore, throttles: ThrottleStore, factors: FactorRegistry,
+                 sender: MessageSender, code_key: Callable[[], bytes], audit: AuditTrail, clock: Clock,
+                 policy: Policy) -> None:
+        self._users = users
+        self._flows = flows
+        self._throttles = throttles
+        self._factors = factors
+        self._sender = sender
+        self._code_key = code_key
+        self._audit = audit
+        self._clock = clock
+        self._policy = policy
+
+    @staticmethod
+    def gone(purpose: Purpose) -> Gone:
+        return Gone(GONE_CODES[purpose], "This has expired, was used, or is unknown. Start again.")
+
+    # ------------------------------------------------------------------ starting and finding flows
+
+    def start(self, purpose: Purpose, username: str, ttl: timedelta, device_ids: list[str] | None = None,
+              flow_id: str | None = None, replaces: bool = False, **fields: Any) -> tuple[str, Flow]:
+        """A new flow with a random id (at least 128 bits), or ``flow_id`` when the flow
+        is named otherwise (a QR session ID; a device's activation or PIN change, which
+        ``replaces`` any earlier one for that device). Returns the id, never stored, and the flow."""
+        now = self._clock.now()
+        new_id = flow_id or random_token(16)
+        flow = Flow(purpose=purpose, key=lookup_key(new_id), username=username, expires_at=now + ttl,
+                    device_ids=list(device_ids or []), **fields)
+        if replaces:
+            flow = self._flows.restart(flow)
+        else:
+            self._flows.create(flow)
+        return new_id, flow
+
+    def open(self, purpose: Purpose, flow_id: str, owner: str | None = None) -> Flow:
+        """The pending flow behind ``flow_id`` for this purpose (and ``owner``, on routes
+        with a session); anything else answers as an unknown id."""
+        flow = self._flows.get(purpose, lookup_key(flow_id))
+        if flow is None or (owner is not None and flow.username != owner):
+            raise self.gone(purpose)
+        if flow.status_at(self._clock.now()) != FlowStatus.PENDING:
+            raise self.gone(purpose)
+        return flow
+
+    def find(self, purpose: Purpose, flow_id: str, owner: str | None = None) -> Flow | None:
+        """The flow in whatever state, for status reads; None when unknown here."""
+        flow = self._flows.get(purpose, lookup_key(flow_id))
+        if flow is None or (owner is not None and flow.username != owner):
+            return None
+        return flow
+
+    # ------------------------------------------------------------------ challenges
+
+    def challenge(self, flow: Flow, flow_id: str, device_id: str, method: str | None,
+                  allow: Callable[[Device], None] | None = None) -> ChallengeIssued:
+        """A challenge on one of the flow's devices (``allow`` may refuse one), stored on
+        the flow and delivered. Without a method asked for, the device's first that works
+        (an app without push notifications is challenged by code)."""
+        now = self._clock.now()
+        device = self._users.get_device(self.device_user(flow), device_id) if device_id in flow.device_ids else None
+        device = self.usable(device, now, flow.purpose)
+        if allow is not None:
+            allow(device)
+        method, issued = self._issue(device, method, ChallengeContext(flow.purpose.value, flow.key, now, flow_id))
+        self._reserve_delivery(flow, issued.message, now)
+        challenge = Challenge(device_id=device.device_id, method=method, issued_at=now,
+                              expires_at=min(issued.expires_at, flow.expires_at), check_data=issued.check_data)
+        try:
+            self._flows.set_challenge(flow, challenge)
+            if issued.remember is not None:
+                self._users.remember_challenge(device, issued.remember)
+            if issued.message is not None:
+                self._sender.send(issued.message)
+        except (StaleWrite, DeliveryFailed) as exc:
+            self._give_back_delivery(flow, issued.message, now)
+            if isinstance(exc, StaleWrite):
+                raise Conflict("challenge_in_progress", "Another challenge was just issued.") from None
+            raise Unavailable("delivery_failed", "The message could not be sent. Try again.") from None
+        return ChallengeIssued(device, method, issued.public)
+
+    def send_code(self, flow: Flow, phone: str, digits: int, text: str) -> None:
+        """Texts a code to ``phone`` as the flow's challenge (IB Key activation and
+        recovery by SMS). ``text`` has ``{code}`` and ``{minutes}`` to fill in."""
+        now = self._clock.now()
+        code = numeric_code(digits)
+        minutes = int((flow.expires_at - now).total_seconds() // 60)
+        message = OutgoingMessage("sms", phone, text.format(code=code, minutes=minutes))
+        self._reserve_delivery(flow, message, now)
+        challenge = Challenge(device_id=None, method=CODE_METHOD, issued_at=now, expires_at=flow.expires_at,
+                              check_data={"digest": code_digest(self._code_key(), self._binding(flow), code)})
+        try:
+            self._flows.set_challenge(flow, challenge)
+            self._sender.send(message)
+        except (StaleWrite, DeliveryFailed) as exc:
+            self._give_back_delivery(flow, message, now)
+            if isinstance(exc, StaleWrite):
+                raise Conflict("challenge_in_progress", "Another code was just sent.") from None
+            raise Unavailable("delivery_failed", "The message could not be sent. Try again.") from None
+
+    def _issue(self, device: Device, method: str | None, context: ChallengeContext) -> tuple[str, IssuedChallenge]:
+        factor = self._factors.for_type(device.type)
+        for candidate in [method] if method else list(factor.methods):
+            try:
+                return candidate, factor.issue(device, candidate, context)
+            except UnsupportedMethod:
+                continue
+        raise InvalidInput("unsupported_method", f"This device cannot be challenged by {method}.")
+
+    def _reserve_delivery(self, flow: Flow, message: OutgoingMessage | None, now: datetime) -> None:
+        if message is None:
+            return
+        if message.channel == "push":
+            wait = self._throttles.count_push(flow.username, now, self._policy.push_window,
+                                              self._policy.pushes_per_window)
+        else:
+            wait = self._throttles.reserve(flow.username, flow.purpose.value, now, self._policy.resend_interval)
+        if wait is not None:
+            raise Throttled("resend_too_soon", "Too many requests sent recently. Wait before asking again.",
+                            math.ceil(wait.total_seconds()))
+
+    def _give_back_delivery(self, flow: Flow, message: OutgoingMessage | None, now: datetime) -> None:
+        if message is None:
+            return
+        if message.channel == "push":
+            self._throttles.push_answered(flow.username)
+        else:
+            self._throttles.release(flow.username, flow.purpose.value, now)
+
+    # ------------------------------------------------------------------ answers
+
+    def answer(self, flow: Flow, response: str) -> RightAnswer:
+        """Checks an answer to the flow's challenge. Returns when it is right; raises when
+        it is not, after counting it toward every limit."""
+        now = self._clock.now()
+        challenge = flow.challenge
+        if flow.attempts >= self._policy.attempts_per_transaction:
+            raise self._used_up(flow, now)
+        if challenge is None:
+            raise Conflict("no_challenge", "Ask for a challenge before answering.")
+        if now >= challenge.expires_at:
+            raise Gone("challenge_expired", "The challenge expired. Ask for a new one.")
+        if challenge.method == "push":
+            raise Conflict("answer_on_device", "Approve or deny on your phone, or ask for a challenge code.")
+
+        device, reservation = self._count(flow, challenge, now)
+        if device is not None:
+            right = self._factors.for_type(device.type).check(
+                device, challenge, response, ChallengeContext(flow.purpose.value, flow.key, now))
+        else:
+            candidate = "".join(response.split())
+            right = digests_match(challenge.check_data.get("digest", ""),
+                                  code_digest(self._code_key(), self._binding(flow), candidate))
+        if right:
+            return RightAnswer(flow, device, reservation, now)
+
+        left = self._policy.attempts_per_transaction - reservation.attempts
+        self._audit.record(flow.username, f"{flow.purpose.value}.answer_failed",
+                           device_id=device.device_id if device else None, attempts_left=left)
+        if device is not None:
+            until = self._flows.lock_if_due(device, now, self._policy.device_lock_after,
+                                            self._policy.device_lock_duration)
+            if until is not None:
+                self._audit.record(device.holder, "device.locked", device_id=device.device_id, until=until.isoformat())
+                raise Locked("device_locked", "Too many wrong answers: this device is locked for a while.",
+                             retry_after_seconds=seconds_until(until, now))
+            return self._wrong("invalid_response", "That response is not right.", left)
+        return self._wrong("invalid_activation_code", "That activation code is not right.", left)
+
+    def _used_up(self, flow: Flow, now: datetime) -> Exception:
+        if flow.purpose in EXHAUSTED_IS_THROTTLED:
+            return Throttled("too_many_attempts", "Too many wrong answers. Start again.",
+                             seconds_until(flow.expires_at, now))
+        return self.gone(flow.purpose)
+
+    @staticmethod
+    def _wrong(code: str, message: str, left: int) -> RightAnswer:
+        raise Unauthenticated(code, message, attempts_left=left)
+
+    def _count(self, flow: Flow, challenge: Challenge, now: datetime) -> tuple[Device | None, Reservation]:
+        """Takes an attempt, a device failure and a slot of the cap before the answer is
+        checked; retries when another answer took the same slot at the same moment."""
+        who = self.device_user(flow)
+        policy = self._policy
+        for _ in range(RESERVE_TRIES):
+            if challenge.device_id is not None:
+                found, slots = self._flows.device_for_answer(who, challenge.device_id)
+                device: Device | None = self.usable(found, now, flow.purpose)
+            else:
+                device, slots = None, self._flows.slots(who)
+            try:
+                return device, self._flows.reserve_answer(
+                    flow, device, who, slots, now, policy.attempts_per_transaction, policy.device_lock_after,
+                    policy.user_failures_per_hour, policy.user_failure_window)
+            except CapReached as full:
+                raise Throttled("too_many_attempts", "Too many answers in the last hour. Try again later.",
+                                seconds_until(full.free_at, now)) from None
+            except AttemptsUsed:
+                raise self._used_up(flow, now) from None
+            except FlowClosed:
+                raise self.gone(flow.purpose) from None
+            except DeviceRefusing:
+                assert device is not None
+                again = self.usable(self._users.get_device(who, device.device_id), now, flow.purpose)
+                until = self._flows.lock_if_due(again, now, policy.device_lock_after, policy.device_lock_duration)
+                if until is not None:
+                    raise Locked("device_locked", "Too many wrong answers: this device is locked for a while.",
+                                 retry_after_seconds=seconds_until(until, now)) from None
+            except StaleWrite:
+                continue
+        raise Unavailable("busy", "Too many answers at once. Try again.", retry_after_seconds=1)
+
+    @staticmethod
+    def completing(right: RightAnswer, with_device: bool = True) -> Completing:
+        """The writes that complete the flow of a right answer, for the transaction of the
+        store that acts on it. ``with_device=False`` when that transaction writes the
+        device itself (it must then reset the device's failures)."""
+        return completing(right.flow, right.reservation, right.now, right.device if with_device else None)
+
+    def forgive(self, right: RightAnswer) -> None:
+        """A right answer whose flow was refused for another reason (a limit) does not
+        count as a failure."""
+        self._flows.forgive(right.device, right.reservation, right.now)
+
+    # ------------------------------------------------------------------ helpers
+
+    def device_of(self, flow: Flow) -> Device | None:
+        """The device that completed the flow (a push approval has no answer to carry it)."""
+        return self._users.get_device(self.device_user(flow), flow.confirmed_by) if flow.confirmed_by else None
+
+    @staticmethod
+    def device_user(flow: Flow) -> str:
+        """Whose device answers: the flow's user, or for a share the owner of the device."""
+        return flow.details.get("device_user") or flow.username
+
+    @staticmethod
+    def _binding(flow: Flow) -> str:
+        return f"{flow.purpose.value}:{flow.key}"
+
+    @staticmethod
+    def usable(device: Device | None, now: datetime, purpose: Purpose = Purpose.LOGIN) -> Device:
+        """The device, if it can answer in a flow of ``purpose``: 404 otherwise, 423 while locked."""
+        wanted = ANSWERING_STATUS.get(purpose, DeviceStatus.ACTIVE)
+        if device is None or device.status != wanted or (device.valid_until and now >= device.valid_until):
+            raise NotFound("device_not_found", "That device is not one offered here.")
+        if device.locked_until and device.locked_until > now:
+            raise Locked("device_locked", "This device is locked for a while after too many wrong answers.",
+                         retry_after_seconds=seconds_until(device.locked_until, now))
+        return device

@@ -1,0 +1,313 @@
+"""The flow engine's promises over moto: an id is honoured only by its own flow, every
+answer counts toward every limit in every flow, a shared device is one device, and a
+session ends with what opened it."""
+from __future__ import annotations
+
+import base64
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sns.models import sns_backends
+
+from securelogin.crypto.ocra import ocra
+from securelogin.domain.models import DeviceStatus, DeviceType, IdDocument, Identity, Scope
+from securelogin.errors import Conflict, Forbidden, Gone, InvalidInput, Locked, Throttled, Unauthenticated
+from securelogin.runtime import build_services
+from securelogin.services.activation import AppEnrolment
+from securelogin.services.devices import DeviceOrder
+from securelogin.services.login import ClientInfo
+from securelogin.settings import Settings
+
+PASSWORD = "correct horse 1"
+SEED = "3132333435363738393031323334353637383930313233343536373839303132"
+SUITE = "OCRA-1:HOTP-SHA256-8:QN06-PSHA1"
+ME = Identity("1980-01-31", "US", "US", IdDocument("passport", "P7654321"), "078051120")
+PORTAL = ClientInfo("portal")
+APP = AppEnrolment(pin="7Q!x2", platform="ios", public_key=base64.b64encode(
+    ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode())
+
+
+@pytest.fixture
+def alice(world, new_user):
+    """alice, with an SMS device and a DSC+ (PIN 4831)."""
+    world.services.users.create(new_user("alice", identity=ME, balance_usd=900_000), actor="tester")
+    world.card = world.services.devices.issue(  # type: ignore[attr-defined]
+        "alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"), "cs").device
+    return world
+
+
+def card(public, pin="4831"):
+    return ocra(SUITE, bytes.fromhex(SEED), public["challenge_code"], pin=pin)
+
+
+def card_login(world, username="alice", device_id=None):
+    started = world.services.login.start(username, PASSWORD, PORTAL)
+    device_id = device_id or world.card.device_id
+    return started.login_id, world.services.login.challenge(started.login_id, device_id, None).public
+
+
+def sms_sent_to(phone):
+    return [body for to, body in sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.values() if to == phone]
+
+
+# ------------------------------------------------------------------ ids stay in their flow
+
+def test_a_flow_id_is_unknown_to_every_other_flow(alice):
+    login_id, public = card_login(alice)
+    recovery = alice.services.recovery.start("alice", PASSWORD, same_phone=False, app_instance_id=None)
+    assert recovery.method == "device"
+    attempts = {
+        "a recovery id as a QR session": lambda: alice.services.activation.complete_by_qr(recovery.recovery_id, APP),
+        "a recovery id as a login": lambda: alice.services.login.verify(recovery.recovery_id, card(public)),
+        "a recovery id polled as a login": lambda: alice.services.login.status(recovery.recovery_id),
+        "a login id as a recovery": lambda: alice.services.recovery.complete(login_id, APP, None, card(public)),
+        "a login id as a withdrawal": lambda: alice.services.withdrawals.verify("alice", login_id, card(public)),
+        "a login id as an SMS activation": lambda: alice.services.activation.complete_by_sms(login_id, "1", APP),
+    }
+    for name, attempt in attempts.items():
+        with pytest.raises(Gone):
+            attempt()
+            pytest.fail(name)
+    assert alice.services.login.verify(login_id, card(public)).session.scope == Scope.FULL  # still its own
+
+
+def test_an_authorized_withdrawal_opens_no_login_session(alice):
+    login_id, public = card_login(alice)
+    alice.services.login.verify(login_id, card(public))
+    started = alice.services.withdrawals.create("alice", 25)
+    public = alice.services.withdrawals.challenge("alice", started.withdrawal_id, alice.card.device_id, None).public
+    alice.services.withdrawals.verify("alice", started.withdrawal_id, card(public))
+    with pytest.raises(Gone):
+        alice.services.login.status(started.withdrawal_id)
+
+
+# ------------------------------------------------------------------ a new phone is a new authenticator
+
+def test_a_number_not_on_file_needs_the_same_users_full_session(alice, new_user):
+    alice.services.users.create(new_user("mallory", phones=["+15550003333"]), actor="tester")
+    stranger = "+15559990000"
+    for session_username in (None, "mallory"):
+        with pytest.raises(Forbidden) as refused:
+            alice.services.activation.start_by_sms("alice", PASSWORD, stranger, session_username)
+        assert refused.value.code == "phone_not_on_file"
+    assert sms_sent_to(stranger) == []
+    assert alice.services.activation.start_by_sms("alice", PASSWORD, stranger, "alice").sent_to.endswith("000")
+    alice.clock.advance(121)  # the resend interval
+    assert alice.services.activation.start_by_sms("alice", PASSWORD, "+15550001111").activation_id  # on file
+
+
+# ------------------------------------------------------------------ every answer counts, in every flow
+
+def test_wrong_answers_during_recovery_count_toward_the_device_lock(alice):
+    for _ in range(2):
+        recovery = alice.services.recovery.start("alice", PASSWORD, same_phone=False, app_instance_id=None)
+        for _ in range(5):
+            with pytest.raises((Unauthenticated, Locked)):  # the tenth locks
+                alice.services.recovery.complete(recovery.recovery_id, APP, None, "00000000")
+        alice.clock.advance(1)
+    with pytest.raises(Locked) as locked:
+        card_login(alice)
+    assert locked.value.code == "device_locked"
+
+
+def test_a_flow_takes_five_answers_then_is_spent(alice):
+    recovery = alice.services.recovery.start("alice", PASSWORD, same_phone=False, app_instance_id=None)
+    lefts = []
+    for _ in range(5):
+        with pytest.raises(Unauthenticated) as wrong:
+            alice.services.recovery.complete(recovery.recovery_id, APP, None, "00000000")
+        lefts.append(wrong.value.extra["attempts_left"])
+    assert lefts == [4, 3, 2, 1, 0]
+    with pytest.raises(Gone):
+        alice.services.recovery.complete(recovery.recovery_id, APP, None, card(recovery.challenge))
+
+
+def test_the_cap_on_answers_holds_over_any_sixty_minutes(aws, monkeypatch, new_user):
+    """Three answers per hour here (the policy says 100): two wrong at 0:00, one at 0:30.
+    At 0:59 nothing may answer, not even rightly; at 1:00:01 the two slots of 0:00 are free."""
+    monkeypatch.setenv("POLICY_OVERRIDES", '{"user_failures_per_hour": 3}')
+    from securelogin.clock import Clock
+
+    clock = Clock()
+    services = build_services(Settings.from_environment(), clock)
+    services.users.create(new_user("alice"), actor="tester")
+    device = services.devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"),
+                                    "cs").device
+
+    def login():
+        started = services.login.start("alice", PASSWORD, PORTAL)
+        return started.login_id, services.login.challenge(started.login_id, device.device_id, None).public
+
+    login_id, _ = login()
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            services.login.verify(login_id, "00000000")
+    clock.advance(30 * 60)
+    login_id, _ = login()
+    with pytest.raises(Unauthenticated):
+        services.login.verify(login_id, "00000000")
+    clock.advance(29 * 60)
+    login_id, public = login()
+    with pytest.raises(Throttled) as capped:
+        services.login.verify(login_id, card(public))
+    assert 0 < capped.value.extra["retry_after_seconds"] <= 60
+    clock.advance(61)
+    login_id, public = login()
+    assert services.login.verify(login_id, card(public)).session.username == "alice"
+
+
+def test_a_right_answer_gives_its_slot_back(aws, monkeypatch, new_user):
+    monkeypatch.setenv("POLICY_OVERRIDES", '{"user_failures_per_hour": 2}')
+    from securelogin.clock import Clock
+
+    services = build_services(Settings.from_environment(), Clock())
+    services.users.create(new_user("alice"), actor="tester")
+    device = services.devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"),
+                                    "cs").device
+    for _ in range(5):
+        started = services.login.start("alice", PASSWORD, PORTAL)
+        public = services.login.challenge(started.login_id, device.device_id, None).public
+        services.login.verify(started.login_id, card(public))
+
+
+# ------------------------------------------------------------------ a shared device is one device
+
+@pytest.fixture
+def shared(alice, new_user):
+    """twin: the same person as alice, using alice's DSC+ through an approved share."""
+    alice.services.users.create(new_user("twin", phones=["+15550002222"], identity=ME), actor="tester")
+    started = alice.services.sharing.start("twin", "alice", PASSWORD)
+    assert alice.services.sharing.complete("twin", started.share.share_id, card(started.challenge)).status == \
+        "approved"
+    return alice
+
+
+def test_a_lost_shared_card_stops_for_every_username_at_once(shared):
+    shared.services.lifecycle.mark_lost("alice", shared.card.device_id, "cs")
+    twin = {d.device_id: d for d in shared.services.users.profile("twin")[1]}
+    assert twin[shared.card.device_id].status == DeviceStatus.LOST
+    offered = shared.services.login.start("twin", PASSWORD, PORTAL).devices
+    assert shared.card.device_id not in {d.device_id for d in offered}
+
+
+def test_wrong_answers_through_a_share_lock_the_card_for_its_owner(shared):
+    for _ in range(2):
+        login_id, _ = card_login(shared, "twin")
+        for _ in range(5):
+            with pytest.raises((Unauthenticated, Locked)):
+                shared.services.login.verify(login_id, "00000000")
+    with pytest.raises(Locked):
+        card_login(shared, "alice")
+
+
+def test_wrong_sharing_answers_count_toward_the_owners_card(alice, new_user):
+    alice.services.users.create(new_user("twin", phones=["+15550002222"], identity=ME), actor="tester")
+    for _ in range(2):
+        started = alice.services.sharing.start("twin", "alice", PASSWORD)
+        for _ in range(5):
+            with pytest.raises((Unauthenticated, Locked)):
+                alice.services.sharing.complete("twin", started.share.share_id, "00000000")
+    with pytest.raises(Locked):
+        card_login(alice)
+
+
+def test_a_changed_pin_holds_for_everyone_sharing_the_card(shared):
+    code, _ = shared.services.lifecycle.pin_challenge("twin", shared.card.device_id)
+    shared.services.lifecycle.change_pin("twin", shared.card.device_id, card({"challenge_code": code}), "7391")
+    login_id, public = card_login(shared, "alice")
+    assert shared.services.login.verify(login_id, card(public, pin="7391")).session.username == "alice"
+
+
+# ------------------------------------------------------------------ changing a DSC+ PIN (KB1018)
+
+def test_changing_the_pin_is_answered_with_the_current_one(alice):
+    code, _ = alice.services.lifecycle.pin_challenge("alice", alice.card.device_id)
+    with pytest.raises(InvalidInput):  # a weak PIN is refused before the answer is counted
+        alice.services.lifecycle.change_pin("alice", alice.card.device_id, card({"challenge_code": code}), "1234")
+    with pytest.raises(Unauthenticated) as wrong:
+        alice.services.lifecycle.change_pin("alice", alice.card.device_id,
+                                            card({"challenge_code": code}, pin="0000"), "7391")
+    assert wrong.value.extra["attempts_left"] == 4
+    alice.services.lifecycle.change_pin("alice", alice.card.device_id, card({"challenge_code": code}), "7391")
+    with pytest.raises(Gone):  # the challenge is spent
+        alice.services.lifecycle.change_pin("alice", alice.card.device_id, card({"challenge_code": code}), "7391")
+    login_id, public = card_login(alice)
+    with pytest.raises(Unauthenticated):
+        alice.services.login.verify(login_id, card(public))
+    assert alice.services.login.verify(login_id, card(public, pin="7391")).session.username == "alice"
+
+
+def test_only_an_active_dsc_plus_has_a_pin_to_change(alice):
+    sms = next(d for d in alice.services.users.profile("alice")[1] if d.type == DeviceType.SMS)
+    with pytest.raises(Conflict):
+        alice.services.lifecycle.pin_challenge("alice", sms.device_id)
+
+
+# ------------------------------------------------------------------ a shipped card
+
+def test_a_shipped_card_takes_five_answers_per_challenge(alice):
+    world = alice
+    request = world.services.lifecycle.request_dsc_plus("alice", "4831", "lost")
+    shipped = world.services.lifecycle.fulfil(request.request_id, "DSC-1", SEED, "cs")
+    question, _ = world.services.lifecycle.activation_challenge("alice", shipped.device_id)
+    for _ in range(5):
+        with pytest.raises(Unauthenticated):
+            world.services.lifecycle.activate("alice", shipped.device_id, "00000000")
+    with pytest.raises(Gone):
+        world.services.lifecycle.activate("alice", shipped.device_id, card({"challenge_code": question}))
+    question, _ = world.services.lifecycle.activation_challenge("alice", shipped.device_id)
+    for _ in range(4):
+        with pytest.raises(Unauthenticated):
+            world.services.lifecycle.activate("alice", shipped.device_id, "00000000")
+    with pytest.raises(Locked):  # the tenth wrong answer in a row locks the card
+        world.services.lifecycle.activate("alice", shipped.device_id, "00000000")
+
+
+# ------------------------------------------------------------------ sessions end with what opened them
+
+def test_a_temporary_code_session_ends_with_its_full_access(world, new_user):
+    world.services.users.create(new_user("alice"), actor="tester")
+    issued = world.services.lifecycle.issue_temporary_code("alice", "cs")
+    world.clock.advance(2 * 86400 - 1800)
+    started = world.services.login.start("alice", PASSWORD, PORTAL)
+    world.services.login.challenge(started.login_id, issued.device.device_id, None)
+    granted = world.services.login.verify(started.login_id, issued.code)
+    assert granted.session.scope == Scope.FULL and granted.session.expires_at == issued.device.full_access_until
+    world.clock.advance(1700)
+    assert world.services.sessions.authorize(granted.token) is not None
+    world.clock.advance(200)
+    assert world.services.sessions.authorize(granted.token) is None
+
+
+def test_a_permanent_device_from_the_back_office_ends_the_temporary_period(world, new_user):
+    world.services.users.create(new_user("alice"), actor="tester")
+    temporary = world.services.lifecycle.issue_temporary_code("alice", "cs").device
+    world.services.devices.issue("alice", DeviceOrder(type=DeviceType.SCC), "cs")
+    statuses = {d.device_id: d.status for d in world.services.users.profile("alice")[1]}
+    assert statuses[temporary.device_id] == DeviceStatus.REVOKED
+    assert world.services.lifecycle.issue_temporary_code("alice", "cs").code  # no longer "two in a row"
+
+
+# ------------------------------------------------------------------ names and devices
+
+def test_usernames_that_differ_only_in_case_or_width_are_one(world, new_user):
+    world.services.users.create(new_user("Trader.X"), actor="tester")
+    for again in ("trader.x", "ＴＲＡＤＥＲ.Ｘ"):
+        with pytest.raises(Conflict) as taken:
+            world.services.users.create(new_user(again), actor="tester")
+        assert taken.value.code == "username_taken"
+    assert world.services.login.start("TRADER.x", PASSWORD, PORTAL).login_id
+
+
+def test_the_last_device_cannot_be_returned_and_an_sms_device_never(alice):
+    sms = next(d for d in alice.services.users.profile("alice")[1] if d.type == DeviceType.SMS)
+    with pytest.raises(Conflict) as refused:
+        alice.services.lifecycle.return_device("alice", sms.device_id)
+    assert refused.value.code == "not_returnable"
+    alice.services.lifecycle.deactivate("alice", sms.device_id)
+    with pytest.raises(Conflict) as last:
+        alice.services.lifecycle.return_device("alice", alice.card.device_id)
+    assert last.value.code == "last_device"
