@@ -10,34 +10,42 @@ import secrets
 from collections import Counter
 
 BUDGET = {
-    "create user": 3,  # TransactWriteItems + 2 audit PutItem (KMS data key cached)
-    "password step": 2,  # Query user partition + PutItem login
-    "sms challenge": 5,  # GetItem login, GetItem device, UpdateItem throttle, UpdateItem login, SNS Publish
-    "verify": 4,  # GetItem login, BatchGetItem device + hourly failures, TransactWriteItems, PutItem audit
-    "issue card": 4,  # TransactWriteItems, PutItem audit, GetItem user (for the notice), SNS Publish
-    "card challenge": 3,  # GetItem login, GetItem device, UpdateItem login
-    "card verify": 4,  # as verify; the seed's data key is cached
+    "create user": 3,  # TransactWriteItems (user, answer slots, SMS device) + 2 audit PutItem (data key cached)
+    "password step": 2,  # Query user partition + PutItem flow
+    "wrong password": 3,  # Query user partition, UpdateItem lockout, PutItem audit: the same for unknown usernames
+    "unknown username": 3,
+    "sms challenge": 5,  # GetItem flow, GetItem device, UpdateItem throttle, UpdateItem flow, SNS Publish
+    # GetItem flow, BatchGetItem device + answer slots, TransactWriteItems (take: attempt, device, slot),
+    # TransactWriteItems (flow, session, device, slot back), PutItem audit
+    "verify": 5,
+    "issue card": 4,  # Query user partition, TransactWriteItems, PutItem audit, SNS Publish (the notice)
+    "card challenge": 3,  # GetItem flow, GetItem device, UpdateItem flow
+    "card verify": 5,  # as verify; the seed's data key is cached
     "code card challenge": 4,  # as card challenge + UpdateItem device (the pair last asked)
-    "activation start": 5,  # Query user, UpdateItem throttle, PutItem ticket, SNS Publish, PutItem audit
-    # GetItem ticket, Query user, SNS CreatePlatformEndpoint, TransactWriteItems, PutItem audit, SNS Publish (notice)
-    "activation complete": 6,
-    "push challenge": 5,  # GetItem login, GetItem device, UpdateItem push guard, UpdateItem login, SNS Publish
-    "push answer": 5,  # Query GSI1 device, GetItem login, TransactWriteItems, UpdateItem push guard, PutItem audit
-    "poll approved": 3,  # GetItem login, TransactWriteItems (login + session), PutItem audit
-    "recovery start": 3,  # Query user, PutItem ticket, PutItem audit (the DSC+ answers: no SMS)
-    # GetItem ticket, Query user, GetItem device, TransactWriteItems, 3 PutItem audit, SNS Publish (notice)
-    "recovery complete": 8,
-    "share request": 7,  # authorizer GetItem, 3 Query (owner password, both users), PutItem share, 2 PutItem audit
-    # authorizer GetItem, GetItem share, GetItem device, Query requester, TransactWriteItems, 2 PutItem audit,
+    "activation start": 5,  # Query user, UpdateItem throttle, PutItem flow with its code, SNS Publish, PutItem audit
+    # GetItem flow, Query user, GetItem answer slots, TransactWriteItems (take), SNS CreatePlatformEndpoint,
+    # TransactWriteItems (flow, device, revocations, instance), PutItem audit, SNS Publish (notice)
+    "activation complete": 8,
+    "push challenge": 5,  # GetItem flow, GetItem device, UpdateItem push guard, UpdateItem flow, SNS Publish
+    "push answer": 5,  # Query GSI1 device, BatchGetItem (login or withdrawal), TransactWriteItems, UpdateItem, PutItem
+    "poll approved": 4,  # GetItem flow, GetItem device (the session's), TransactWriteItems (flow + session), PutItem
+    "recovery start": 3,  # Query user, PutItem flow with its challenge, PutItem audit (the DSC+ answers: no SMS)
+    # GetItem flow, Query user, BatchGetItem device + slots, 2 TransactWriteItems (take, enrol), 3 PutItem audit,
+    # SNS Publish (notice)
+    "recovery complete": 9,
+    "share request": 8,  # authorizer, 3 Query (owner password, both users), PutItem flow, PutItem share, 2 audit
+    # authorizer, GetItem share, GetItem flow, BatchGetItem owner's device + slots, TransactWriteItems (take),
+    # Query requester, TransactWriteItems (share, flow, link, own devices, slot back), 2 PutItem audit,
     # GetItem owner + 2 SNS Publish (the notices)
-    "share complete": 10,
-    "withdrawal create": 5,  # authorizer GetItem, Query user, GetItem ledger, PutItem transaction, PutItem audit
-    "withdrawal challenge": 6,  # authorizer, GetItem txn, GetItem user, GetItem ledger, GetItem device, UpdateItem txn
-    # authorizer, GetItem txn, BatchGetItem, GetItem user, GetItem ledger, TransactWriteItems, PutItem audit
-    "withdrawal verify": 7,
+    "share complete": 12,
+    "withdrawal create": 5,  # authorizer GetItem, Query user, Query day totals, PutItem flow, PutItem audit
+    "withdrawal challenge": 6,  # authorizer, GetItem flow, GetItem user, Query day totals, GetItem device, UpdateItem
+    # authorizer, GetItem flow, BatchGetItem, TransactWriteItems (take), GetItem user, Query day totals,
+    # TransactWriteItems (add to the day's total, flow, device, slot back), PutItem audit
+    "withdrawal verify": 8,
     "settings change": 5,  # authorizer GetItem, GetItem user, UpdateItem user, PutItem audit, SNS Publish
     "login status": 1,
-    "me": 3,  # authorizer GetItem session, Query user partition, GetItem ledger (what is left)
+    "me": 3,  # authorizer GetItem session, Query user partition, Query day totals (what is left)
     "logout": 3,  # authorizer GetItem, DeleteItem session, PutItem audit
     "admin view": 1,  # Query user partition (identity key cached)
     "audit": 1,
@@ -197,8 +205,16 @@ def test_each_request_stays_within_its_budget(api):
     measure_sharing(api, user_body, measured)
     measure_withdrawal(api, user, measured)
 
+    _, measured["wrong password"] = measure(api, lambda: api("POST", "/v1/login", {
+        "username": user["username"], "password": "not-the-password"}))
+    _, measured["unknown username"] = measure(api, lambda: api("POST", "/v1/login", {
+        "username": f"nobody{secrets.token_hex(4)}", "password": "not-the-password"}))
+
     report = {flow: dict(Counter(f"{s}:{o}" for s, o in calls)) for flow, calls in measured.items()}
     print(report)
     for flow, calls in measured.items():
         assert len(calls) <= BUDGET[flow], (flow, report[flow])
     assert not [c for c in api.aws_calls() if c[1] == "Scan"], "a request path scanned a table"
+    # Enumeration by timing: a wrong password makes the same calls, known username or not.
+    assert measured["wrong password"] == measured["unknown username"], (report["wrong password"],
+                                                                       report["unknown username"])

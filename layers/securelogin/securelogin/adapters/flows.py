@@ -86,7 +86,7 @@ class FlowStore:
     def restart(self, flow: Flow) -> Flow:
         """Stores ``flow`` under a key that is not random (a device's activation or PIN
         change): it replaces any earlier one, with a new version so that answers to the
-        old challenge no longer count, and its attempts start again."""
+        old challenge no longer count, and its attempts start again. One write either way."""
         item = _flow_item(flow)
         item.update(actions=[
             FlowItem.kind.set(FlowItem), FlowItem.purpose.set(flow.purpose.value),

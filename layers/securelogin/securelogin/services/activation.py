@@ -103,8 +103,8 @@ class ActivationService:
 
     def send_token(self, username: str, phone: str, purpose: Purpose, details: dict[str, str]) -> ActivationStarted:
         """A flow whose challenge is a token texted to ``phone`` (the caller checked the password)."""
-        flow_id, flow = self._flows.start(purpose, username, self._policy.activation_ttl, details=details)
-        self._flows.send_code(flow, phone, self._policy.activation_code_digits, TOKEN_TEXT)
+        flow_id, flow = self._flows.start_with_code(purpose, username, self._policy.activation_ttl, phone,
+                                                    self._policy.activation_code_digits, TOKEN_TEXT, details=details)
         self._audit.record(username, f"{purpose.value}.code_sent", phone=mask(phone))
         return ActivationStarted(flow_id, mask(phone), flow.expires_at)
 

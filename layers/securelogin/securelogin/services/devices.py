@@ -105,6 +105,6 @@ class DeviceService:
             raise NotFound("user_not_found", "No such user.") from None
         self._audit.record(username, "device.added", device_id=device_id, device_type=order.type.value, by=actor,
                            legacy_import=order.legacy_import)
-        self._notifier.tell_username(username, f"a {LABELS[order.type]} was added to your account. "
+        self._notifier.tell(found.user, f"a {LABELS[order.type]} was added to your account. "
                                                "If this was not you, call Client Services.")
         return IssuedDevice(device, generated_seed, card)

@@ -94,19 +94,67 @@ class FlowEngine:
     # ------------------------------------------------------------------ starting and finding flows
 
     def start(self, purpose: Purpose, username: str, ttl: timedelta, device_ids: list[str] | None = None,
-              flow_id: str | None = None, replaces: bool = False, **fields: Any) -> tuple[str, Flow]:
-        """A new flow with a random id (at least 128 bits), or ``flow_id`` when the flow
-        is named otherwise (a QR session ID; a device's activation or PIN change, which
-        ``replaces`` any earlier one for that device). Returns the id, never stored, and the flow."""
-        now = self._clock.now()
+              flow_id: str | None = None, **fields: Any) -> tuple[str, Flow]:
+        """A new flow, to be challenged later on one of ``device_ids`` (a login, a
+        withdrawal), or never (a QR session). Its id is random (at least 128 bits) unless
+        the flow is named otherwise (``flow_id``: a QR session ID). Returns the id, which
+        is never stored, and the flow."""
         new_id = flow_id or random_token(16)
-        flow = Flow(purpose=purpose, key=lookup_key(new_id), username=username, expires_at=now + ttl,
-                    device_ids=list(device_ids or []), **fields)
-        if replaces:
-            flow = self._flows.restart(flow)
-        else:
-            self._flows.create(flow)
+        flow = Flow(purpose=purpose, key=lookup_key(new_id), username=username,
+                    expires_at=self._clock.now() + ttl, device_ids=list(device_ids or []), **fields)
+        self._flows.create(flow)
         return new_id, flow
+
+    def start_challenged(self, purpose: Purpose, username: str, ttl: timedelta, device: Device | None,
+                         method: str | None = None, flow_id: str | None = None,
+                         **fields: Any) -> tuple[str, Flow, ChallengeIssued]:
+        """A new flow challenged at once on ``device`` (already read by the caller), in
+        one write: a recovery, a share, a shipped card's activation, a PIN change. A
+        ``flow_id`` names a flow that replaces any earlier one of that name (one per device)."""
+        now = self._clock.now()
+        device = self.usable(device, now, purpose)
+        new_id = flow_id or random_token(16)
+        key = lookup_key(new_id)
+        method, issued = self._issue(device, method, ChallengeContext(purpose.value, key, now, new_id))
+        flow = Flow(purpose=purpose, key=key, username=username, expires_at=now + ttl,
+                    device_ids=[device.device_id], **fields)
+        flow.challenge = Challenge(device_id=device.device_id, method=method, issued_at=now,
+                                   expires_at=min(issued.expires_at, flow.expires_at), check_data=issued.check_data)
+        self._reserve_delivery(flow, issued.message, now)
+        try:
+            flow = self._flows.restart(flow) if flow_id else self._create(flow)
+            if issued.remember is not None:
+                self._users.remember_challenge(device, issued.remember)
+            if issued.message is not None:
+                self._sender.send(issued.message)
+        except DeliveryFailed:
+            self._give_back_delivery(flow, issued.message, now)
+            raise Unavailable("delivery_failed", "The message could not be sent. Try again.") from None
+        return new_id, flow, ChallengeIssued(device, method, issued.public)
+
+    def start_with_code(self, purpose: Purpose, username: str, ttl: timedelta, phone: str, digits: int, text: str,
+                        **fields: Any) -> tuple[str, Flow]:
+        """A new flow whose challenge is a code texted to ``phone`` (IB Key activation and
+        recovery by SMS), in one write. ``text`` has ``{code}`` and ``{minutes}`` to fill in."""
+        now = self._clock.now()
+        new_id = random_token(16)
+        flow = Flow(purpose=purpose, key=lookup_key(new_id), username=username, expires_at=now + ttl, **fields)
+        code = numeric_code(digits)
+        flow.challenge = Challenge(device_id=None, method=CODE_METHOD, issued_at=now, expires_at=flow.expires_at,
+                                   check_data={"digest": code_digest(self._code_key(), self._binding(flow), code)})
+        message = OutgoingMessage("sms", phone, text.format(code=code, minutes=int(ttl.total_seconds() // 60)))
+        self._reserve_delivery(flow, message, now)
+        try:
+            self._create(flow)
+            self._sender.send(message)
+        except DeliveryFailed:
+            self._give_back_delivery(flow, message, now)
+            raise Unavailable("delivery_failed", "The message could not be sent. Try again.") from None
+        return new_id, flow
+
+    def _create(self, flow: Flow) -> Flow:
+        self._flows.create(flow)
+        return flow
 
     def open(self, purpose: Purpose, flow_id: str, owner: str | None = None) -> Flow:
         """The pending flow behind ``flow_id`` for this purpose (and ``owner``, on routes
@@ -153,25 +201,6 @@ class FlowEngine:
                 raise Conflict("challenge_in_progress", "Another challenge was just issued.") from None
             raise Unavailable("delivery_failed", "The message could not be sent. Try again.") from None
         return ChallengeIssued(device, method, issued.public)
-
-    def send_code(self, flow: Flow, phone: str, digits: int, text: str) -> None:
-        """Texts a code to ``phone`` as the flow's challenge (IB Key activation and
-        recovery by SMS). ``text`` has ``{code}`` and ``{minutes}`` to fill in."""
-        now = self._clock.now()
-        code = numeric_code(digits)
-        minutes = int((flow.expires_at - now).total_seconds() // 60)
-        message = OutgoingMessage("sms", phone, text.format(code=code, minutes=minutes))
-        self._reserve_delivery(flow, message, now)
-        challenge = Challenge(device_id=None, method=CODE_METHOD, issued_at=now, expires_at=flow.expires_at,
-                              check_data={"digest": code_digest(self._code_key(), self._binding(flow), code)})
-        try:
-            self._flows.set_challenge(flow, challenge)
-            self._sender.send(message)
-        except (StaleWrite, DeliveryFailed) as exc:
-            self._give_back_delivery(flow, message, now)
-            if isinstance(exc, StaleWrite):
-                raise Conflict("challenge_in_progress", "Another code was just sent.") from None
-            raise Unavailable("delivery_failed", "The message could not be sent. Try again.") from None
 
     def _issue(self, device: Device, method: str | None, context: ChallengeContext) -> tuple[str, IssuedChallenge]:
         factor = self._factors.for_type(device.type)

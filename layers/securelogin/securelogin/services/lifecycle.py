@@ -230,10 +230,9 @@ class DeviceLifecycle:
         return device
 
     def _device_challenge(self, purpose: Purpose, device: Device) -> tuple[str, datetime]:
-        flow_id = _device_flow_id(device.username, device.device_id)
-        _, flow = self._flows.start(purpose, device.username, self._policy.challenge_ttl,
-                                    device_ids=[device.device_id], flow_id=flow_id, replaces=True)
-        issued = self._flows.challenge(flow, flow_id, device.device_id, "challenge_response")
+        _, _, issued = self._flows.start_challenged(purpose, device.username, self._policy.challenge_ttl, device,
+                                                    "challenge_response",
+                                                    flow_id=_device_flow_id(device.username, device.device_id))
         return issued.public["challenge_code"], issued.public["expires_at"]
 
     def return_device(self, username: str, device_id: str) -> Device:

@@ -53,9 +53,8 @@ class RecoveryService:
                    or ""}
         device = most_secure([d for d in found.devices if d.physical and d.status_at(now) == DeviceStatus.ACTIVE])
         if device is not None:
-            recovery_id, flow = self._flows.start(PURPOSE, username, self._policy.challenge_ttl,
-                                                  device_ids=[device.device_id], details=details)
-            issued = self._flows.challenge(flow, recovery_id, device.device_id, "challenge_response")
+            recovery_id, flow, issued = self._flows.start_challenged(PURPOSE, username, self._policy.challenge_ttl,
+                                                                     device, "challenge_response", details=details)
             self._audit.record(username, "recovery.started", method="device", device_id=device.device_id)
             return RecoveryStarted(recovery_id, "device", flow.expires_at, device_id=device.device_id,
                                    challenge=issued.public)

@@ -79,9 +79,8 @@ class SharingService:
         if own_levels and max(own_levels) > device.security_level:
             raise Conflict("less_secure_device", "Only the most secure device of the two usernames can be shared.")
 
-        share_id, flow = self._flows.start(PURPOSE, requester, self._policy.challenge_ttl,
-                                           device_ids=[device.device_id], details={"device_user": owner})
-        issued = self._flows.challenge(flow, share_id, device.device_id, "challenge_response")
+        share_id, flow, issued = self._flows.start_challenged(PURPOSE, requester, self._policy.challenge_ttl, device,
+                                                              "challenge_response", details={"device_user": owner})
         share = Share(share_id=share_id, key=flow.key, requester=requester, owner=owner, device_id=device.device_id,
                       status="challenged", same_entity=asking.user.entity_id == owning.user.entity_id,
                       created_at=now, expires_at=flow.expires_at)
