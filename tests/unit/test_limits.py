@@ -1,6 +1,6 @@
 from datetime import date
 
-from securelogin.domain.limits import Availability, availability, five_business_day_window, most_generous
+from securelogin.domain.limits import Availability, availability, five_business_day_window, most_generous, room_today
 
 NONE = frozenset()
 
@@ -43,3 +43,14 @@ def test_unlimited_and_spent_out():
 def test_the_most_generous_option():
     assert most_generous([Availability(1, 5), Availability(None, None), Availability(3, 3)]) == Availability(None, None)
     assert most_generous([]) == Availability(0, 0)
+
+
+def test_the_room_left_today_is_the_condition_of_the_atomic_add():
+    today = date(2026, 11, 20)  # a Friday
+    totals = {date(2026, 11, 17): 500_000.0, today: 50_000.0}
+    # 200,000 a day and 600,000 over five business days: the window is what binds
+    assert room_today((200_000, 600_000), totals, today, frozenset(), 30_000) == 70_000
+    assert room_today((200_000, None), totals, today, frozenset(), 30_000) == 170_000
+    assert room_today((None, None), totals, today, frozenset(), 30_000) is None
+    assert room_today((200_000, 600_000), totals, today, frozenset(), 30_000, reserved=20) == 69_980
+    assert room_today((200_000, 600_000), {}, today, frozenset(), 250_000) < 0

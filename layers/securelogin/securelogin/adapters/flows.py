@@ -2,11 +2,13 @@
 passes, whatever the flow.
 
 An answer is counted *before* it is checked: one transaction takes one of the flow's
-attempts, one step of the device's consecutive-failure count (refused while the device is
-locked) and one slot of the user's cap on answers per window. Only then is the answer
-checked. A right answer gives the device count and the slot back in the same write that
-completes the flow; a wrong one keeps them. So sixteen parallel guesses count as sixteen,
-and a guess that was never counted is never checked.
+attempts and one slot of the user's cap on answers per window, on the condition that the
+device is not locked. Only then is the answer checked. A right answer gives the slot back
+in the same write that completes the flow; a wrong one keeps it and adds a failure to the
+device, which locks it at the count. So sixteen parallel guesses are never checked more
+often than the flow's attempts and the user's cap allow, and a guess that was never
+counted is never checked. The device's count moves only on wrong answers, so right
+answers in flight never lock it.
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ class AttemptsUsed(Exception):
 
 
 class DeviceRefusing(Exception):
-    """The device is locked, or its failures have just reached the lock."""
+    """The device is locked, or no longer in the state it was read in."""
 
 
 class CapReached(Exception):
@@ -167,9 +169,8 @@ class FlowStore:
             return None
 
     def reserve_answer(self, flow: Flow, device: Device | None, slot_user: str, slots: dict[str, int],
-                       now: datetime, max_attempts: int, lock_after: int, cap: int,
-                       window: timedelta) -> Reservation:
-        """Takes an attempt, a device failure and a slot, all or none (see the module)."""
+                       now: datetime, max_attempts: int, cap: int, window: timedelta) -> Reservation:
+        """Takes an attempt and a slot while the device is not locked, all or none (see the module)."""
         cutoff = _millis(now - window)
         free = [str(n) for n in range(cap) if slots.get(str(n), 0) <= cutoff]
         if not free:
@@ -182,10 +183,10 @@ class FlowStore:
                           condition=(FlowItem.status == FlowStatus.PENDING.value)
                           & (FlowItem.challenge_version == flow.version) & (FlowItem.attempts < max_attempts))
                 if device is not None:
-                    tx.update(_device_state(device), actions=[DeviceItem.consecutive_failures.add(1)],
-                              condition=(DeviceItem.status == device.status.value)
-                              & (DeviceItem.locked_until.does_not_exist() | (DeviceItem.locked_until <= now))
-                              & (DeviceItem.consecutive_failures < lock_after))
+                    tx.condition_check(DeviceItem, user_pk(device.holder), f"DEVICE#{device.device_id}",
+                                       condition=(DeviceItem.status == device.status.value)
+                                       & (DeviceItem.locked_until.does_not_exist()
+                                          | (DeviceItem.locked_until <= now)))
                 tx.update(AnswerSlotsItem(pk=user_pk(slot_user), sk="ANSWERS"),
                           actions=[AnswerSlotsItem.slots[slot].set(stamp)],
                           condition=AnswerSlotsItem.slots[slot].does_not_exist()
@@ -196,19 +197,27 @@ class FlowStore:
         return Reservation(slot_user, slot, stamp, flow.attempts + 1)
 
     def _explain(self, exc: StaleWrite, flow: Flow, max_attempts: int, device: Device | None) -> None:
-        if 0 in exc.failed_items:
-            current = self.get(flow.purpose, flow.key)
-            if current is not None and current.status == FlowStatus.PENDING and current.version == flow.version \
-                    and current.attempts >= max_attempts:
-                raise AttemptsUsed(flow.key) from None
+        """Why a take failed, from the state read again (not from the positions of the
+        failed conditions, which moto does not report in order for condition checks). A
+        write conflict, or a slot taken meanwhile, returns: the caller tries again."""
+        if not exc.failed_items:
+            return
+        current = self.get(flow.purpose, flow.key)
+        if current is None or current.status != FlowStatus.PENDING or current.version != flow.version:
             raise FlowClosed(flow.key) from None
-        if device is not None and 1 in exc.failed_items:
+        if current.attempts >= max_attempts:
+            raise AttemptsUsed(flow.key) from None
+        if device is not None:
             raise DeviceRefusing(device.device_id) from None
 
-    def lock_if_due(self, device: Device, now: datetime, lock_after: int, lock_for: timedelta) -> datetime | None:
-        """Locks the device when its consecutive failures reached ``lock_after``, for
-        ``lock_for`` doubled per earlier lock; the lock starts a new count. Returns the
-        end of the lock this call made, or None."""
+    def count_failure(self, device: Device, now: datetime, lock_after: int, lock_for: timedelta) -> datetime | None:
+        """A wrong answer from the device: one more consecutive failure, and at
+        ``lock_after`` a lock for ``lock_for`` doubled per earlier lock (the lock starts a
+        new count). Returns the end of the lock this answer made, or None."""
+        item = _device_state(device)
+        item.update(actions=[DeviceItem.consecutive_failures.add(1)], condition=DeviceItem.pk.exists())
+        if int(item.consecutive_failures) < lock_after:
+            return None
         until = now + lock_for * (2 ** device.lock_count)
         try:
             _device_state(device).update(

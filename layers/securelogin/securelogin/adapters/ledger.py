@@ -4,15 +4,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from securelogin.adapters.flows import Reservation, complete_flow
-from securelogin.adapters.stores import StaleWrite, conditional_transaction
+from securelogin.adapters.stores import conditional_transaction
 from securelogin.adapters.table import SpentItem, user_pk
 from securelogin.domain.models import Device, Flow
 
 KEEP = timedelta(days=21)
-
-
-class LimitReached(Exception):
-    """Today's total would pass the room the limits leave."""
 
 
 def _sk(day: date) -> str:
@@ -31,20 +27,15 @@ class LedgerStore:
         """In one transaction: the withdrawal is approved and added to today's total, on
         the condition that today's total before it is at most ``room_today`` (None:
         unlimited). An atomic add, not a read-modify-write: concurrent withdrawals that
-        fit all pass. LimitReached when the total moved past the room; StaleWrite when the
-        withdrawal itself changed."""
+        fit all pass. StaleWrite when a condition failed (the total moved past the room, or
+        the withdrawal changed: the caller reads which) or the write conflicted (no failed items)."""
         day = now.date()
         item = SpentItem(pk=user_pk(flow.username), sk=_sk(day))
         condition = None
         if room_today is not None:
             condition = SpentItem.total.does_not_exist() | (SpentItem.total <= room_today)
-        try:
-            with conditional_transaction(flow.key) as tx:
-                tx.update(item, actions=[SpentItem.total.add(amount), SpentItem.kind.set(SpentItem),
-                                         SpentItem.expires_ttl.set(now + KEEP)],
-                          condition=condition)
-                complete_flow(tx, flow, confirmed_by=device, reservation=reservation, now=now)
-        except StaleWrite as exc:
-            if exc.failed_items == (0,):
-                raise LimitReached(flow.key) from None
-            raise
+        with conditional_transaction(flow.key) as tx:
+            tx.update(item, actions=[SpentItem.total.add(amount), SpentItem.kind.set(SpentItem),
+                                     SpentItem.expires_ttl.set(now + KEEP)],
+                      condition=condition)
+            complete_flow(tx, flow, confirmed_by=device, reservation=reservation, now=now)

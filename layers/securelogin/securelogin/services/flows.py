@@ -166,6 +166,11 @@ class FlowEngine:
             raise self.gone(purpose)
         return flow
 
+    def unchanged(self, flow: Flow) -> bool:
+        """Whether the flow is still pending at the version it was read at."""
+        current = self._flows.get(flow.purpose, flow.key)
+        return current is not None and current.status == FlowStatus.PENDING and current.version == flow.version
+
     def find(self, purpose: Purpose, flow_id: str, owner: str | None = None) -> Flow | None:
         """The flow in whatever state, for status reads; None when unknown here."""
         flow = self._flows.get(purpose, lookup_key(flow_id))
@@ -262,8 +267,8 @@ class FlowEngine:
         self._audit.record(flow.username, f"{flow.purpose.value}.answer_failed",
                            device_id=device.device_id if device else None, attempts_left=left)
         if device is not None:
-            until = self._flows.lock_if_due(device, now, self._policy.device_lock_after,
-                                            self._policy.device_lock_duration)
+            until = self._flows.count_failure(device, now, self._policy.device_lock_after,
+                                              self._policy.device_lock_duration)
             if until is not None:
                 self._audit.record(device.holder, "device.locked", device_id=device.device_id, until=until.isoformat())
                 raise Locked("device_locked", "Too many wrong answers: this device is locked for a while.",
@@ -282,8 +287,8 @@ class FlowEngine:
         raise Unauthenticated(code, message, attempts_left=left)
 
     def _count(self, flow: Flow, challenge: Challenge, now: datetime) -> tuple[Device | None, Reservation]:
-        """Takes an attempt, a device failure and a slot of the cap before the answer is
-        checked; retries when another answer took the same slot at the same moment."""
+        """Takes an attempt and a slot of the cap, while the device is not locked, before
+        the answer is checked; retries when another answer took the same slot at once."""
         who = self.device_user(flow)
         policy = self._policy
         for _ in range(RESERVE_TRIES):
@@ -294,8 +299,8 @@ class FlowEngine:
                 device, slots = None, self._flows.slots(who)
             try:
                 return device, self._flows.reserve_answer(
-                    flow, device, who, slots, now, policy.attempts_per_transaction, policy.device_lock_after,
-                    policy.user_failures_per_hour, policy.user_failure_window)
+                    flow, device, who, slots, now, policy.attempts_per_transaction, policy.user_failures_per_hour,
+                    policy.user_failure_window)
             except CapReached as full:
                 raise Throttled("too_many_attempts", "Too many answers in the last hour. Try again later.",
                                 seconds_until(full.free_at, now)) from None
@@ -303,14 +308,10 @@ class FlowEngine:
                 raise self._used_up(flow, now) from None
             except FlowClosed:
                 raise self.gone(flow.purpose) from None
-            except DeviceRefusing:
+            except DeviceRefusing:  # perhaps locked, or changed, meanwhile: read it again
                 assert device is not None
-                again = self.usable(self._users.get_device(who, device.device_id), now, flow.purpose)
-                until = self._flows.lock_if_due(again, now, policy.device_lock_after, policy.device_lock_duration)
-                if until is not None:
-                    raise Locked("device_locked", "Too many wrong answers: this device is locked for a while.",
-                                 retry_after_seconds=seconds_until(until, now)) from None
-            except StaleWrite:
+                self.usable(self._users.get_device(who, device.device_id), now, flow.purpose)
+            except StaleWrite:  # a write conflict, or the same slot taken at once
                 continue
         raise Unavailable("busy", "Too many answers at once. Try again.", retry_after_seconds=1)
 

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from securelogin.adapters.flows import Reservation
-from securelogin.adapters.ledger import LedgerStore, LimitReached
+from securelogin.adapters.ledger import LedgerStore
 from securelogin.adapters.stores import StaleWrite, UserStore
 from securelogin.clock import Clock
 from securelogin.domain.limits import Availability, availability, five_business_day_window, most_generous, room_today
 from securelogin.domain.models import Device, Flow, FlowStatus, Purpose, User
-from securelogin.errors import Forbidden, NotFound
+from securelogin.errors import Forbidden, NotFound, Unavailable
 from securelogin.policy import Policy
 from securelogin.services.audit import AuditTrail
 from securelogin.services.flows import ChallengeIssued, FlowEngine
@@ -20,7 +20,7 @@ from securelogin.services.flows import ChallengeIssued, FlowEngine
 PURPOSE = Purpose.WITHDRAWAL
 STATUS = {FlowStatus.PENDING: "pending", FlowStatus.APPROVED: "authorized", FlowStatus.DENIED: "denied",
           FlowStatus.EXPIRED: "expired"}
-CONFLICT_RETRIES = 3
+CONFLICT_RETRIES = 5
 
 
 @dataclass(frozen=True)
@@ -90,24 +90,22 @@ class WithdrawalService:
         limit = self._policy.withdrawal_limits[device.type.value]
         for _ in range(CONFLICT_RETRIES):
             totals = self._totals(flow.username, now)
+            left = self._left(device.type.value, totals, user, now)
+            if not left.covers(amount):
+                raise Forbidden("limit_exceeded", "This withdrawal would go over the device's limits.",
+                                available_today=left.today, available_five_days=left.five_business_days)
             room = room_today(limit, totals, now.date(), self._holidays, amount, sum(user.reserves.values()))
             try:
-                if room is not None and room < 0:
-                    raise LimitReached(flow.key)
                 self._ledger.authorize(flow, amount, room, device, reservation, now)
-            except LimitReached:
-                best = self._left(device.type.value, self._totals(flow.username, now), user, now)
-                raise Forbidden("limit_exceeded", "This withdrawal would go over the device's limits.",
-                                available_today=best.today, available_five_days=best.five_business_days) from None
             except StaleWrite as exc:
-                if exc.failed_items:  # the withdrawal was settled meanwhile
+                if exc.failed_items and not self._flows.unchanged(flow):
                     raise self._flows.gone(PURPOSE) from None
-                continue  # a write conflict, not a condition: try again
+                continue  # the day's total moved past the room, or the write conflicted: read and check again
             self._audit.record(flow.username, "withdrawal.authorized", amount_usd=amount,
                                device_id=device.device_id, device_type=device.type.value)
             totals[now.date()] = totals.get(now.date(), 0.0) + amount
             return self._left(device.type.value, totals, user, now)
-        raise self._flows.gone(PURPOSE)
+        raise Unavailable("busy", "Too many withdrawals at once. Try again.", retry_after_seconds=1)
 
     def status(self, username: str, withdrawal_id: str) -> str:
         flow = self._flows.find(PURPOSE, withdrawal_id, owner=username)

@@ -1,0 +1,166 @@
+"""One-time things happen once when 16 requests race, through the embedded AWS over HTTP
+(whose conditional writes are atomic, as DynamoDB's are); no race ends in a 5xx."""
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from test_ib_key import PhoneApp
+
+from securelogin.api.errors import STATUS
+from securelogin.crypto.ocra import ocra
+from securelogin.domain.models import DeviceStatus, DeviceType
+from securelogin.errors import DomainError
+from securelogin.services.devices import DeviceOrder
+from securelogin.services.login import ClientInfo
+
+PASSWORD = "correct horse 1"
+SEED = "3132333435363738393031323334353637383930313233343536373839303132"
+SUITE = "OCRA-1:HOTP-SHA256-8:QN06-PSHA1"
+RACERS = 16
+
+
+def race(action: Callable[[int], object], n: int = RACERS) -> list[object]:
+    """``action(i)`` in ``n`` threads released at once: each result, or the domain error
+    it raised. Anything else (a 5xx-to-be) fails the test."""
+    gate, outcomes, unexpected = threading.Barrier(n), [None] * n, []
+
+    def run(i: int) -> None:
+        gate.wait()
+        try:
+            outcomes[i] = action(i)
+        except DomainError as refused:
+            outcomes[i] = refused
+        except Exception as exc:
+            unexpected.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not unexpected, unexpected
+    assert all(STATUS[type(o)] < 500 for o in outcomes if isinstance(o, DomainError)), outcomes
+    return outcomes
+
+
+def winners(outcomes: list[object]) -> list[object]:
+    return [o for o in outcomes if not isinstance(o, DomainError)]
+
+
+def codes(outcomes: list[object]) -> Counter:
+    return Counter(o.code for o in outcomes if isinstance(o, DomainError))
+
+
+@pytest.fixture
+def world(world_over_http, new_user):
+    world_over_http.services.users.create(new_user("alice", balance_usd=3_000_000), actor="tester")
+    return world_over_http
+
+
+def texted(world, digits: int, since: int = 0) -> str:
+    sms = [m for m in world.embedded.outbox.snapshot()[since:] if m["channel"] == "sms"]
+    return re.findall(rf"\d{{{digits}}}", sms[-1]["body"])[0]
+
+
+def card_login(world):
+    card = next(d for d in world.services.users.profile("alice")[1] if d.type == DeviceType.DSC_PLUS)
+    started = world.services.login.start("alice", PASSWORD, ClientInfo("portal"))
+    public = world.services.login.challenge(started.login_id, card.device_id, None).public
+    return started.login_id, ocra(SUITE, bytes.fromhex(SEED), public["challenge_code"], pin="4831")
+
+
+def test_sixteen_right_answers_open_one_session(world):
+    started = world.services.login.start("alice", PASSWORD, ClientInfo("portal"))
+    mark = len(world.embedded.outbox.snapshot())
+    world.services.login.challenge(started.login_id, started.devices[0].device_id, None)
+    code = texted(world, 6, mark)
+    outcomes = race(lambda _: world.services.login.verify(started.login_id, code))
+    assert len(winners(outcomes)) == 1
+
+
+def test_sixteen_guesses_are_counted_as_sixteen_and_checked_at_most_five_times(world):
+    world.services.devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"), "cs")
+    login_id, _ = card_login(world)
+    outcomes = race(lambda i: world.services.login.verify(login_id, f"{i:08d}"))
+    assert codes(outcomes)["invalid_response"] == 5 and not winners(outcomes), codes(outcomes)
+    checked = [e for e in world.services.audit.newest_first("alice", 100) if e.type == "login.answer_failed"]
+    assert len(checked) == 5
+
+
+def test_racing_guesses_lock_a_device_once(world):
+    world.services.devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"), "cs")
+    logins = [card_login(world)[0] for _ in range(4)]
+    outcomes = race(lambda i: world.services.login.verify(logins[i % 4], f"{i:08d}"))
+    assert set(codes(outcomes)) <= {"invalid_response", "device_locked"} and not winners(outcomes)
+    card = next(d for d in world.services.users.profile("alice")[1] if d.type == DeviceType.DSC_PLUS)
+    assert card.status_at(world.clock.now()) == DeviceStatus.LOCKED and card.lock_count == 1
+
+
+def test_racing_right_answers_never_lock_a_device(world):
+    world.services.devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"), "cs")
+    ready = [card_login(world) for _ in range(RACERS)]
+    outcomes = race(lambda i: world.services.login.verify(*ready[i]))
+    assert len(winners(outcomes)) == RACERS, codes(outcomes)
+
+
+def test_sixteen_activations_with_one_token_enrol_one_app(world):
+    mark = len(world.embedded.outbox.snapshot())
+    started = world.services.activation.start_by_sms("alice", PASSWORD, "+15550001111")
+    code = texted(world, 8, mark)
+    apps = [PhoneApp() for _ in range(RACERS)]
+    outcomes = race(lambda i: world.services.activation.complete_by_sms(started.activation_id, code,
+                                                                        apps[i].enrolment()))
+    assert len(winners(outcomes)) == 1
+    keys = [d for d in world.services.users.profile("alice")[1] if d.type == DeviceType.IB_KEY]
+    assert len(keys) == 1
+
+
+def test_sixteen_completions_of_one_qr_session_enrol_one_app(world):
+    session = world.services.activation.start_by_qr("alice")
+    apps = [PhoneApp() for _ in range(RACERS)]
+    outcomes = race(lambda i: world.services.activation.complete_by_qr(session.session_id, apps[i].enrolment()))
+    assert len(winners(outcomes)) == 1 and set(codes(outcomes)) == {"qr_expired_or_used"}
+
+
+def test_sixteen_back_office_requests_give_one_temporary_code(world):
+    outcomes = race(lambda _: world.services.lifecycle.issue_temporary_code("alice", "cs"))
+    assert len(winners(outcomes)) == 1 and set(codes(outcomes)) == {"consecutive_temporary_code"}
+
+
+def test_sixteen_dsc_plus_requests_open_one(world):
+    app = PhoneApp()
+    mark = len(world.embedded.outbox.snapshot())
+    started = world.services.activation.start_by_sms("alice", PASSWORD, "+15550001111")
+    world.services.activation.complete_by_sms(started.activation_id, texted(world, 8, mark), app.enrolment())
+    outcomes = race(lambda _: world.services.lifecycle.request_dsc_plus("alice", "5820", "new"))
+    assert len(winners(outcomes)) == 1 and set(codes(outcomes)) == {"request_pending"}
+
+
+def _ready_withdrawals(world, amount: float) -> list[tuple[str, str]]:
+    world.services.devices.issue("alice", DeviceOrder(type=DeviceType.DSC, seed_hex=SEED, pin="4831",
+                                                      legacy_import=True), "cs")
+    card = next(d for d in world.services.users.profile("alice")[1] if d.type == DeviceType.DSC)
+    ready = []
+    for _ in range(RACERS):
+        started = world.services.withdrawals.create("alice", amount)
+        public = world.services.withdrawals.challenge("alice", started.withdrawal_id, card.device_id, None).public
+        ready.append((started.withdrawal_id, ocra(SUITE, bytes.fromhex(SEED), public["challenge_code"], pin="4831")))
+    return ready
+
+
+def test_sixteen_withdrawals_that_fit_together_all_pass(world):
+    ready = _ready_withdrawals(world, 60_000)  # 960,000 of the legacy DSC's 1,000,000 a day
+    outcomes = race(lambda i: world.services.withdrawals.verify("alice", *ready[i]))
+    assert len(winners(outcomes)) == RACERS, codes(outcomes)
+
+
+def test_sixteen_withdrawals_that_do_not_fit_pass_up_to_the_limit(world):
+    ready = _ready_withdrawals(world, 100_000)  # ten fit in the day's 1,000,000
+    outcomes = race(lambda i: world.services.withdrawals.verify("alice", *ready[i]))
+    assert len(winners(outcomes)) == 10 and codes(outcomes) == Counter({"limit_exceeded": 6})
+    left = world.services.withdrawals.limits(*world.services.users.profile("alice"))["dsc"]
+    assert left["remaining_today"] == 0
