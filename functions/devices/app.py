@@ -64,7 +64,8 @@ def return_device(device_id: Annotated[DeviceId, Path()]) -> dict:
 
 @devices.post("/v1/devices/<device_id>/reactivate")
 def reactivate(device_id: Annotated[DeviceId, Path()]) -> dict:
-    reactivated = services().lifecycle.reactivate(full_caller(devices).username, device_id)
+    who = full_caller(devices)
+    reactivated = services().lifecycle.reactivate(who.username, device_id, who.device_id)
     return views.device(reactivated, system_clock.now())
 
 

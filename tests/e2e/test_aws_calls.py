@@ -9,6 +9,8 @@ import re
 import secrets
 from collections import Counter
 
+# Every request with a session starts with the authorizer: GetItem session, GetItem the device that opened it
+# (a session lives no longer than its device), counted as "authorizer" below.
 BUDGET = {
     "create user": 3,  # TransactWriteItems (user, answer slots, SMS device) + 2 audit PutItem (data key cached)
     "password step": 2,  # Query user partition + PutItem flow
@@ -33,20 +35,20 @@ BUDGET = {
     # GetItem flow, Query user, BatchGetItem device + slots, 2 TransactWriteItems (take, enrol), 3 PutItem audit,
     # SNS Publish (notice)
     "recovery complete": 9,
-    "share request": 8,  # authorizer, 3 Query (owner password, both users), PutItem flow, PutItem share, 2 audit
-    # authorizer, GetItem share, GetItem flow, BatchGetItem owner's device + slots, TransactWriteItems (take),
+    "share request": 9,  # authorizer (2), 3 Query (owner password, both users), PutItem flow, PutItem share, 2 audit
+    # authorizer (2), GetItem share, GetItem flow, BatchGetItem owner's device + slots, TransactWriteItems (take),
     # Query requester, TransactWriteItems (share, flow, link, own devices, slot back), 2 PutItem audit,
     # GetItem owner + 2 SNS Publish (the notices)
-    "share complete": 12,
-    "withdrawal create": 5,  # authorizer GetItem, Query user, Query day totals, PutItem flow, PutItem audit
-    "withdrawal challenge": 6,  # authorizer, GetItem flow, GetItem user, Query day totals, GetItem device, UpdateItem
-    # authorizer, GetItem flow, BatchGetItem, TransactWriteItems (take), GetItem user, Query day totals,
+    "share complete": 13,
+    "withdrawal create": 6,  # authorizer (2), Query user, Query day totals, PutItem flow, PutItem audit
+    "withdrawal challenge": 7,  # authorizer (2), GetItem flow, GetItem user, Query day totals, GetItem device, UpdateItem
+    # authorizer (2), GetItem flow, BatchGetItem, TransactWriteItems (take), GetItem user, Query day totals,
     # TransactWriteItems (add to the day's total, flow, device, slot back), PutItem audit
-    "withdrawal verify": 8,
-    "settings change": 5,  # authorizer GetItem, GetItem user, UpdateItem user, PutItem audit, SNS Publish
+    "withdrawal verify": 9,
+    "settings change": 6,  # authorizer (2), GetItem user, UpdateItem user, PutItem audit, SNS Publish
     "login status": 1,
-    "me": 3,  # authorizer GetItem session, Query user partition, Query day totals (what is left)
-    "logout": 3,  # authorizer GetItem, DeleteItem session, PutItem audit
+    "me": 4,  # authorizer (2), Query user partition, Query day totals (what is left)
+    "logout": 4,  # authorizer (2), DeleteItem session, PutItem audit
     "admin view": 1,  # Query user partition (identity key cached)
     "audit": 1,
 }

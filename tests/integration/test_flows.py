@@ -12,7 +12,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sns.models import sns_backends
 
 from securelogin.crypto.ocra import ocra
-from securelogin.domain.models import DeviceStatus, DeviceType, IdDocument, Identity, Scope
+from securelogin.domain.models import DeviceStatus, DeviceType, IdDocument, Identity, Scope, SlsMode
 from securelogin.errors import Conflict, Forbidden, Gone, InvalidInput, Locked, Throttled, Unauthenticated
 from securelogin.runtime import build_services
 from securelogin.services.activation import AppEnrolment
@@ -182,6 +182,7 @@ def shared(alice, new_user):
     started = alice.services.sharing.start("twin", "alice", PASSWORD)
     assert alice.services.sharing.complete("twin", started.share.share_id, card(started.challenge)).status == \
         "approved"
+    alice.share_id = started.share.share_id  # type: ignore[attr-defined]
     return alice
 
 
@@ -311,3 +312,49 @@ def test_the_last_device_cannot_be_returned_and_an_sms_device_never(alice):
     with pytest.raises(Conflict) as last:
         alice.services.lifecycle.return_device("alice", alice.card.device_id)
     assert last.value.code == "last_device"
+
+
+# ------------------------------------------------------------------ a session lives no longer than its opener
+
+def test_a_session_ends_when_its_device_is_lost_and_cannot_bring_it_back(alice):
+    login_id, public = card_login(alice)
+    granted = alice.services.login.verify(login_id, card(public))
+    with pytest.raises(Forbidden):  # reactivating needs another device's session
+        alice.services.lifecycle.reactivate("alice", alice.card.device_id, alice.card.device_id)
+    alice.services.lifecycle.mark_lost("alice", alice.card.device_id, "cs")
+    assert alice.services.sessions.authorize(granted.token) is None
+
+
+def test_a_session_through_a_share_ends_when_the_share_does(shared):
+    login_id, public = card_login(shared, "twin")
+    granted = shared.services.login.verify(login_id, card(public))
+    assert shared.services.sessions.authorize(granted.token) is not None
+    shared.services.sharing.cancel("twin", shared.share_id)
+    assert shared.services.sessions.authorize(granted.token) is None
+
+
+def test_a_trading_session_ends_when_the_user_opts_back_in(world, new_user):
+    world.services.users.create(new_user("alice", jurisdiction="US"), actor="tester")
+    world.services.settings.change("alice", SlsMode.OPTED_OUT, accept_risk=True)
+    trading = world.services.login.start("alice", PASSWORD, PORTAL).trading_session
+    assert trading is not None and world.services.sessions.authorize(trading.token) is not None
+    world.services.settings.change("alice", SlsMode.ALWAYS, accept_risk=False)
+    assert world.services.sessions.authorize(trading.token) is None
+
+
+# ------------------------------------------------------------------ a shared device is its owner's to manage
+
+def test_whoever_uses_a_shared_card_cannot_remove_return_or_work_around_it(shared):
+    with pytest.raises(Conflict) as removing:
+        shared.services.lifecycle.deactivate("twin", shared.card.device_id)
+    with pytest.raises(Conflict) as returning:
+        shared.services.lifecycle.return_device("twin", shared.card.device_id)
+    assert removing.value.code == returning.value.code == "shared_device"
+    own = shared.services.devices.issue("twin", DeviceOrder(type=DeviceType.SCC), "cs").device
+    shared.services.lifecycle.deactivate("twin", own.device_id)
+    with pytest.raises(Conflict) as reviving:
+        shared.services.lifecycle.reactivate("twin", own.device_id, None)
+    assert reviving.value.code == "shared_device_in_use"
+    shared.services.lifecycle.mark_lost("alice", shared.card.device_id, "cs")
+    with pytest.raises(Conflict):  # the owner's lost card comes back only by its owner
+        shared.services.lifecycle.reactivate("twin", shared.card.device_id, None)

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from securelogin.crypto.ocra import ocra
 from securelogin.domain.models import DeviceStatus, DeviceType
-from securelogin.errors import Conflict, Gone, InvalidInput, Throttled, Unauthenticated
+from securelogin.errors import Conflict, Gone, InvalidInput, Locked, Throttled, Unauthenticated
 from securelogin.services.activation import AppEnrolment
 from securelogin.services.login import ClientInfo
 
@@ -262,3 +262,18 @@ def test_the_offline_challenge_response(world):
     question = issued.public["challenge_code"]
     response = ocra(done.ocra_suite, bytes.fromhex(done.ocra_secret_hex), question)
     assert world.services.login.verify(started.login_id, response).session.scope.value == "full"
+
+
+def test_a_locked_ib_key_approves_no_push(world):
+    app = PhoneApp()
+    activate(world, app)
+    _, data = push_login(world, app)  # a push sent before the lock
+    key = app.enrolled["alice"].device_id
+    for _ in range(2):
+        started = world.services.login.start("alice", PASSWORD, PORTAL)
+        world.services.login.challenge(started.login_id, key, "challenge_response")
+        for _ in range(5):
+            with pytest.raises((Unauthenticated, Locked)):
+                world.services.login.verify(started.login_id, "00000000")
+    with pytest.raises(Locked):
+        answer(world, app, data)

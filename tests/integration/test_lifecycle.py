@@ -67,7 +67,7 @@ def test_no_second_temporary_code_until_a_permanent_device_is_back(alice):
     with pytest.raises(Conflict) as refused:
         alice.services.lifecycle.issue_temporary_code("alice", "cs")
     assert refused.value.code == "consecutive_temporary_code"
-    alice.services.lifecycle.reactivate("alice", card.device.device_id)
+    alice.services.lifecycle.reactivate("alice", card.device.device_id, None)
     assert alice.services.lifecycle.issue_temporary_code("alice", "cs").code
 
 
@@ -82,7 +82,7 @@ def test_a_lost_device_is_not_offered_and_a_found_one_ends_the_temporary_devices
     assert all(len(v) == 3 and v.isdigit() for v in online.card.values())
     assert (online.device.valid_until - online.device.created_at).days == 21
     login_with(alice, DeviceType.ONLINE_SCC, lambda p: online.card[p["indices"][0]] + online.card[p["indices"][1]])
-    alice.services.lifecycle.reactivate("alice", card.device.device_id)
+    alice.services.lifecycle.reactivate("alice", card.device.device_id, None)
     now_devices = devices(alice)
     assert now_devices[card.device.device_id].status == DeviceStatus.ACTIVE
     assert now_devices[temp.device.device_id].status == DeviceStatus.REVOKED

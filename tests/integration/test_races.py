@@ -164,3 +164,31 @@ def test_sixteen_withdrawals_that_do_not_fit_pass_up_to_the_limit(world):
     assert len(winners(outcomes)) == 10 and codes(outcomes) == Counter({"limit_exceeded": 6})
     left = world.services.withdrawals.limits(*world.services.users.profile("alice"))["dsc"]
     assert left["remaining_today"] == 0
+
+
+def test_two_devices_removed_at_once_leave_one(world):
+    scc = world.services.devices.issue("alice", DeviceOrder(type=DeviceType.SCC), "cs").device
+    sms = next(d for d in world.services.users.profile("alice")[1] if d.type == DeviceType.SMS)
+    targets = [scc.device_id, sms.device_id]
+    outcomes = race(lambda i: world.services.lifecycle.deactivate("alice", targets[i % 2]))
+    assert len(winners(outcomes)) == 1
+    active = [d for d in world.services.users.profile("alice")[1] if d.status == DeviceStatus.ACTIVE]
+    assert len(active) == 1
+
+
+def test_sixteen_enrolments_at_once_leave_one_active_ib_key(world):
+    sessions = [world.services.activation.start_by_qr("alice").session_id for _ in range(RACERS)]
+    apps = [PhoneApp() for _ in range(RACERS)]
+    race(lambda i: world.services.activation.complete_by_qr(sessions[i], apps[i].enrolment()))
+    keys = [d for d in world.services.users.profile("alice")[1]
+            if d.type == DeviceType.IB_KEY and d.status == DeviceStatus.ACTIVE]
+    assert len(keys) == 1
+
+
+def test_sixteen_online_cards_at_once_leave_one(world):
+    issued = world.services.lifecycle.issue_temporary_code("alice", "cs")
+    outcomes = race(lambda _: world.services.lifecycle.online_card("alice", issued.device.device_id))
+    assert len(winners(outcomes)) >= 1 and set(codes(outcomes)) <= {"devices_changed"}
+    cards = [d for d in world.services.users.profile("alice")[1]
+             if d.type == DeviceType.ONLINE_SCC and d.status == DeviceStatus.ACTIVE]
+    assert len(cards) == 1

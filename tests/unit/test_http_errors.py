@@ -192,6 +192,7 @@ def test_unreadable_body_messages_never_echo_the_body():
 @pytest.mark.parametrize(("path", "payload"), [
     ("/withdraw", {"amount_usd": "42"}),
     ("/withdraw", {"amount_usd": True}),
+    ("/withdraw", {"amount_usd": 5e-324}),  # a float, but no amount of money
     ("/recover", {"username": "a", "password": "p", "same_phone": "true"}),
     ("/recover", {"username": "a", "password": "p", "same_phone": "false"}),
     ("/recover", {"username": "a", "password": "p", "same_phone": 1}),
@@ -213,3 +214,12 @@ def test_types_are_strict(path, payload):
 ])
 def test_well_typed_json_passes_strict_validation(path, payload, answer):
     assert call(APP, path=path, body=json.dumps(payload))[:2] == (200, answer)
+
+
+def test_a_username_that_normalises_past_a_key_is_refused_cleanly():
+    code, body, _ = call(APP, body=json.dumps({"username": "\ufdfa" * 128, "password": "p"}))
+    assert code == 400 and body["error"]["code"] == "invalid_request"
+
+
+def test_usernames_arrive_normalised():
+    assert LoginBody.model_validate({"username": "Trader.X", "password": "p"}).username == "trader.x"

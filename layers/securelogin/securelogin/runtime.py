@@ -99,7 +99,7 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
                                         sms_sender_id=settings.sms_sender_id)
     user_store = UserStore()
     audit = AuditTrail(AuditStore(), clock, policy)
-    sessions = SessionService(SessionStore(), clock, policy)
+    sessions = SessionService(SessionStore(), user_store, clock, policy)
     notifier = Notifier(sender, user_store)
     devices = DeviceService(user_store, box, audit, notifier, clock)
     users = UserService(user_store, box, audit, clock)
@@ -142,13 +142,13 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
 @cache
 def session_service() -> SessionService:
     """Only what checking a session token needs (the authorizer)."""
-    from securelogin.adapters.stores import SessionStore
+    from securelogin.adapters.stores import SessionStore, UserStore
     from securelogin.adapters.table import bind_table
     from securelogin.services.sessions import SessionService
 
     settings = get_settings()
     bind_table(settings.table_name, settings.region)
-    return SessionService(SessionStore(), system_clock, settings.policy())
+    return SessionService(SessionStore(), UserStore(), system_clock, settings.policy())
 
 
 def reset() -> None:

@@ -76,10 +76,13 @@ class EnrolmentStore:
     # ------------------------------------------------------------------ enrolment
 
     def enrol(self, flow: Flow, reservation: Reservation | None, now: datetime, device: Device,
-              instance: AppInstance, new_instance: bool, revoke: list[Device], temporary: list[Device]) -> None:
+              instance: AppInstance, new_instance: bool, revoke: list[Device], temporary: list[Device],
+              devices_version: int) -> None:
         """Completes ``flow`` and enrols ``device`` on ``instance`` in one transaction,
         revoking the user's previous IB Keys and ending a temporary-code period. StaleWrite
-        when the flow completed or changed meanwhile, or the instance was made by another."""
+        when the flow completed or changed meanwhile, the instance was made by another, or
+        the user's devices changed since ``devices_version`` (another enrolment at once:
+        its key would escape the revocation)."""
         with conditional_transaction(flow.key) as tx:
             complete_flow(tx, flow, reservation=reservation, now=now)
             tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
@@ -87,7 +90,7 @@ class EnrolmentStore:
                 tx.update(DeviceItem(pk=user_pk(old.holder), sk=f"DEVICE#{old.device_id}"),
                           actions=[DeviceItem.status.set(DeviceStatus.REVOKED.value)],
                           condition=DeviceItem.pk.exists())
-            end_temporary_access(tx, device.username, temporary)
+            end_temporary_access(tx, device.username, temporary, devices_version)
             if new_instance:
                 tx.save(AppInstanceItem(pk=f"APP#{instance.app_instance_id}", sk="INSTANCE",
                                         app_instance_id=instance.app_instance_id, pin_hash=instance.pin_hash,

@@ -35,7 +35,7 @@ def user_from(item: UserItem) -> User:
         preferred_device_id=item.preferred_device_id,
         awaiting_permanent_device=bool(item.awaiting_permanent_device),
         reserves={k: float(v) for k, v in (item.reserves.as_dict() if item.reserves else {}).items()},
-        open_request_id=item.open_request_id,
+        open_request_id=item.open_request_id, devices_version=int(item.devices_version or 0),
     )
 
 

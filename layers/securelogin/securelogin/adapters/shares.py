@@ -100,7 +100,7 @@ class ShareStore:
         with conditional_transaction(share.key) as tx:
             tx.update(_item(share.key), actions=[ShareItem.status.set("cancelled"), ShareItem.gsi1pk.remove(),
                                                  ShareItem.gsi1sk.remove()],
-                      condition=ShareItem.status.is_in("challenged", "pending_compliance", "approved"))
+                      condition=ShareItem.status == share.status)  # what is undone depends on it
             if share.status == "approved":
                 tx.update(DeviceItem(pk=user_pk(share.requester), sk=f"DEVICE#{share.device_id}"),
                           actions=[DeviceItem.status.set(DeviceStatus.REVOKED.value)],

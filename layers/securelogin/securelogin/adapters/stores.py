@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from securelogin.adapters.records import device_from, device_item, session_from, through_link, user_from, user_item
@@ -56,6 +57,10 @@ def failed_on_condition(error: Exception) -> bool:
                                                            "TransactionCanceledException")
 
 
+# Cancellation reasons that mean "the items changed": anything else (a validation error) is a fault.
+STALE_REASONS = {"None", "ConditionalCheckFailed", "TransactionConflict"}
+
+
 @contextmanager
 def conditional_transaction(key: str) -> Iterator[TransactWrite]:
     """A write transaction whose conditions guard it: if one fails, the items changed
@@ -64,10 +69,10 @@ def conditional_transaction(key: str) -> Iterator[TransactWrite]:
         with TransactWrite(connection=connection()) as tx:
             yield tx
     except TransactWriteError as exc:
-        if failed_on_condition(exc):
-            reasons = exc.cancellation_reasons or []
-            raise StaleWrite(key, tuple(i for i, r in enumerate(reasons)
-                                        if r is not None and r.code == "ConditionalCheckFailed")) from exc
+        codes = [r.code if r is not None else "None" for r in (exc.cancellation_reasons or [])]
+        if failed_on_condition(exc) and set(codes) <= STALE_REASONS:
+            raise StaleWrite(key, tuple(i for i, code in enumerate(codes) if code == "ConditionalCheckFailed")) \
+                from exc
         raise
 
 
@@ -91,7 +96,7 @@ class UserStore:
         except StaleWrite as exc:
             raise AlreadyExists(user.username) from exc
 
-    def partition(self, username: str) -> UserPartition:
+    def partition(self, username: str, resolve_links: bool = True) -> UserPartition:
         found = UserPartition(user=None, sealed_identity=None, lockout=PasswordLockout())
         for item in Item.query(user_pk(username), consistent_read=True):
             if isinstance(item, UserItem):
@@ -100,8 +105,11 @@ class UserStore:
                 found.lockout = PasswordLockout(int(item.failures or 0), item.locked_until)
             elif isinstance(item, DeviceItem):
                 found.devices.append(device_from(item))
-        found.devices = self._resolve_links(found.devices)
         found.devices.sort(key=lambda d: d.created_at)
+        return self.with_links_resolved(found) if resolve_links else found
+
+    def with_links_resolved(self, found: UserPartition) -> UserPartition:
+        found.devices = self._resolve_links(found.devices)
         return found
 
     @staticmethod
@@ -129,18 +137,33 @@ class UserStore:
             actions=[UserItem.sls_mode.set(mode), UserItem.restrictions.set(restrictions)],
             condition=UserItem.pk.exists())
 
-    def add_device(self, device: Device, temporary: list[Device] | None = None) -> None:
-        """Adds a device to an existing user (NoSuchUser when there is no such user). A
-        permanent device ends the ``temporary`` devices' period in the same transaction."""
+    def add_device(self, device: Device, temporary: list[Device] | None = None, revoke: tuple[Device, ...] = (),
+                   devices_version: int | None = None) -> None:
+        """Adds a device to an existing user (NoSuchUser when there is no such user, or
+        StaleWrite when ``devices_version`` moved). A permanent device ends the
+        ``temporary`` devices' period; ``revoke`` end in the same transaction."""
         try:
             with conditional_transaction(device.username) as tx:
-                if temporary is None:
-                    tx.condition_check(UserItem, user_pk(device.username), "PROFILE", condition=UserItem.pk.exists())
-                else:
-                    end_temporary_access(tx, device.username, temporary)
+                update_user(tx, device.username, devices_version,
+                            end_temporary=temporary is not None)
+                for old in [*(temporary or []), *revoke]:
+                    tx.update(DeviceItem(pk=user_pk(old.username), sk=f"DEVICE#{old.device_id}"),
+                              actions=[DeviceItem.status.set(DeviceStatus.REVOKED.value)],
+                              condition=DeviceItem.pk.exists())
                 tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
         except StaleWrite as exc:
+            if devices_version is not None:
+                raise
             raise NoSuchUser(device.username) from exc
+
+    def remove_device(self, device: Device, status: DeviceStatus, devices_version: int) -> None:
+        """An active device leaves the user's active set (removed or returned), if that
+        set is still the one that was read: two removals at once cannot leave none."""
+        with conditional_transaction(device.device_id) as tx:
+            tx.update(DeviceItem(pk=user_pk(device.holder), sk=f"DEVICE#{device.device_id}"),
+                      actions=[DeviceItem.status.set(status.value)],
+                      condition=DeviceItem.status == device.status.value)
+            update_user(tx, device.username, devices_version)
 
     def set_device_status(self, device: Device, status: DeviceStatus, expected: tuple[DeviceStatus, ...]) -> None:
         """Moves a device to ``status`` if it is still in one of the ``expected`` ones."""
@@ -297,11 +320,30 @@ class ThrottleStore:
                 raise
 
 
-def end_temporary_access(tx: TransactWrite, username: str, temporary: list[Device]) -> None:
+def update_user(tx: TransactWrite, username: str, devices_version: int | None = None,
+                end_temporary: bool = False, actions: tuple[Action, ...] = ()) -> None:
+    """In ``tx``, the one write to the user's profile: with ``devices_version``, the set
+    of devices changes only if it is still the one read; ``end_temporary`` lets the user
+    be given a temporary code again (a permanent device is back)."""
+    changes = list(actions)
+    condition = UserItem.pk.exists()
+    if devices_version is not None:
+        changes.append(UserItem.devices_version.add(1))
+        condition &= (UserItem.devices_version == devices_version) if devices_version else \
+            (UserItem.devices_version.does_not_exist() | (UserItem.devices_version == 0))
+    if end_temporary:
+        changes.append(UserItem.awaiting_permanent_device.set(False))
+    if not changes:
+        tx.condition_check(UserItem, user_pk(username), "PROFILE", condition=condition)
+        return
+    tx.update(UserItem(pk=user_pk(username), sk="PROFILE"), actions=changes, condition=condition)
+
+
+def end_temporary_access(tx: TransactWrite, username: str, temporary: list[Device],
+                         devices_version: int | None = None) -> None:
     """In ``tx``: a permanent device was (re)activated, so the temporary devices end and
     the user may be given a temporary code again."""
-    tx.update(UserItem(pk=user_pk(username), sk="PROFILE"),
-              actions=[UserItem.awaiting_permanent_device.set(False)], condition=UserItem.pk.exists())
+    update_user(tx, username, devices_version, end_temporary=True)
     for old in temporary:
         tx.update(DeviceItem(pk=user_pk(old.username), sk=f"DEVICE#{old.device_id}"),
                   actions=[DeviceItem.status.set(DeviceStatus.REVOKED.value)], condition=DeviceItem.pk.exists())

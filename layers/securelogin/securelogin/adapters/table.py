@@ -104,6 +104,7 @@ class UserItem(Item, discriminator="user"):
     awaiting_permanent_device = BooleanAttribute(default=False)
     reserves = MapAttribute(default=dict)
     open_request_id = UnicodeAttribute(null=True)
+    devices_version = NumberAttribute(default=0)
     sealed_identity = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
 

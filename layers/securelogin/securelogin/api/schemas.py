@@ -8,10 +8,19 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from securelogin.domain.phones import E164
 from securelogin.domain.usernames import normalise_username
 
+
+def _key_sized(name: str) -> str:
+    """NFKC may grow a name many times over (one character to eighteen): it must still fit a key."""
+    if len(name.encode()) > 256:
+        raise ValueError("too long once normalised")
+    return name
+
+
 # Usernames are compared in one form (NFKC, lower case) wherever they come in.
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{3,64}$"), AfterValidator(normalise_username)]
 # Loose on purpose where a password is checked: a malformed username is one that does not exist.
-LoginName = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(normalise_username)]
+LoginName = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(normalise_username),
+                      AfterValidator(_key_sized)]
 Phone = Annotated[str, StringConstraints(pattern=E164.pattern)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 FlowId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
@@ -45,7 +54,7 @@ class CreateUserBody(Body):
     primary: bool
     identity: IdentityBody
     phones: Annotated[list[Phone], Field(max_length=5)]
-    balance_usd: Annotated[float, Field(ge=0)]
+    balance_usd: Annotated[float, Field(ge=0, le=1e15)]
     jurisdiction: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")]
 
 
@@ -128,7 +137,7 @@ class ShareDecisionBody(Body):
 
 
 class WithdrawalBody(Body):
-    amount_usd: Annotated[float, Field(gt=0, le=1_000_000_000)]
+    amount_usd: Annotated[float, Field(ge=0.01, le=1_000_000_000)]  # cents at least: tiny floats are no amount
 
 
 class SettingsBody(Body):

@@ -93,6 +93,9 @@ class User:
     reserves: dict[str, float] = field(default_factory=dict)
     # The DSC+ request waiting for the back office (at most one at a time).
     open_request_id: str | None = None
+    # Changes whenever the set of the user's devices changes (an enrolment, a removal, a
+    # return, an online card): writes that depend on that set are conditional on it.
+    devices_version: int = 0
 
 
 @dataclass

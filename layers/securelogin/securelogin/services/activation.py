@@ -186,8 +186,10 @@ class ActivationService:
                         sealed_secret=self._devices.seal_secret(device_id, {"seed_hex": secret_hex}))
         try:
             self._store.enrol(flow, reservation, now, device, instance, plan.new_instance, plan.revoke,
-                              plan.temporary)
+                              plan.temporary, plan.user.devices_version)
         except StaleWrite:
+            if self._flows.unchanged(flow):  # another device of the user's was enrolled at that moment
+                raise Conflict("devices_changed", "Your devices changed meanwhile. Try again.") from None
             raise self._flows.gone(flow.purpose) from None
         self._audit.record(flow.username, "device.added", device_id=device_id, device_type="ib_key",
                            app_instance_id=instance.app_instance_id, via=flow.purpose.value,

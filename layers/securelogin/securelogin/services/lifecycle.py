@@ -9,7 +9,7 @@ from datetime import datetime
 
 from securelogin.adapters.keys import SecretBox
 from securelogin.adapters.requests import DeviceRequest, DeviceRequestStore
-from securelogin.adapters.stores import Completing, NoSuchUser, StaleWrite, UserStore
+from securelogin.adapters.stores import Completing, StaleWrite, UserStore
 from securelogin.clock import Clock
 from securelogin.domain.factors.code_card import CARD_ALPHABET, new_card
 from securelogin.domain.factors.ocra_card import CARD_SUITE
@@ -143,21 +143,29 @@ class DeviceLifecycle:
                         label="Online Security Code Card", status=DeviceStatus.ACTIVE, created_at=now,
                         valid_until=now + self._policy.online_card_validity,
                         sealed_secret=self._devices.seal_secret(device_id, {"card": card}))
+        previous = tuple(d for d in devices if d.type == DeviceType.ONLINE_SCC and d.status == DeviceStatus.ACTIVE)
         try:
-            self._users.add_device(device)
-        except NoSuchUser:
-            raise NotFound("user_not_found", "No such user.") from None
-        for old in devices:
-            if old.type == DeviceType.ONLINE_SCC and old.status == DeviceStatus.ACTIVE:
-                self._users.set_device_status(old, DeviceStatus.REVOKED, (DeviceStatus.ACTIVE,))
+            self._users.add_device(device, revoke=previous, devices_version=user.devices_version)
+        except StaleWrite:
+            raise Conflict("devices_changed", "Your devices changed meanwhile. Try again.") from None
         self._audit.record(username, "device.added", device_id=device_id, device_type="online_scc")
         self._notifier.tell(user, "an Online Security Code Card was created for your account.")
         return OnlineCard(device, card)
 
-    def reactivate(self, username: str, device_id: str) -> Device:
-        device = self._own_device(username, device_id)
+    def reactivate(self, username: str, device_id: str, session_device_id: str | None) -> Device:
+        """A found device comes back, by a session that another device opened."""
+        if session_device_id == device_id:
+            raise Forbidden("another_device_required", "Log in with another device to reactivate this one.")
+        _, devices = self._profile(username)
+        device = next((d for d in devices if d.device_id == device_id), None)
+        if device is None:
+            raise NotFound("device_not_found", "No such device of yours.")
         if device.temporary or device.status not in FOUND_STATUSES:
             raise Conflict("not_reactivatable", "Only a lost or inactive permanent device can be reactivated.")
+        self._refuse_link(device)
+        if device.shared_from is None and device.physical and self._sharing_in_force(devices):
+            raise Conflict("shared_device_in_use", "Your own cards stay inactive while you use a shared one: "
+                                                   "cancel the share first.")
         return self._make_active(device, FOUND_STATUSES, "device.reactivated")
 
     def request_dsc_plus(self, username: str, pin: str, reason: str) -> DscPlusRequested:
@@ -237,17 +245,18 @@ class DeviceLifecycle:
 
     def return_device(self, username: str, device_id: str) -> Device:
         now = self._clock.now()
-        _, devices = self._profile(username)
+        user, devices = self._profile(username)
         device = next((d for d in devices if d.device_id == device_id), None)
         if device is None:
             raise NotFound("device_not_found", "No such device of yours.")
         if device.temporary or device.type == DeviceType.SMS \
                 or device.status in (DeviceStatus.RETURNED, DeviceStatus.REVOKED):
             raise Conflict("not_returnable", "This device cannot be returned.")
+        self._refuse_link(device)
         if device.status_at(now) == DeviceStatus.ACTIVE and not self._others_active(devices, device_id, now):
             raise Conflict("last_device", "Keep at least one other active device before returning this one.")
         try:
-            self._users.set_device_status(device, DeviceStatus.RETURNED, (device.status,))
+            self._users.remove_device(device, DeviceStatus.RETURNED, user.devices_version)
         except StaleWrite:
             raise Conflict("device_changed", "The device changed meanwhile. Try again.") from None
         user = self._users.get_user(username)
@@ -263,16 +272,27 @@ class DeviceLifecycle:
         device = next((d for d in devices if d.device_id == device_id), None)
         if device is None:
             raise NotFound("device_not_found", "No such device of yours.")
+        self._refuse_link(device)
         if device.status_at(now) != DeviceStatus.ACTIVE or not self._others_active(devices, device_id, now):
             raise Conflict("last_device", "Keep at least one other active device before removing this one.")
         try:
-            self._users.set_device_status(device, DeviceStatus.INACTIVE, (DeviceStatus.ACTIVE,))
+            self._users.remove_device(device, DeviceStatus.INACTIVE, user.devices_version)
         except StaleWrite:
             raise Conflict("device_changed", "The device changed meanwhile. Try again.") from None
         self._audit.record(username, "device.removed", device_id=device_id, device_type=device.type.value)
         self._notifier.tell(user, "a security device was removed from your account. If this was not you, call us.")
 
     # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _refuse_link(device: Device) -> None:
+        """A shared device is its owner's to remove or return; its user ends the share."""
+        if device.shared_from is not None:
+            raise Conflict("shared_device", "This device is shared with you: cancel the share to stop using it.")
+
+    @staticmethod
+    def _sharing_in_force(devices: list[Device]) -> bool:
+        return any(d.shared_from is not None and d.status == DeviceStatus.ACTIVE for d in devices)
 
     @staticmethod
     def _others_active(devices: list[Device], device_id: str, now: datetime) -> bool:

@@ -35,7 +35,9 @@ class PasswordGate:
         answer nor its time tells them apart."""
         now = self._clock.now()
         username = normalise_username(username)
-        found = self._users.partition(username)
+        # Shared devices are read through their links only after the password: a user with
+        # a link must cost no more to refuse than an unknown username.
+        found = self._users.partition(username, resolve_links=False)
         if found.lockout.locked_until and found.lockout.locked_until > now:
             raise Throttled("too_many_attempts", "Too many failed attempts. Try again later.",
                             seconds_until(found.lockout.locked_until, now))
@@ -46,4 +48,4 @@ class PasswordGate:
             raise Unauthenticated("invalid_credentials", INVALID_CREDENTIALS)
         if found.lockout.failures:
             self._users.clear_password_failures(username)
-        return found
+        return self._users.with_links_resolved(found)

@@ -11,8 +11,9 @@ from securelogin.clock import Clock
 from securelogin.crypto.codes import digests_match, lookup_key
 from securelogin.crypto.signatures import push_decision_message, signature_is_valid
 from securelogin.domain.models import Device, DeviceStatus, Flow, FlowStatus, Purpose
-from securelogin.errors import Gone, NotFound, Unauthenticated
+from securelogin.errors import Gone, Locked, NotFound, Unauthenticated
 from securelogin.services.audit import AuditTrail
+from securelogin.services.passwords import seconds_until
 
 EXPIRED = "This request has expired or was already answered."
 # The flows a push can confirm; a push answer names the flow by its id alone.
@@ -36,6 +37,9 @@ class PushService:
         device = self._users.device_by_id(device_id)
         if device is None or device.status != DeviceStatus.ACTIVE or not device.public_key:
             raise NotFound("device_not_found", "No such active IB Key.")
+        if device.locked_until and device.locked_until > now:  # a locked device answers nothing
+            raise Locked("device_locked", "This device is locked for a while after too many wrong answers.",
+                         retry_after_seconds=seconds_until(device.locked_until, now))
         if not signature_is_valid(device.public_key, push_decision_message(transaction_id, nonce, decision),
                                   signature):
             self._audit.record(device.username, "push.invalid_signature", device_id=device_id)

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from securelogin.adapters.stores import SessionStore
+from securelogin.adapters.stores import SessionStore, UserStore
 from securelogin.clock import Clock
 from securelogin.crypto.codes import lookup_key, random_token
-from securelogin.domain.models import Device, Scope, Session
+from securelogin.domain.models import Device, DeviceStatus, Scope, Session, SlsMode
 from securelogin.policy import Policy
 
 
@@ -18,8 +19,9 @@ class GrantedSession:
 class SessionService:
     TOKEN_PREFIX = "sls_"  # noqa: S105 - a prefix, not a secret
 
-    def __init__(self, store: SessionStore, clock: Clock, policy: Policy) -> None:
+    def __init__(self, store: SessionStore, users: UserStore, clock: Clock, policy: Policy) -> None:
         self._store = store
+        self._users = users
         self._clock = clock
         self._policy = policy
 
@@ -42,10 +44,24 @@ class SessionService:
         """The live session a bearer token stands for, or None."""
         if not token.startswith(self.TOKEN_PREFIX) or len(token) > 200:
             return None
+        now = self._clock.now()
         session = self._store.get(lookup_key(token))
-        if session is None or session.expires_at <= self._clock.now():
+        if session is None or session.expires_at <= now or not self._opener_holds(session, now):
             return None
         return session
+
+    def _opener_holds(self, session: Session, now: datetime) -> bool:
+        """A session lives no longer than what opened it: the device must still be active
+        (not lost, returned, revoked, removed, a cancelled share or an ended temporary
+        period); a password-only trading session needs the user still opted out."""
+        if session.device_id is not None:
+            device = self._users.get_device(session.username, session.device_id)
+            return device is not None and device.status == DeviceStatus.ACTIVE and \
+                not (device.valid_until and now >= device.valid_until)
+        if session.scope == Scope.TRADING:
+            user = self._users.get_user(session.username)
+            return user is not None and user.sls_mode == SlsMode.OPTED_OUT
+        return True
 
     def revoke(self, session_key: str) -> None:
         self._store.delete(session_key)
