@@ -41,7 +41,8 @@ BUDGET = {
     # GetItem owner + 2 SNS Publish (the notices)
     "share complete": 13,
     "withdrawal create": 6,  # authorizer (2), Query user, Query day totals, PutItem flow, PutItem audit
-    "withdrawal challenge": 7,  # authorizer (2), GetItem flow, GetItem user, Query day totals, GetItem device, UpdateItem
+    # authorizer (2), GetItem flow, GetItem user, Query day totals, GetItem device, UpdateItem flow
+    "withdrawal challenge": 7,
     # authorizer (2), GetItem flow, BatchGetItem, TransactWriteItems (take), GetItem user, Query day totals,
     # TransactWriteItems (add to the day's total, flow, device, slot back), PutItem audit
     "withdrawal verify": 9,
