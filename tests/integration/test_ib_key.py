@@ -177,6 +177,23 @@ def test_add_user_needs_the_apps_pin_and_refuses_a_second_enrolment(world, new_u
     assert again.value.code == "already_enrolled"
 
 
+def test_five_wrong_pins_lock_an_apps_pin_whatever_flow_asks(world, new_user):
+    world.services.users.create(new_user("bob", phones=["+15550002222"]), actor="tester")
+    app = PhoneApp()
+    activate(world, app, pin="7Q!x2")
+    session_id = world.services.activation.start_by_qr("bob").session_id
+    for guess in range(5):  # a wrong PIN does not spend the QR session
+        with pytest.raises(Unauthenticated) as wrong:
+            world.services.activation.complete_by_qr(session_id, app.enrolment(f"g{guess}x9"))
+        assert wrong.value.code == "invalid_pin"
+    with pytest.raises(Locked) as locked:
+        world.services.activation.complete_by_qr(session_id, app.enrolment("7Q!x2"))
+    assert locked.value.code == "pin_locked" and 0 < locked.value.extra["retry_after_seconds"] <= 900
+    world.clock.advance(901)  # the lock ends (and the QR session with it)
+    session_id = world.services.activation.start_by_qr("bob").session_id
+    assert world.services.activation.complete_by_qr(session_id, app.enrolment("7Q!x2")).app_instance_id
+
+
 # ------------------------------------------------------------------ push and fallback
 
 def test_an_approved_push_hands_the_session_out_once(world):
