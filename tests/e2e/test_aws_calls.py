@@ -13,8 +13,10 @@ from collections import Counter
 # (a session lives no longer than its device), counted as "authorizer" below.
 BUDGET = {
     "create user": 3,  # TransactWriteItems (user, answer slots, SMS device) + 2 audit PutItem (data key cached)
-    "password step": 2,  # Query user partition + PutItem flow
-    "wrong password": 3,  # Query user partition, UpdateItem lockout, PutItem audit: the same for unknown usernames
+    # Query user partition, UpdateItem lockout (the guess counted before the hash is checked),
+    # DeleteItem lockout (a right password ends the run of failures), PutItem flow
+    "password step": 4,
+    "wrong password": 3,  # Query user partition, UpdateItem lockout, PutItem audit: as for an unknown username
     "unknown username": 3,
     "sms challenge": 5,  # GetItem flow, GetItem device, UpdateItem throttle, UpdateItem flow, SNS Publish
     # GetItem flow, BatchGetItem device + answer slots, TransactWriteItems (take: attempt, device, slot),
@@ -24,18 +26,22 @@ BUDGET = {
     "card challenge": 3,  # GetItem flow, GetItem device, UpdateItem flow
     "card verify": 5,  # as verify; the seed's data key is cached
     "code card challenge": 4,  # as card challenge + UpdateItem device (the pair last asked)
-    "activation start": 5,  # Query user, UpdateItem throttle, PutItem flow with its code, SNS Publish, PutItem audit
+    # password step (Query, 2 lockout writes), UpdateItem throttle, PutItem flow with its code, SNS Publish, audit
+    "activation start": 7,
     # GetItem flow, Query user, GetItem answer slots, TransactWriteItems (take), SNS CreatePlatformEndpoint,
     # TransactWriteItems (flow, device, revocations, instance), PutItem audit, SNS Publish (notice)
     "activation complete": 8,
     "push challenge": 5,  # GetItem flow, GetItem device, UpdateItem push guard, UpdateItem flow, SNS Publish
     "push answer": 5,  # Query GSI1 device, BatchGetItem (login or withdrawal), TransactWriteItems, UpdateItem, PutItem
     "poll approved": 4,  # GetItem flow, GetItem device (the session's), TransactWriteItems (flow + session), PutItem
-    "recovery start": 3,  # Query user, PutItem flow with its challenge, PutItem audit (the DSC+ answers: no SMS)
+    # password step (Query, 2 lockout writes), PutItem flow with its challenge, PutItem audit (a DSC+: no SMS)
+    "recovery start": 5,
     # GetItem flow, Query user, BatchGetItem device + slots, 2 TransactWriteItems (take, enrol), 3 PutItem audit,
     # SNS Publish (notice)
     "recovery complete": 9,
-    "share request": 9,  # authorizer (2), 3 Query (owner password, both users), PutItem flow, PutItem share, 2 audit
+    # authorizer (2), owner's password step (Query, 2 lockout writes), 2 Query (both users), PutItem flow,
+    # PutItem share, 2 audit
+    "share request": 11,
     # authorizer (2), GetItem share, GetItem flow, BatchGetItem owner's device + slots, TransactWriteItems (take),
     # Query requester, TransactWriteItems (share, flow, link, own devices, slot back), 2 PutItem audit,
     # GetItem owner + 2 SNS Publish (the notices)

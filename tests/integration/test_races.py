@@ -192,3 +192,12 @@ def test_sixteen_online_cards_at_once_leave_one(world):
     cards = [d for d in world.services.users.profile("alice")[1]
              if d.type == DeviceType.ONLINE_SCC and d.status == DeviceStatus.ACTIVE]
     assert len(cards) == 1
+
+
+def test_sixteen_wrong_passwords_at_once_are_checked_at_most_ten_times(world):
+    outcomes = race(lambda i: world.services.login.start("alice", f"wrong-{i}", ClientInfo("portal")))
+    found = codes(outcomes)
+    assert found["invalid_credentials"] == 10 and found["too_many_attempts"] == 6, found
+    with pytest.raises(DomainError) as locked:
+        world.services.login.start("alice", PASSWORD, ClientInfo("portal"))
+    assert locked.value.code == "too_many_attempts"

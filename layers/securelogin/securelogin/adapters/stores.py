@@ -237,25 +237,40 @@ class UserStore:
         except DeviceItem.DoesNotExist:
             return None
 
-    def record_password_failure(self, username: str, now: datetime, lock_after: int,
-                                lock_for: timedelta) -> PasswordLockout:
-        """Counts one failure; the one that reaches ``lock_after`` locks and resets the count."""
+    def take_password_attempt(self, username: str, now: datetime, lock_after: int) -> PasswordLockout:
+        """Counts a password guess *before* it is checked, while the username is not
+        locked and fewer than ``lock_after`` guesses are counted: parallel guesses can
+        never be checked more often than that. Returns the count with this guess; a
+        refused guess returns the lock that refuses it (``locked_until`` set)."""
         item = LockoutItem(pk=user_pk(username), sk="LOCKOUT")
-        item.update(actions=[LockoutItem.failures.add(1), LockoutItem.kind.set(LockoutItem),
-                             LockoutItem.expires_ttl.set(now + timedelta(days=1))])
-        failures = int(item.failures)
-        if failures < lock_after:
-            return PasswordLockout(failures, item.locked_until)
-        until = now + lock_for
         try:
-            item.update(actions=[LockoutItem.failures.set(0), LockoutItem.locked_until.set(until),
-                                 LockoutItem.expires_ttl.set(until + timedelta(days=1))],
-                        condition=LockoutItem.failures >= lock_after)
+            item.update(actions=[LockoutItem.failures.add(1), LockoutItem.kind.set(LockoutItem),
+                                 LockoutItem.expires_ttl.set(now + timedelta(days=1))],
+                        condition=(LockoutItem.locked_until.does_not_exist() | (LockoutItem.locked_until <= now))
+                        & (LockoutItem.failures.does_not_exist() | (LockoutItem.failures < lock_after)))
+            return PasswordLockout(int(item.failures), None)
         except UpdateError as exc:
             if not failed_on_condition(exc):
                 raise
-            # A concurrent failure already locked it.
-        return PasswordLockout(0, until)
+        try:
+            current = LockoutItem.get(item.pk, item.sk, consistent_read=True)
+        except LockoutItem.DoesNotExist:
+            current = item
+        locked = current.locked_until if current.locked_until and current.locked_until > now else None
+        return PasswordLockout(int(current.failures or 0), locked or now + timedelta(seconds=1))
+
+    def lock_password(self, username: str, now: datetime, lock_after: int, lock_for: timedelta) -> datetime:
+        """The guess that reached ``lock_after`` was wrong: the username locks, and the count starts again."""
+        until = now + lock_for
+        try:
+            LockoutItem(pk=user_pk(username), sk="LOCKOUT").update(
+                actions=[LockoutItem.failures.set(0), LockoutItem.locked_until.set(until),
+                         LockoutItem.expires_ttl.set(until + timedelta(days=1))],
+                condition=LockoutItem.failures >= lock_after)
+        except UpdateError as exc:
+            if not failed_on_condition(exc):
+                raise
+        return until
 
     def clear_password_failures(self, username: str) -> None:
         LockoutItem(pk=user_pk(username), sk="LOCKOUT").delete()

@@ -29,6 +29,10 @@ class PasswordGate:
         self._clock = clock
         self._policy = policy
 
+    @staticmethod
+    def _locked(until: datetime, now: datetime) -> Throttled:
+        return Throttled("too_many_attempts", "Too many failed attempts. Try again later.", seconds_until(until, now))
+
     def check(self, username: str, password: str, purpose: str) -> UserPartition:
         """The user's partition (profile, lockout, devices) when the password is right.
         A known and an unknown username make the same AWS calls, so that neither the
@@ -39,13 +43,18 @@ class PasswordGate:
         # a link must cost no more to refuse than an unknown username.
         found = self._users.partition(username, resolve_links=False)
         if found.lockout.locked_until and found.lockout.locked_until > now:
-            raise Throttled("too_many_attempts", "Too many failed attempts. Try again later.",
-                            seconds_until(found.lockout.locked_until, now))
+            raise self._locked(found.lockout.locked_until, now)
+        # The guess is counted before the (slow) hash is checked, so parallel guesses are
+        # never checked more often than the lock allows.
+        taken = self._users.take_password_attempt(username, now, self._policy.password_lock_after)
+        if taken.locked_until is not None:
+            raise self._locked(taken.locked_until, now)
         if not verify_password(found.user.password_hash if found.user else None, password) or found.user is None:
-            lockout = self._users.record_password_failure(username, now, self._policy.password_lock_after,
-                                                          self._policy.password_lock_duration)
-            self._audit.record(username, f"{purpose}.password_failed", locked=lockout.locked_until is not None)
+            locked = taken.failures >= self._policy.password_lock_after
+            if locked:
+                self._users.lock_password(username, now, self._policy.password_lock_after,
+                                          self._policy.password_lock_duration)
+            self._audit.record(username, f"{purpose}.password_failed", locked=locked)
             raise Unauthenticated("invalid_credentials", INVALID_CREDENTIALS)
-        if found.lockout.failures:
-            self._users.clear_password_failures(username)
+        self._users.clear_password_failures(username)
         return self._users.with_links_resolved(found)
