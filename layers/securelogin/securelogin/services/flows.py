@@ -273,18 +273,14 @@ class FlowEngine:
                 self._audit.record(device.holder, "device.locked", device_id=device.device_id, until=until.isoformat())
                 raise Locked("device_locked", "Too many wrong answers: this device is locked for a while.",
                              retry_after_seconds=seconds_until(until, now))
-            return self._wrong("invalid_response", "That response is not right.", left)
-        return self._wrong("invalid_activation_code", "That activation code is not right.", left)
+            raise Unauthenticated("invalid_response", "That response is not right.", attempts_left=left)
+        raise Unauthenticated("invalid_activation_code", "That activation code is not right.", attempts_left=left)
 
     def _used_up(self, flow: Flow, now: datetime) -> Exception:
         if flow.purpose in EXHAUSTED_IS_THROTTLED:
             return Throttled("too_many_attempts", "Too many wrong answers. Start again.",
                              seconds_until(flow.expires_at, now))
         return self.gone(flow.purpose)
-
-    @staticmethod
-    def _wrong(code: str, message: str, left: int) -> RightAnswer:
-        raise Unauthenticated(code, message, attempts_left=left)
 
     def _count(self, flow: Flow, challenge: Challenge, now: datetime) -> tuple[Device | None, Reservation]:
         """Takes an attempt and a slot of the cap, while the device is not locked, before
