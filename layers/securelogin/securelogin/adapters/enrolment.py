@@ -9,9 +9,9 @@ from pynamodb.exceptions import UpdateError
 
 from securelogin.adapters.flows import Reservation, complete_flow
 from securelogin.adapters.records import device_item
-from securelogin.adapters.stores import conditional_transaction, end_temporary_access, failed_on_condition
-from securelogin.adapters.table import AppInstanceItem, DeviceItem, user_pk
-from securelogin.domain.models import AppInstance, Device, DeviceStatus, Flow
+from securelogin.adapters.stores import conditional_transaction, end_temporary_access, failed_on_condition, revoke_in
+from securelogin.adapters.table import AppInstanceItem, DeviceItem
+from securelogin.domain.models import AppInstance, Device, Flow
 
 
 class PinLocked(Exception):
@@ -86,10 +86,7 @@ class EnrolmentStore:
         with conditional_transaction(flow.key) as tx:
             complete_flow(tx, flow, reservation=reservation, now=now)
             tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
-            for old in revoke:
-                tx.update(DeviceItem(pk=user_pk(old.holder), sk=f"DEVICE#{old.device_id}"),
-                          actions=[DeviceItem.status.set(DeviceStatus.REVOKED.value)],
-                          condition=DeviceItem.pk.exists())
+            revoke_in(tx, revoke)
             end_temporary_access(tx, device.username, temporary, devices_version)
             if new_instance:
                 tx.save(AppInstanceItem(pk=f"APP#{instance.app_instance_id}", sk="INSTANCE",

@@ -20,12 +20,13 @@ from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from securelogin.adapters.records import challenge_attribute, device_from, flow_from, through_link
+from securelogin.adapters.records import challenge_attribute, device_from, flow_from
 from securelogin.adapters.stores import (
     Completing,
     StaleWrite,
     conditional_transaction,
     failed_on_condition,
+    held,
     session_item,
 )
 from securelogin.adapters.table import AnswerSlotsItem, DeviceItem, FlowItem, Item, SessionItem, flow_pk, user_pk
@@ -38,10 +39,6 @@ class FlowClosed(Exception):
 
 class AttemptsUsed(Exception):
     """The flow has no attempts left."""
-
-
-class DeviceRefusing(Exception):
-    """The device is locked, or no longer in the state it was read in."""
 
 
 class CapReached(Exception):
@@ -65,6 +62,10 @@ def _millis(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def _slots_from(item: AnswerSlotsItem) -> dict[str, int]:
+    return {k: int(v) for k, v in item.slots.as_dict().items()}
+
+
 def _flow_item(flow: Flow) -> FlowItem:
     return FlowItem(pk=flow_pk(flow.purpose.value, flow.key), sk="FLOW")
 
@@ -76,7 +77,7 @@ def _device_state(device: Device) -> DeviceItem:
 class FlowStore:
     # ------------------------------------------------------------------ the flow itself
 
-    def create(self, flow: Flow) -> None:
+    def create(self, flow: Flow) -> Flow:
         """Stores a new flow (its id is random: an existing key is a collision, refused)."""
         FlowItem(pk=flow_pk(flow.purpose.value, flow.key), sk="FLOW", purpose=flow.purpose.value,
                  username=flow.username, device_ids=flow.device_ids, expires_at=flow.expires_at,
@@ -84,6 +85,7 @@ class FlowStore:
                  challenge=challenge_attribute(flow.challenge) if flow.challenge else None,
                  challenge_version=flow.version, amount_usd=flow.amount_usd, details=flow.details,
                  expires_ttl=flow.expires_at + timedelta(days=1)).save(condition=FlowItem.pk.does_not_exist())
+        return flow
 
     def restart(self, flow: Flow) -> Flow:
         """Stores ``flow`` under a key that is not random (a device's activation or PIN
@@ -138,20 +140,17 @@ class FlowStore:
             if isinstance(item, DeviceItem):
                 device = device_from(item)
             elif isinstance(item, AnswerSlotsItem):
-                slots = {k: int(v) for k, v in item.slots.as_dict().items()}
-        if device is not None and device.shared_from is not None:
-            device = through_link(device, self._device(device.shared_from, device_id))
-        return device, self._slots_of(username) if slots is None else slots
+                slots = _slots_from(item)
+        return held(device), self._new_slots(username) if slots is None else slots
 
     def slots(self, username: str) -> dict[str, int]:
         try:
-            item = AnswerSlotsItem.get(user_pk(username), "ANSWERS", consistent_read=True)
+            return _slots_from(AnswerSlotsItem.get(user_pk(username), "ANSWERS", consistent_read=True))
         except AnswerSlotsItem.DoesNotExist:
-            return self._slots_of(username)
-        return {k: int(v) for k, v in item.slots.as_dict().items()}
+            return self._new_slots(username)
 
     @staticmethod
-    def _slots_of(username: str) -> dict[str, int]:
+    def _new_slots(username: str) -> dict[str, int]:
         """A user made before the cap existed gets its (empty) item now."""
         try:
             AnswerSlotsItem(pk=user_pk(username), sk="ANSWERS", slots={}).save(
@@ -160,13 +159,6 @@ class FlowStore:
             if not failed_on_condition(exc):
                 raise
         return {}
-
-    @staticmethod
-    def _device(username: str, device_id: str) -> Device | None:
-        try:
-            return device_from(DeviceItem.get(user_pk(username), f"DEVICE#{device_id}", consistent_read=True))
-        except DeviceItem.DoesNotExist:
-            return None
 
     def reserve_answer(self, flow: Flow, device: Device | None, slot_user: str, slots: dict[str, int],
                        now: datetime, max_attempts: int, cap: int, window: timedelta) -> Reservation:
@@ -192,14 +184,15 @@ class FlowStore:
                           condition=AnswerSlotsItem.slots[slot].does_not_exist()
                           | (AnswerSlotsItem.slots[slot] <= cutoff))
         except StaleWrite as exc:
-            self._explain(exc, flow, max_attempts, device)
-            raise  # the slot was taken meanwhile, or the write conflicted: the caller tries again
+            self._explain(exc, flow, max_attempts)
+            raise
         return Reservation(slot_user, slot, stamp, flow.attempts + 1)
 
-    def _explain(self, exc: StaleWrite, flow: Flow, max_attempts: int, device: Device | None) -> None:
-        """Why a take failed, from the state read again (not from the positions of the
-        failed conditions, which moto does not report in order for condition checks). A
-        write conflict, or a slot taken meanwhile, returns: the caller tries again."""
+    def _explain(self, exc: StaleWrite, flow: Flow, max_attempts: int) -> None:
+        """Why a take failed, when the flow is why, from the flow read again (not from the
+        positions of the failed conditions, which moto does not report in order for
+        condition checks). Otherwise (a slot taken meanwhile, the device locked or changed,
+        a write conflict) it returns: the caller reads the device and the slots again."""
         if not exc.failed_items:
             return
         current = self.get(flow.purpose, flow.key)
@@ -207,8 +200,6 @@ class FlowStore:
             raise FlowClosed(flow.key) from None
         if current.attempts >= max_attempts:
             raise AttemptsUsed(flow.key) from None
-        if device is not None:
-            raise DeviceRefusing(device.device_id) from None
 
     def count_failure(self, device: Device, now: datetime, lock_after: int, lock_for: timedelta) -> datetime | None:
         """A wrong answer from the device: one more consecutive failure, and at

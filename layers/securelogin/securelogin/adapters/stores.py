@@ -146,10 +146,7 @@ class UserStore:
             with conditional_transaction(device.username) as tx:
                 update_user(tx, device.username, devices_version,
                             end_temporary=temporary is not None)
-                for old in [*(temporary or []), *revoke]:
-                    tx.update(DeviceItem(pk=user_pk(old.username), sk=f"DEVICE#{old.device_id}"),
-                              actions=[DeviceItem.status.set(DeviceStatus.REVOKED.value)],
-                              condition=DeviceItem.pk.exists())
+                revoke_in(tx, [*(temporary or []), *revoke])
                 tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
         except StaleWrite as exc:
             if devices_version is not None:
@@ -225,17 +222,7 @@ class UserStore:
 
     def get_device(self, username: str, device_id: str) -> Device | None:
         """One of the user's devices; a shared one as its owner holds it."""
-        device = self._device_item(username, device_id)
-        if device is not None and device.shared_from is not None:
-            device = through_link(device, self._device_item(device.shared_from, device_id))
-        return device
-
-    @staticmethod
-    def _device_item(username: str, device_id: str) -> Device | None:
-        try:
-            return device_from(DeviceItem.get(user_pk(username), f"DEVICE#{device_id}", consistent_read=True))
-        except DeviceItem.DoesNotExist:
-            return None
+        return held(read_device(username, device_id))
 
     def take_password_attempt(self, username: str, now: datetime, lock_after: int) -> PasswordLockout:
         """Counts a password guess *before* it is checked, while the username is not
@@ -359,9 +346,29 @@ def end_temporary_access(tx: TransactWrite, username: str, temporary: list[Devic
     """In ``tx``: a permanent device was (re)activated, so the temporary devices end and
     the user may be given a temporary code again."""
     update_user(tx, username, devices_version, end_temporary=True)
-    for old in temporary:
-        tx.update(DeviceItem(pk=user_pk(old.username), sk=f"DEVICE#{old.device_id}"),
+    revoke_in(tx, temporary)
+
+
+def revoke_in(tx: TransactWrite, devices: list[Device]) -> None:
+    """In ``tx``: these devices end for good (replaced, or a temporary period over)."""
+    for old in devices:
+        tx.update(DeviceItem(pk=user_pk(old.holder), sk=f"DEVICE#{old.device_id}"),
                   actions=[DeviceItem.status.set(DeviceStatus.REVOKED.value)], condition=DeviceItem.pk.exists())
+
+
+def read_device(username: str, device_id: str) -> Device | None:
+    """The device item in ``username``'s partition as it is: a shared device's is a link."""
+    try:
+        return device_from(DeviceItem.get(user_pk(username), f"DEVICE#{device_id}", consistent_read=True))
+    except DeviceItem.DoesNotExist:
+        return None
+
+
+def held(device: Device | None) -> Device | None:
+    """A device as its holder keeps it: through its link when it is shared (one more read)."""
+    if device is None or device.shared_from is None:
+        return device
+    return through_link(device, read_device(device.shared_from, device.device_id))
 
 
 def session_item(session: Session) -> SessionItem:

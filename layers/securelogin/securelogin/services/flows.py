@@ -21,7 +21,6 @@ from typing import Any
 from securelogin.adapters.flows import (
     AttemptsUsed,
     CapReached,
-    DeviceRefusing,
     FlowClosed,
     FlowStore,
     Reservation,
@@ -122,7 +121,7 @@ class FlowEngine:
                                    expires_at=min(issued.expires_at, flow.expires_at), check_data=issued.check_data)
         self._reserve_delivery(flow, issued.message, now)
         try:
-            flow = self._flows.restart(flow) if flow_id else self._create(flow)
+            flow = self._flows.restart(flow) if flow_id else self._flows.create(flow)
             if issued.remember is not None:
                 self._users.remember_challenge(device, issued.remember)
             if issued.message is not None:
@@ -145,16 +144,12 @@ class FlowEngine:
         message = OutgoingMessage("sms", phone, text.format(code=code, minutes=int(ttl.total_seconds() // 60)))
         self._reserve_delivery(flow, message, now)
         try:
-            self._create(flow)
+            self._flows.create(flow)
             self._sender.send(message)
         except DeliveryFailed:
             self._give_back_delivery(flow, message, now)
             raise Unavailable("delivery_failed", "The message could not be sent. Try again.") from None
         return new_id, flow
-
-    def _create(self, flow: Flow) -> Flow:
-        self._flows.create(flow)
-        return flow
 
     def open(self, purpose: Purpose, flow_id: str, owner: str | None = None) -> Flow:
         """The pending flow behind ``flow_id`` for this purpose (and ``owner``, on routes
@@ -304,10 +299,7 @@ class FlowEngine:
                 raise self._used_up(flow, now) from None
             except FlowClosed:
                 raise self.gone(flow.purpose) from None
-            except DeviceRefusing:  # perhaps locked, or changed, meanwhile: read it again
-                assert device is not None
-                self.usable(self._users.get_device(who, device.device_id), now, flow.purpose)
-            except StaleWrite:  # a write conflict, or the same slot taken at once
+            except StaleWrite:  # the slot taken at once, the device locked meanwhile, a conflict: read again
                 continue
         raise Unavailable("busy", "Too many answers at once. Try again.", retry_after_seconds=1)
 
