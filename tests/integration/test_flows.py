@@ -13,7 +13,7 @@ from moto.sns.models import sns_backends
 
 from securelogin.crypto.ocra import ocra
 from securelogin.domain.models import DeviceStatus, DeviceType, IdDocument, Identity, Scope, SlsMode
-from securelogin.errors import Conflict, Forbidden, Gone, InvalidInput, Locked, Throttled, Unauthenticated
+from securelogin.errors import Conflict, Forbidden, Gone, InvalidInput, Locked, NotFound, Throttled, Unauthenticated
 from securelogin.runtime import build_services
 from securelogin.services.activation import AppEnrolment
 from securelogin.services.devices import DeviceOrder
@@ -358,3 +358,53 @@ def test_whoever_uses_a_shared_card_cannot_remove_return_or_work_around_it(share
     shared.services.lifecycle.mark_lost("alice", shared.card.device_id, "cs")
     with pytest.raises(Conflict):  # the owner's lost card comes back only by its owner
         shared.services.lifecycle.reactivate("twin", shared.card.device_id, None)
+
+
+# ------------------------------------------------------------------ the device as challenged
+
+def test_a_pin_changed_after_the_challenge_is_the_pin_that_answers(alice):
+    login_id, public = card_login(alice)
+    code, _ = alice.services.lifecycle.pin_challenge("alice", alice.card.device_id)
+    alice.services.lifecycle.change_pin("alice", alice.card.device_id, card({"challenge_code": code}), "2957")
+    with pytest.raises(Unauthenticated):  # the challenge's copy of the card still has the old PIN
+        alice.services.login.verify(login_id, card(public, pin="4831"))
+    assert alice.services.login.verify(login_id, card(public, pin="2957")).session.scope == Scope.FULL
+
+
+def test_a_device_marked_lost_after_the_challenge_cannot_answer_it(alice):
+    login_id, public = card_login(alice)
+    alice.services.lifecycle.mark_lost("alice", alice.card.device_id, actor="cs")
+    with pytest.raises(NotFound):
+        alice.services.login.verify(login_id, card(public))
+
+
+def test_a_device_locked_after_the_challenge_cannot_answer_it(alice):
+    login_id, public = card_login(alice)
+    for _ in range(2):
+        other_id, _ = card_login(alice)
+        for _ in range(5):
+            with pytest.raises((Unauthenticated, Locked)):
+                alice.services.login.verify(other_id, "00000000")
+    with pytest.raises(Locked):
+        alice.services.login.verify(login_id, card(public))
+
+
+def test_an_answer_whose_random_slot_is_in_use_takes_a_free_one(alice, monkeypatch):
+    import securelogin.adapters.flows as flows_adapter
+
+    login_id, _ = card_login(alice)
+    with pytest.raises(Unauthenticated):
+        alice.services.login.verify(login_id, "00000000")  # holds its slot for an hour
+    [used] = flows_adapter.FlowStore().slots("alice")
+    monkeypatch.setattr(flows_adapter.secrets, "randbelow", lambda _: int(used))  # the first pick collides
+    login_id, public = card_login(alice)
+    assert alice.services.login.verify(login_id, card(public)).session.scope == Scope.FULL
+    assert list(flows_adapter.FlowStore().slots("alice")) == [used]  # the right answer gave back its own
+
+
+def test_a_login_and_its_audit_event_are_written_together(alice):
+    login_id, public = card_login(alice)
+    before = [e.type for e in alice.services.audit.newest_first("alice")]
+    alice.services.login.verify(login_id, card(public))
+    after = [e.type for e in alice.services.audit.newest_first("alice")]
+    assert after[0] == "login.succeeded" and len(after) == len(before) + 1

@@ -53,4 +53,13 @@ class Throttled(DomainError):
 
 
 class Unavailable(DomainError):
-    """A downstream service failed; nothing was spent, so the caller may retry."""
+    """A downstream service failed; nothing was spent, so the caller may send the same
+    request again after ``retry_after_seconds``."""
+
+    def __init__(self, code: str, message: str, retry_after_seconds: int = 1, **extra: Any) -> None:
+        super().__init__(code, message, retry_after_seconds=max(1, int(retry_after_seconds)), **extra)
+
+
+def aws_unavailable() -> Unavailable:
+    """What an AWS outage (an error, throttling, a timeout) answers."""
+    return Unavailable("service_unavailable", "A service we depend on is not answering. Try again shortly.")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
@@ -30,7 +31,7 @@ from securelogin.adapters.stores import (
     session_item,
 )
 from securelogin.adapters.table import AnswerSlotsItem, DeviceItem, FlowItem, Item, SessionItem, flow_pk, user_pk
-from securelogin.domain.models import Challenge, Device, Flow, FlowStatus, Purpose, Session
+from securelogin.domain.models import Challenge, Device, DeviceStatus, Flow, FlowStatus, Purpose, Session
 
 
 class FlowClosed(Exception):
@@ -160,14 +161,19 @@ class FlowStore:
                 raise
         return {}
 
-    def reserve_answer(self, flow: Flow, device: Device | None, slot_user: str, slots: dict[str, int],
+    def reserve_answer(self, flow: Flow, device: Device | None, slot_user: str, slots: dict[str, int] | None,
                        now: datetime, max_attempts: int, cap: int, window: timedelta) -> Reservation:
-        """Takes an attempt and a slot while the device is not locked, all or none (see the module)."""
+        """Takes an attempt and a slot, while the device is unlocked and still as ``device``
+        shows it, all or none (see the module). With ``slots`` unread, a slot at random:
+        the write's condition refuses it if it is in use."""
         cutoff = _millis(now - window)
-        free = [str(n) for n in range(cap) if slots.get(str(n), 0) <= cutoff]
-        if not free:
-            oldest = min(slots.values())
-            raise CapReached(datetime.fromtimestamp(oldest / 1000, tz=now.tzinfo) + window)
+        if slots is None:
+            free = [str(secrets.randbelow(cap))]
+        else:
+            free = [str(n) for n in range(cap) if slots.get(str(n), 0) <= cutoff]
+            if not free:
+                oldest = min(slots.values())
+                raise CapReached(datetime.fromtimestamp(oldest / 1000, tz=now.tzinfo) + window)
         slot, stamp = secrets.choice(free), _millis(now)
         try:
             with conditional_transaction(flow.key) as tx:
@@ -176,9 +182,10 @@ class FlowStore:
                           & (FlowItem.challenge_version == flow.version) & (FlowItem.attempts < max_attempts))
                 if device is not None:
                     tx.condition_check(DeviceItem, user_pk(device.holder), f"DEVICE#{device.device_id}",
-                                       condition=(DeviceItem.status == device.status.value)
-                                       & (DeviceItem.locked_until.does_not_exist()
-                                          | (DeviceItem.locked_until <= now)))
+                                       condition=_answers_as(device, now))
+                    if device.shared_from is not None:  # the share must still stand
+                        tx.condition_check(DeviceItem, user_pk(device.username), f"DEVICE#{device.device_id}",
+                                           condition=DeviceItem.status == DeviceStatus.ACTIVE.value)
                 tx.update(AnswerSlotsItem(pk=user_pk(slot_user), sk="ANSWERS"),
                           actions=[AnswerSlotsItem.slots[slot].set(stamp)],
                           condition=AnswerSlotsItem.slots[slot].does_not_exist()
@@ -209,7 +216,7 @@ class FlowStore:
         item.update(actions=[DeviceItem.consecutive_failures.add(1)], condition=DeviceItem.pk.exists())
         if int(item.consecutive_failures) < lock_after:
             return None
-        until = now + lock_for * (2 ** device.lock_count)
+        until = now + lock_for * (2 ** int(item.lock_count or 0))
         try:
             _device_state(device).update(
                 actions=[DeviceItem.consecutive_failures.set(0), DeviceItem.locked_until.set(until),
@@ -226,6 +233,18 @@ class FlowStore:
         back what it took, as a completing write would have."""
         with conditional_transaction(reservation.slot) as tx:
             _give_back(tx, device, reservation, now)
+
+
+def _answers_as(device: Device, now: datetime) -> Condition:
+    """The device's item is unlocked and, in all that checking an answer reads (its
+    status, secrets and validity), still as ``device`` shows it."""
+    condition = (DeviceItem.status == device.status.value) & (
+        DeviceItem.locked_until.does_not_exist() | (DeviceItem.locked_until <= now))
+    for attribute, value in ((DeviceItem.sealed_secret, device.sealed_secret),
+                             (DeviceItem.valid_until, device.valid_until),
+                             (DeviceItem.full_access_until, device.full_access_until)):
+        condition &= attribute.does_not_exist() if value is None else attribute == value
+    return condition
 
 
 def _give_back(tx: TransactWrite, device: Device | None, reservation: Reservation, now: datetime) -> None:
@@ -266,23 +285,28 @@ def complete_flow(tx: TransactWrite, flow: Flow, status: FlowStatus = FlowStatus
 class LoginCompletion:
     """The writes that end a login: a right answer, a push decision, the browser's poll."""
 
-    def approve(self, flow: Flow, reservation: Reservation, device: Device, session: Session, now: datetime) -> None:
+    def approve(self, flow: Flow, reservation: Reservation, device: Device, session: Session, now: datetime,
+                also: Completing) -> None:
         """The login is approved, its session exists and the device's answer is given
-        back, in one transaction: of parallel right answers one wins, the others get StaleWrite."""
+        back, with ``also`` (its audit event), in one transaction: of parallel right
+        answers one wins, the others get StaleWrite."""
         with conditional_transaction(flow.key) as tx:
             complete_flow(tx, flow, confirmed_by=device, reservation=reservation, now=now,
                           extra=(FlowItem.session_handed_out.set(True),))
             tx.save(session_item(session), condition=SessionItem.pk.does_not_exist())
+            also(tx)
 
-    def decide(self, flow: Flow, approve: bool, device: Device, now: datetime) -> None:
+    def decide(self, flow: Flow, approve: bool, device: Device, now: datetime, also: Completing) -> None:
         with conditional_transaction(flow.key) as tx:
             complete_flow(tx, flow, FlowStatus.APPROVED if approve else FlowStatus.DENIED, confirmed_by=device,
                           now=now)
+            also(tx)
 
-    def hand_out(self, flow: Flow, session: Session) -> None:
+    def hand_out(self, flow: Flow, session: Session, also: Completing) -> None:
         """Stores the session of a push-approved login, once: StaleWrite if it was handed out."""
         with conditional_transaction(flow.key) as tx:
             tx.update(_flow_item(flow), actions=[FlowItem.session_handed_out.set(True)],
                       condition=(FlowItem.status == FlowStatus.APPROVED.value)
                       & (FlowItem.session_handed_out == False))  # noqa: E712
             tx.save(session_item(session), condition=SessionItem.pk.does_not_exist())
+            also(tx)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from securelogin.adapters.flows import Reservation, complete_flow
-from securelogin.adapters.stores import conditional_transaction
+from securelogin.adapters.stores import Completing, conditional_transaction
 from securelogin.adapters.table import SpentItem, user_pk
 from securelogin.domain.models import Device, Flow
 
@@ -23,7 +23,7 @@ class LedgerStore:
                 if isinstance(i, SpentItem)}
 
     def authorize(self, flow: Flow, amount: float, room_today: float | None, device: Device,
-                  reservation: Reservation | None, now: datetime) -> None:
+                  reservation: Reservation | None, now: datetime, also: Completing) -> None:
         """In one transaction: the withdrawal is approved and added to today's total, on
         the condition that today's total before it is at most ``room_today`` (None:
         unlimited). An atomic add, not a read-modify-write: concurrent withdrawals that
@@ -39,3 +39,4 @@ class LedgerStore:
                                      SpentItem.expires_ttl.set(now + KEEP)],
                       condition=condition)
             complete_flow(tx, flow, confirmed_by=device, reservation=reservation, now=now)
+            also(tx)

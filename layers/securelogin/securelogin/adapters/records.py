@@ -1,6 +1,7 @@
 """Conversions between table items and domain objects, in one place."""
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 from securelogin.adapters.table import ChallengeAttribute, DeviceItem, FlowItem, SessionItem, UserItem, user_pk
@@ -94,13 +95,15 @@ def device_item(device: Device) -> DeviceItem:
 def challenge_from(attr: ChallengeAttribute | None) -> Challenge | None:
     if attr is None:
         return None
+    device = device_from(DeviceItem.from_raw_data(json.loads(attr.device))) if attr.device else None
     return Challenge(device_id=attr.device_id, method=attr.method, issued_at=attr.issued_at,
-                     expires_at=attr.expires_at, check_data=dict(attr.check_data.as_dict()))
+                     expires_at=attr.expires_at, check_data=dict(attr.check_data.as_dict()), device=device)
 
 
 def challenge_attribute(challenge: Challenge) -> ChallengeAttribute:
+    device = json.dumps(device_item(challenge.device).serialize()) if challenge.device else None
     return ChallengeAttribute(device_id=challenge.device_id, method=challenge.method, issued_at=challenge.issued_at,
-                              expires_at=challenge.expires_at, check_data=challenge.check_data)
+                              expires_at=challenge.expires_at, check_data=challenge.check_data, device=device)
 
 
 def flow_from(item: FlowItem) -> Flow:

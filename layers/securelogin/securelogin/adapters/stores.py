@@ -31,8 +31,18 @@ from securelogin.adapters.table import (
 )
 from securelogin.domain.models import AuditEvent, Device, DeviceStatus, PasswordLockout, Session, User
 
-# More writes for a transaction that another store runs (a flow completing with it).
+# More writes for a transaction that another store runs (a flow completing with it, the
+# audit event of what the transaction does).
 Completing = Callable[[TransactWrite], None]
+
+
+def together(*writes: Completing | None) -> Completing:
+    """Several sets of extra writes as one."""
+    def add(tx: TransactWrite) -> None:
+        for write in writes:
+            if write is not None:
+                write(tx)
+    return add
 
 
 class AlreadyExists(Exception):
@@ -86,13 +96,16 @@ class UserPartition:
 
 
 class UserStore:
-    def create(self, user: User, sealed_identity: str, devices: list[Device]) -> None:
+    def create(self, user: User, sealed_identity: str, devices: list[Device], also: Completing) -> None:
+        """The user, their cap on answers, their first devices and ``also`` (the audit
+        events), all or none: AlreadyExists when the username is taken."""
         try:
             with conditional_transaction(user.username) as tx:
                 tx.save(user_item(user, sealed_identity), condition=UserItem.pk.does_not_exist())
                 tx.save(AnswerSlotsItem(pk=user_pk(user.username), sk="ANSWERS", slots={}))
                 for device in devices:
                     tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
+                also(tx)
         except StaleWrite as exc:
             raise AlreadyExists(user.username) from exc
 
@@ -392,16 +405,26 @@ class SessionStore:
 
 
 class AuditStore:
-    def append(self, username: str, event: AuditEvent, keep_for: timedelta) -> None:
+    @staticmethod
+    def _item(username: str, event: AuditEvent, keep_for: timedelta) -> AuditItem:
         stamp = event.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        item = AuditItem(pk=f"AUDIT#{username}", sk=f"{stamp}#{secrets.token_hex(4)}", type=event.type,
+        return AuditItem(pk=f"AUDIT#{username}", sk=f"{stamp}#{secrets.token_hex(8)}", type=event.type,
                          at=event.at, details=event.details, expires_ttl=event.at + keep_for)
+
+    def append(self, username: str, event: AuditEvent, keep_for: timedelta) -> None:
+        item = self._item(username, event, keep_for)
         try:
             item.save(condition=AuditItem.pk.does_not_exist())
         except PutError as exc:
             if not failed_on_condition(exc):
                 raise
             raise AlreadyExists(item.sk) from exc
+
+    def writes(self, username: str, event: AuditEvent, keep_for: timedelta) -> Completing:
+        """The event as a write of another store's transaction: it is recorded if, and
+        only if, what it records happened."""
+        item = self._item(username, event, keep_for)
+        return lambda tx: tx.save(item, condition=AuditItem.pk.does_not_exist())
 
     def newest_first(self, username: str, limit: int) -> list[AuditEvent]:
         items = AuditItem.query(f"AUDIT#{username}", scan_index_forward=False, limit=limit)

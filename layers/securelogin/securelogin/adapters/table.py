@@ -66,20 +66,28 @@ class Item(Model):
 
 
 def bind_table(table_name: str, region: str) -> None:
-    """Point every model at the deployed table. Called once per container (and again by
-    tests that switch AWS endpoints, hence the reset of PynamoDB's per-class connections)."""
+    """Point every model at the deployed table through one connection, and so one botocore
+    client, for the life of the container. Called once per container (and again by tests
+    that switch AWS endpoints). No AWS call happens here: the client is made on first use."""
+    from securelogin.adapters.aws import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS, RETRIES
+
     Item.Meta.table_name = table_name
     Item.Meta.region = region
-    pending: list[type[Model]] = [Item]
+    Item.Meta.connect_timeout_seconds = CONNECT_TIMEOUT_SECONDS
+    Item.Meta.read_timeout_seconds = READ_TIMEOUT_SECONDS
+    Item.Meta.max_retry_attempts = RETRIES
+    Item._connection = None
+    shared = Item._get_connection()  # every model has Item's keys and index, so one schema serves all
+    pending: list[type[Model]] = list(Item.__subclasses__())
     while pending:
         model = pending.pop()
-        model._connection = None
+        model._connection = shared
         pending.extend(model.__subclasses__())
 
 
 def connection() -> Connection:
-    """A connection for transactions, in the table's region."""
-    return Connection(region=Item.Meta.region)
+    """The container's connection, for transactions."""
+    return Item._get_connection().connection
 
 
 def user_pk(username: str) -> str:
@@ -241,6 +249,7 @@ class ChallengeAttribute(MapAttribute):
     issued_at = UTCDateTimeAttribute()
     expires_at = UTCDateTimeAttribute()
     check_data = MapAttribute(default=dict)
+    device = UnicodeAttribute(null=True)  # the device as challenged (its item, as JSON; secrets stay sealed)
 
 
 class FlowItem(Item, discriminator="flow"):

@@ -18,9 +18,10 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
+from securelogin.adapters.aws import is_outage
 from securelogin.api.errors import domain_error_response, error_response
 from securelogin.domain.models import Scope, Session
-from securelogin.errors import DomainError, Forbidden, Unauthenticated
+from securelogin.errors import DomainError, Forbidden, Unauthenticated, aws_unavailable
 from securelogin.logs import logger
 
 
@@ -156,6 +157,9 @@ def make_resolver(*routers: Router, unmatched: Literal["method_not_allowed", "no
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response:
+        if is_outage(error):  # nothing was half-written (see docs/security.md): the client sends it again
+            logger.warning("AWS unavailable", extra={"error_type": type(error).__name__})
+            return domain_error_response(aws_unavailable())
         logger.exception("unhandled error", extra={"error_type": type(error).__name__})
         return error_response(500, "internal_error", "Something went wrong on our side.")
 

@@ -196,6 +196,9 @@ class Challenge:
     issued_at: datetime
     expires_at: datetime
     check_data: dict[str, str]
+    # The device as it was when challenged, so that an answer need not read it again: the
+    # write that counts the answer is conditional on the device still being in this state.
+    device: Device | None = field(default=None, repr=False)
 
 
 class Purpose(StrEnum):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from securelogin.adapters.stores import AlreadyExists, AuditStore
+from securelogin.adapters.stores import AlreadyExists, AuditStore, Completing
 from securelogin.clock import Clock
 from securelogin.domain.models import AuditEvent
 from securelogin.policy import Policy
@@ -23,6 +23,12 @@ class AuditTrail:
             self._store.append(username, event, self._policy.audit_retention)
         except AlreadyExists:  # two events in the same microsecond with the same random suffix
             self._store.append(username, event, self._policy.audit_retention)
+
+    def recording(self, username: str, event_type: str, **details: Detail) -> Completing:
+        """The event, to be written by the transaction that does what it records, so that
+        a failure leaves neither: the request can be sent again."""
+        event = AuditEvent(at=self._clock.now(), type=event_type, details=details)
+        return self._store.writes(username, event, self._policy.audit_retention)
 
     def newest_first(self, username: str, limit: int = 100) -> list[AuditEvent]:
         return self._store.newest_first(username, limit)

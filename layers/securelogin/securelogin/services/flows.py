@@ -118,7 +118,8 @@ class FlowEngine:
         flow = Flow(purpose=purpose, key=key, username=username, expires_at=now + ttl,
                     device_ids=[device.device_id], **fields)
         flow.challenge = Challenge(device_id=device.device_id, method=method, issued_at=now,
-                                   expires_at=min(issued.expires_at, flow.expires_at), check_data=issued.check_data)
+                                   expires_at=min(issued.expires_at, flow.expires_at), check_data=issued.check_data,
+                                   device=device)
         self._reserve_delivery(flow, issued.message, now)
         try:
             flow = self._flows.restart(flow) if flow_id else self._flows.create(flow)
@@ -188,7 +189,8 @@ class FlowEngine:
         method, issued = self._issue(device, method, ChallengeContext(flow.purpose.value, flow.key, now, flow_id))
         self._reserve_delivery(flow, issued.message, now)
         challenge = Challenge(device_id=device.device_id, method=method, issued_at=now,
-                              expires_at=min(issued.expires_at, flow.expires_at), check_data=issued.check_data)
+                              expires_at=min(issued.expires_at, flow.expires_at), check_data=issued.check_data,
+                              device=device)
         try:
             self._flows.set_challenge(flow, challenge)
             if issued.remember is not None:
@@ -278,16 +280,23 @@ class FlowEngine:
         return self.gone(flow.purpose)
 
     def _count(self, flow: Flow, challenge: Challenge, now: datetime) -> tuple[Device | None, Reservation]:
-        """Takes an attempt and a slot of the cap, while the device is not locked, before
-        the answer is checked; retries when another answer took the same slot at once."""
+        """Takes an attempt and a slot of the cap, while the device is not locked and is
+        as it was challenged, before the answer is checked. The first try reads nothing:
+        it takes the device from the challenge and a slot at random. When that fails for
+        something other than the flow (the device changed or is locked, the slot is in
+        use), it reads the device and the slots and tries again."""
         who = self.device_user(flow)
         policy = self._policy
-        for _ in range(RESERVE_TRIES):
-            if challenge.device_id is not None:
-                found, slots = self._flows.device_for_answer(who, challenge.device_id)
-                device: Device | None = self.usable(found, now, flow.purpose)
-            else:
-                device, slots = None, self._flows.slots(who)
+        device: Device | None = challenge.device
+        slots: dict[str, int] | None = None
+        for attempt in range(RESERVE_TRIES):
+            if attempt > 0 or (device is None and challenge.device_id is not None):
+                if challenge.device_id is not None:
+                    device, slots = self._flows.device_for_answer(who, challenge.device_id)
+                else:
+                    slots = self._flows.slots(who)
+            if device is not None:
+                device = self.usable(device, now, flow.purpose)
             try:
                 return device, self._flows.reserve_answer(
                     flow, device, who, slots, now, policy.attempts_per_transaction, policy.user_failures_per_hour,

@@ -93,13 +93,13 @@ class LoginService:
         assert device is not None
         scope = Scope.PORTAL_ONLY if device.scope_cap(right.now) == Scope.PORTAL_ONLY else flow.scope
         granted = self._sessions.new(flow.username, scope, device)
+        event = self._audit.recording(flow.username, "login.succeeded", device_id=device.device_id,
+                                      device_type=device.type.value,
+                                      method=flow.challenge.method if flow.challenge else None, scope=scope.value)
         try:
-            self._completion.approve(flow, right.reservation, device, granted.session, right.now)
+            self._completion.approve(flow, right.reservation, device, granted.session, right.now, event)
         except StaleWrite:
             raise self._flows.gone(PURPOSE) from None
-        self._audit.record(flow.username, "login.succeeded", device_id=device.device_id,
-                           device_type=device.type.value, method=flow.challenge.method if flow.challenge else None,
-                           scope=scope.value)
         return granted
 
     def status(self, login_id: str) -> tuple[FlowStatus, GrantedSession | None]:
@@ -114,11 +114,11 @@ class LoginService:
             return status, None
         device = self._flows.device_of(flow)
         granted = self._sessions.new(flow.username, flow.scope, device)
+        event = self._audit.recording(flow.username, "login.succeeded", device_id=flow.confirmed_by, method="push",
+                                      scope=flow.scope.value)
         try:
-            self._completion.hand_out(flow, granted.session)
+            self._completion.hand_out(flow, granted.session, event)
         except StaleWrite:  # another read got it first
             return status, None
-        self._audit.record(flow.username, "login.succeeded", device_id=flow.confirmed_by, method="push",
-                           scope=flow.scope.value)
         return status, granted
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from securelogin.adapters.flows import FlowStore, LoginCompletion
-from securelogin.adapters.stores import StaleWrite, ThrottleStore, UserStore
+from securelogin.adapters.stores import Completing, StaleWrite, ThrottleStore, UserStore
 from securelogin.clock import Clock
 from securelogin.crypto.codes import digests_match, lookup_key
 from securelogin.crypto.signatures import push_decision_message, signature_is_valid
@@ -22,7 +22,8 @@ PUSHED = (Purpose.LOGIN, Purpose.WITHDRAWAL)
 
 class PushService:
     def __init__(self, users: UserStore, flows: FlowStore, completion: LoginCompletion, throttles: ThrottleStore,
-                 authorize_withdrawal: Callable[[Flow, Device, datetime], object], audit: AuditTrail,
+                 authorize_withdrawal: Callable[[Flow, Device, datetime, None, Completing], object],
+                 audit: AuditTrail,
                  clock: Clock) -> None:
         self._authorize_withdrawal = authorize_withdrawal
         self._users = users
@@ -53,14 +54,15 @@ class PushService:
                 or not digests_match(challenge.check_data.get("nonce", ""), nonce)):
             raise Gone("expired", EXPIRED)
         approve = decision == "approve"
+        event = self._audit.recording(device.username,
+                                      f"{flow.purpose.value}.push_{'approved' if approve else 'denied'}",
+                                      device_id=device_id)
         try:
             if approve and flow.purpose == Purpose.WITHDRAWAL:
-                self._authorize_withdrawal(flow, device, now)
+                self._authorize_withdrawal(flow, device, now, None, event)
             else:
-                self._completion.decide(flow, approve, device, now)
+                self._completion.decide(flow, approve, device, now, event)
         except StaleWrite:
             raise Gone("expired", EXPIRED) from None
         self._throttles.push_answered(device.username)
-        self._audit.record(device.username, f"{flow.purpose.value}.push_{'approved' if approve else 'denied'}",
-                           device_id=device_id)
         return "approved" if approve else "denied"

@@ -5,7 +5,7 @@ import secrets
 from dataclasses import asdict, dataclass
 
 from securelogin.adapters.keys import SecretBox
-from securelogin.adapters.stores import AlreadyExists, UserStore
+from securelogin.adapters.stores import AlreadyExists, UserStore, together
 from securelogin.clock import Clock
 from securelogin.crypto.passwords import hash_password
 from securelogin.domain.models import Device, DeviceStatus, DeviceType, IdDocument, Identity, User
@@ -63,14 +63,14 @@ class UserService:
                                   label=f"SMS to {mask(user.phones[0])}", status=DeviceStatus.ACTIVE,
                                   created_at=now, phone=user.phones[0]))
         sealed = self._box.seal(json.dumps(asdict(new.identity)).encode(), identity_context(user.username))
+        events = [self._audit.recording(user.username, "user.created", by=actor)]
+        events += [self._audit.recording(user.username, "device.added", device_id=device.device_id,
+                                         device_type=device.type.value, reason="auto_enrolment")
+                   for device in devices]
         try:
-            self._store.create(user, sealed, devices)
+            self._store.create(user, sealed, devices, together(*events))
         except AlreadyExists:
             raise Conflict("username_taken", "That username is already taken.") from None
-        self._audit.record(user.username, "user.created", by=actor)
-        for device in devices:
-            self._audit.record(user.username, "device.added", device_id=device.device_id, device_type=device.type.value,
-                               reason="auto_enrolment")
         return user
 
     def view(self, username: str) -> UserView:

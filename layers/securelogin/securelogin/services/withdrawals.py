@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from securelogin.adapters.flows import Reservation
 from securelogin.adapters.ledger import LedgerStore
-from securelogin.adapters.stores import StaleWrite, UserStore
+from securelogin.adapters.stores import Completing, StaleWrite, UserStore, together
 from securelogin.clock import Clock
 from securelogin.domain.limits import Availability, availability, five_business_day_window, most_generous, room_today
 from securelogin.domain.models import Device, Flow, FlowStatus, Purpose, User
@@ -80,10 +80,11 @@ class WithdrawalService:
             self._flows.forgive(right)  # a right answer, refused by the limits: no failure
             raise
 
-    def authorize(self, flow: Flow, device: Device, now: datetime,
-                  reservation: Reservation | None = None) -> Availability:
-        """Approves the withdrawal and adds it to today's total in one transaction, if the
-        device's limits still cover it; by a right answer, or by a push (no reservation)."""
+    def authorize(self, flow: Flow, device: Device, now: datetime, reservation: Reservation | None = None,
+                  also: Completing | None = None) -> Availability:
+        """Approves the withdrawal and adds it to today's total in one transaction, with its
+        audit events, if the device's limits still cover it; by a right answer, or by a
+        push (no reservation, and the push's own event as ``also``)."""
         amount = flow.amount_usd or 0.0
         user = self._users.get_user(flow.username)
         assert user is not None
@@ -95,14 +96,14 @@ class WithdrawalService:
                 raise Forbidden("limit_exceeded", "This withdrawal would go over the device's limits.",
                                 available_today=left.today, available_five_days=left.five_business_days)
             room = room_today(limit, totals, now.date(), self._holidays, amount, sum(user.reserves.values()))
+            event = self._audit.recording(flow.username, "withdrawal.authorized", amount_usd=amount,
+                                          device_id=device.device_id, device_type=device.type.value)
             try:
-                self._ledger.authorize(flow, amount, room, device, reservation, now)
+                self._ledger.authorize(flow, amount, room, device, reservation, now, together(event, also))
             except StaleWrite as exc:
                 if exc.failed_items and not self._flows.unchanged(flow):
                     raise self._flows.gone(PURPOSE) from None
                 continue  # the day's total moved past the room, or the write conflicted: read and check again
-            self._audit.record(flow.username, "withdrawal.authorized", amount_usd=amount,
-                               device_id=device.device_id, device_type=device.type.value)
             totals[now.date()] = totals.get(now.date(), 0.0) + amount
             return self._left(device.type.value, totals, user, now)
         raise Unavailable("busy", "Too many withdrawals at once. Try again.", retry_after_seconds=1)
