@@ -9,7 +9,13 @@ from pynamodb.exceptions import UpdateError
 
 from securelogin.adapters.flows import Reservation, complete_flow
 from securelogin.adapters.records import device_item
-from securelogin.adapters.stores import conditional_transaction, end_temporary_access, failed_on_condition, revoke_in
+from securelogin.adapters.stores import (
+    Completing,
+    conditional_transaction,
+    end_temporary_access,
+    failed_on_condition,
+    revoke_in,
+)
 from securelogin.adapters.table import AppInstanceItem, DeviceItem
 from securelogin.domain.models import AppInstance, Device, Flow
 
@@ -77,8 +83,9 @@ class EnrolmentStore:
 
     def enrol(self, flow: Flow, reservation: Reservation | None, now: datetime, device: Device,
               instance: AppInstance, new_instance: bool, revoke: list[Device], temporary: list[Device],
-              devices_version: int) -> None:
-        """Completes ``flow`` and enrols ``device`` on ``instance`` in one transaction,
+              devices_version: int, also: Completing) -> None:
+        """Completes ``flow`` and enrols ``device`` on ``instance`` in one transaction, with
+        ``also`` (the audit events),
         revoking the user's previous IB Keys and ending a temporary-code period. StaleWrite
         when the flow completed or changed meanwhile, the instance was made by another, or
         the user's devices changed since ``devices_version`` (another enrolment at once:
@@ -88,6 +95,7 @@ class EnrolmentStore:
             tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
             revoke_in(tx, revoke)
             end_temporary_access(tx, device.username, temporary, devices_version)
+            also(tx)
             if new_instance:
                 tx.save(AppInstanceItem(pk=f"APP#{instance.app_instance_id}", sk="INSTANCE",
                                         app_instance_id=instance.app_instance_id, pin_hash=instance.pin_hash,

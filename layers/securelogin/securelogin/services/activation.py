@@ -10,7 +10,7 @@ from datetime import datetime
 from securelogin.adapters.enrolment import EnrolmentStore, PinLocked
 from securelogin.adapters.flows import Reservation
 from securelogin.adapters.messaging import PushEndpoints
-from securelogin.adapters.stores import StaleWrite
+from securelogin.adapters.stores import Completing, StaleWrite, together
 from securelogin.clock import Clock
 from securelogin.crypto.passwords import hash_password, verify_password
 from securelogin.crypto.signatures import InvalidPublicKey, load_p256_public_key
@@ -169,8 +169,10 @@ class ActivationService:
                            locked=until is not None)
         raise Unauthenticated("invalid_pin", "That is not this app's PIN.")
 
-    def enrol(self, flow: Flow, app: AppEnrolment, plan: _Plan, reservation: Reservation | None) -> Enrolled:
-        """Completes the flow and enrols the app (the proof of possession was checked)."""
+    def enrol(self, flow: Flow, app: AppEnrolment, plan: _Plan, reservation: Reservation | None,
+              also: Completing | None = None) -> Enrolled:
+        """Completes the flow and enrols the app (the proof of possession was checked), with
+        its audit events and ``also`` (the caller's) in the same transaction."""
         now = self._clock.now()
         instance = plan.instance
         if app.push_token:
@@ -184,18 +186,18 @@ class ActivationService:
                         ocra_suite=IB_KEY_SUITE, app_instance_id=instance.app_instance_id, platform=app.platform,
                         public_key=app.public_key, push_endpoint=instance.push_endpoint,
                         sealed_secret=self._devices.seal_secret(device_id, {"seed_hex": secret_hex}))
+        events = [self._audit.recording(flow.username, "device.added", device_id=device_id, device_type="ib_key",
+                                        app_instance_id=instance.app_instance_id, via=flow.purpose.value,
+                                        temporary_devices_revoked=len(plan.temporary))]
+        events += [self._audit.recording(flow.username, "device.revoked", device_id=old.device_id,
+                                         replaced_by=device_id) for old in plan.revoke]
         try:
             self._store.enrol(flow, reservation, now, device, instance, plan.new_instance, plan.revoke,
-                              plan.temporary, plan.user.devices_version)
+                              plan.temporary, plan.user.devices_version, together(*events, also))
         except StaleWrite:
             if self._flows.unchanged(flow):  # another device of the user's was enrolled at that moment
                 raise Conflict("devices_changed", "Your devices changed meanwhile. Try again.") from None
             raise self._flows.gone(flow.purpose) from None
-        self._audit.record(flow.username, "device.added", device_id=device_id, device_type="ib_key",
-                           app_instance_id=instance.app_instance_id, via=flow.purpose.value,
-                           temporary_devices_revoked=len(plan.temporary))
-        for old in plan.revoke:
-            self._audit.record(flow.username, "device.revoked", device_id=old.device_id, replaced_by=device_id)
         self._notifier.tell(plan.user, "IB Key was activated on a phone for your account. "
                                   "If this was not you, call Client Services.")
         return Enrolled(device_id, instance.app_instance_id, IB_KEY_SUITE, secret_hex)

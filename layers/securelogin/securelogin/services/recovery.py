@@ -78,7 +78,5 @@ class RecoveryService:
                                else "response: required for a recovery by device")
         plan = self._activation.plan(flow.username, app, replacing=True)  # a refused PIN spends no attempt
         right = self._flows.answer(flow, answer)
-        done = self._activation.enrol(right.flow, app, plan, right.reservation)
-        self._audit.record(flow.username, "recovery.completed", device_id=done.device_id,
-                           same_phone=flow.details.get("same_phone") == "true")
-        return done
+        return self._activation.enrol(right.flow, app, plan, right.reservation, self._audit.recording(
+            flow.username, "recovery.completed", same_phone=flow.details.get("same_phone") == "true"))
