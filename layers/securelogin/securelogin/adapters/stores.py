@@ -145,22 +145,26 @@ class UserStore:
         return [user_from(item) for item in UserItem.gsi1.query(f"ACCOUNT#{account_id}", limit=100)
                 if isinstance(item, UserItem)]
 
-    def set_mode(self, username: str, mode: str, restrictions: list[str]) -> None:
-        UserItem(pk=user_pk(username), sk="PROFILE").update(
-            actions=[UserItem.sls_mode.set(mode), UserItem.restrictions.set(restrictions)],
-            condition=UserItem.pk.exists())
+    def set_mode(self, username: str, mode: str, restrictions: list[str], also: Completing) -> None:
+        """The user's Secure Login mode, with ``also`` (its audit event) in the same write."""
+        with conditional_transaction(username) as tx:
+            update_user(tx, username, actions=(UserItem.sls_mode.set(mode), UserItem.restrictions.set(restrictions)))
+            also(tx)
 
     def add_device(self, device: Device, temporary: list[Device] | None = None, revoke: tuple[Device, ...] = (),
-                   devices_version: int | None = None) -> None:
+                   devices_version: int | None = None, also: Completing | None = None) -> None:
         """Adds a device to an existing user (NoSuchUser when there is no such user, or
         StaleWrite when ``devices_version`` moved). A permanent device ends the
-        ``temporary`` devices' period; ``revoke`` end in the same transaction."""
+        ``temporary`` devices' period; ``revoke`` end and ``also`` (the audit events) are
+        written in the same transaction."""
         try:
             with conditional_transaction(device.username) as tx:
                 update_user(tx, device.username, devices_version,
                             end_temporary=temporary is not None)
                 revoke_in(tx, [*(temporary or []), *revoke])
                 tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
+                if also is not None:
+                    also(tx)
         except StaleWrite as exc:
             if devices_version is not None:
                 raise

@@ -99,12 +99,12 @@ class DeviceService:
             raise NotFound("user_not_found", "No such user.")
         # A permanent device ends a temporary-code period, in the same write.
         temporary = [d for d in found.devices if d.temporary and d.status == DeviceStatus.ACTIVE]
+        event = self._audit.recording(username, "device.added", device_id=device_id, device_type=order.type.value,
+                                      by=actor, legacy_import=order.legacy_import)
         try:
-            self._users.add_device(device, temporary=temporary)
+            self._users.add_device(device, temporary=temporary, also=event)
         except NoSuchUser:
             raise NotFound("user_not_found", "No such user.") from None
-        self._audit.record(username, "device.added", device_id=device_id, device_type=order.type.value, by=actor,
-                           legacy_import=order.legacy_import)
         self._notifier.tell(found.user, f"a {LABELS[order.type]} was added to your account. "
                                                "If this was not you, call Client Services.")
         return IssuedDevice(device, generated_seed, card)

@@ -144,11 +144,11 @@ class DeviceLifecycle:
                         valid_until=now + self._policy.online_card_validity,
                         sealed_secret=self._devices.seal_secret(device_id, {"card": card}))
         previous = tuple(d for d in devices if d.type == DeviceType.ONLINE_SCC and d.status == DeviceStatus.ACTIVE)
+        event = self._audit.recording(username, "device.added", device_id=device_id, device_type="online_scc")
         try:
-            self._users.add_device(device, revoke=previous, devices_version=user.devices_version)
+            self._users.add_device(device, revoke=previous, devices_version=user.devices_version, also=event)
         except StaleWrite:
             raise Conflict("devices_changed", "Your devices changed meanwhile. Try again.") from None
-        self._audit.record(username, "device.added", device_id=device_id, device_type="online_scc")
         self._notifier.tell(user, "an Online Security Code Card was created for your account.")
         return OnlineCard(device, card)
 

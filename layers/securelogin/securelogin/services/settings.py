@@ -43,8 +43,8 @@ class SettingsService:
             if not accept_risk:
                 raise InvalidInput("accept_risk_required", "accept_risk: opting out needs your acceptance of the risk.")
             restrictions.append(OPT_OUT_RESTRICTION)
-        self._users.set_mode(username, mode.value, restrictions)
-        self._audit.record(username, "settings.mode_changed", mode=mode.value)
+        self._users.set_mode(username, mode.value, restrictions,
+                             self._audit.recording(username, "settings.mode_changed", mode=mode.value))
         self._notifier.tell(user, "your Secure Login setting changed: "
                             + ("you opted out." if mode == SlsMode.OPTED_OUT else "a device is always used."))
         return SecureLoginSetting(mode, True, username, restrictions)
