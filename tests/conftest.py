@@ -1,9 +1,16 @@
 """Shared fixtures: AWS in-process (moto) with the resources of template.yaml."""
 from __future__ import annotations
 
+import copy
+import functools
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -14,9 +21,41 @@ from securelogin.domain.models import IdDocument, Identity
 from securelogin.runtime import Services, build_services
 from securelogin.services.users import NewUser
 from securelogin.settings import Settings
+from securelogin_local import resources
 from securelogin_local.aws import EmbeddedAws
 from securelogin_local.resources import create_stack
-from securelogin_local.template import Stack
+from securelogin_local.template import TEMPLATE_PATH, Stack, load_template
+
+# Argon2id's cheapest profile for the tests (1 pass over 8 MiB in 1 lane, about 10 ms
+# instead of RFC 9106's 3 passes over 64 MiB in 4 lanes): set before anything hashes, so
+# every hash of the run (the decoy's too) is made with it. Deployed functions and `make run`
+# keep RFC 9106's (tests/template checks template.yaml). ARGON2_* set in the shell win.
+TEST_ARGON2_ENVIRONMENT = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST_KIB": "8192", "ARGON2_PARALLELISM": "1"}
+for _name, _value in TEST_ARGON2_ENVIRONMENT.items():
+    os.environ.setdefault(_name, _value)
+
+
+# What every test pays for again, made once per run (the behaviour under test is unchanged):
+# - botocore parses its service models (JSON) once per Session, and each client gets a
+#   Session of its own (adapters/aws.py, 16 per race): about 0.1 s of CPU per client. One
+#   loader for the run parses each model once; loaded models are only read.
+# - create_stack parses template.yaml for every test's stack; each gets a copy of one parse.
+botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
+_parse_template = functools.cache(load_template)
+
+
+def _load_template_once(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    return copy.deepcopy(_parse_template(path))
+
+
+resources.load_template = _load_template_once
+
+
+@pytest.fixture(scope="session")
+def argon2_test_environment() -> dict[str, str]:
+    """The Argon2 profile of this run, for a stack started in another process (tests/e2e)."""
+    return {name: os.environ[name] for name in TEST_ARGON2_ENVIRONMENT}
+
 
 AWS_ENVIRONMENT = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                    "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",

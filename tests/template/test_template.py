@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from samtranslator.translator.transform import transform
 
+from securelogin.settings import ARGON2_ENVIRONMENT, Argon2Parameters, Settings
 from securelogin_local.template import PROJECT_ROOT, Stack, load_template
 
 TEMPLATE = load_template()
@@ -129,3 +130,22 @@ def test_runtime_dependencies_are_pinned():
     lines = Path(PROJECT_ROOT / "layers/securelogin/requirements.txt").read_text().splitlines()
     requirements = [line for line in lines if line and not line.startswith("#")]
     assert requirements and all("==" in line for line in requirements)
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_deployed_functions_hash_with_rfc_9106_parameters(stage):
+    """Every function (those that hash passwords and PINs among them) hashes with RFC 9106's
+    second recommended option: template.yaml either leaves ARGON2_* unset (the settings'
+    defaults) or sets exactly those values. The tests' cheap profile never reaches it."""
+    rfc_9106 = Argon2Parameters(time_cost=3, memory_cost_kib=64 * 1024, parallelism=4)
+    assert Argon2Parameters() == rfc_9106
+    functions = Stack.offline(TEMPLATE, {"Stage": stage}).functions()
+    assert {"LoginFunction", "ActivationFunction", "RecoveryFunction", "SharingFunction", "AdminFunction",
+            "DevicesFunction"} <= set(functions)
+    for name, spec in functions.items():
+        set_here = {variable: spec.environment[variable] for variable in ARGON2_ENVIRONMENT.values()
+                    if variable in spec.environment}
+        assert set_here == {variable: str(getattr(rfc_9106, field)) for field, variable in ARGON2_ENVIRONMENT.items()
+                            if variable in set_here}, name
+        assert Argon2Parameters.from_environment(spec.environment) == rfc_9106, name
+        assert Settings.from_environment(spec.environment).argon2 == rfc_9106, name

@@ -1,10 +1,13 @@
+import os
 import re
 
+import argon2
 import pytest
 
-from securelogin.crypto import envelope
+from securelogin.crypto import envelope, passwords
 from securelogin.crypto.codes import code_digest, digests_match, lookup_key, numeric_code, random_token
-from securelogin.crypto.passwords import hash_password, verify_password
+from securelogin.crypto.passwords import hash_password, hasher_for, verify_password
+from securelogin.settings import Argon2Parameters, get_argon2_parameters
 
 
 def test_password_hash_is_argon2id_and_verifies():
@@ -18,6 +21,36 @@ def test_password_hash_is_argon2id_and_verifies():
 def test_unknown_user_never_verifies_even_with_the_decoy_password():
     assert not verify_password(None, "decoy password that no user has")
     assert not verify_password(None, "anything")
+
+
+def recorded(password_hash: str) -> tuple[int, int, int]:
+    found = argon2.extract_parameters(password_hash)
+    assert found.type is argon2.Type.ID
+    return found.time_cost, found.memory_cost, found.parallelism
+
+
+def test_hashes_record_the_profile_of_the_settings():
+    # The tests run with the cheap profile of tests/conftest.py, read from the environment.
+    profile = get_argon2_parameters()
+    assert (profile.time_cost, profile.memory_cost_kib, profile.parallelism) == (
+        int(os.environ["ARGON2_TIME_COST"]), int(os.environ["ARGON2_MEMORY_COST_KIB"]),
+        int(os.environ["ARGON2_PARALLELISM"]))
+    assert recorded(hash_password("s3cret-pass")) == (profile.time_cost, profile.memory_cost_kib, profile.parallelism)
+
+
+def test_the_decoy_costs_what_a_real_hash_costs():
+    # Unknown users are checked against a hash of the same parameters as real ones.
+    assert recorded(passwords._decoy_hash()) == recorded(hash_password("s3cret-pass"))
+
+
+def test_hashes_made_with_other_parameters_keep_verifying():
+    # E.g. stored under RFC 9106's parameters, checked by a container with others: the hash says how.
+    other = Argon2Parameters(time_cost=2, memory_cost_kib=16 * 1024, parallelism=2)
+    assert other != get_argon2_parameters()
+    stored = hasher_for(other).hash("s3cret-pass")
+    assert recorded(stored) == (2, 16 * 1024, 2)
+    assert verify_password(stored, "s3cret-pass")
+    assert not verify_password(stored, "s3cret-pasS")
 
 
 def test_garbage_hash_is_a_refusal_not_a_crash():

@@ -3,12 +3,52 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from securelogin.policy import Policy
+
+# The environment variables of the Argon2id parameters. Unset, a function hashes with
+# RFC 9106's second recommended option (section 4): 3 passes over 64 MiB in 4 lanes.
+ARGON2_ENVIRONMENT = {"time_cost": "ARGON2_TIME_COST", "memory_cost_kib": "ARGON2_MEMORY_COST_KIB",
+                      "parallelism": "ARGON2_PARALLELISM"}
+
+
+class Argon2Parameters(BaseModel):
+    """Argon2id's cost parameters, within the ranges RFC 9106 (section 3.1) allows.
+    Hashes record the parameters they were made with, so changing these leaves existing
+    hashes verifiable."""
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    time_cost: int = Field(default=3, ge=1, le=2**32 - 1)  # passes
+    memory_cost_kib: int = Field(default=64 * 1024, ge=8, le=2**32 - 1)
+    parallelism: int = Field(default=4, ge=1, le=2**24 - 1)  # lanes
+
+    @model_validator(mode="after")
+    def _memory_covers_the_lanes(self) -> Argon2Parameters:
+        if self.memory_cost_kib < 8 * self.parallelism:
+            raise ValueError(f"memory_cost_kib must be at least 8 KiB per lane ({8 * self.parallelism})")
+        return self
+
+    def meets_rfc_9106(self) -> bool:
+        """At least as costly as one of RFC 9106's recommended options: 1 pass over 2 GiB,
+        or 3 passes over 64 MiB."""
+        return self.memory_cost_kib >= 2 * 1024 * 1024 or (self.memory_cost_kib >= 64 * 1024 and self.time_cost >= 3)
+
+    def check_for_stage(self, stage: str) -> Argon2Parameters:
+        """Production hashes at RFC 9106's cost or more; cheaper profiles are for tests."""
+        if stage == "prod" and not self.meets_rfc_9106():
+            raise ValueError(f"Argon2 parameters {self} are below RFC 9106's recommendations, refused in prod")
+        return self
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> Argon2Parameters:
+        env = os.environ if env is None else env
+        raw = {name: env[variable] for name, variable in ARGON2_ENVIRONMENT.items() if env.get(variable, "").strip()}
+        return cls.model_validate(raw).check_for_stage(env.get("STAGE", "dev"))
 
 
 class Settings(BaseModel):
@@ -23,14 +63,20 @@ class Settings(BaseModel):
     push_application_ios: str = ""
     push_application_android: str = ""
     policy_overrides: dict[str, Any] = Field(default_factory=dict)
+    argon2: Argon2Parameters = Field(default_factory=Argon2Parameters)
 
     @field_validator("policy_overrides", mode="before")
     @classmethod
     def _parse_json(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _argon2_fits_the_stage(self) -> Settings:
+        self.argon2.check_for_stage(self.stage)
+        return self
+
     @classmethod
-    def from_environment(cls, env: dict[str, str] | None = None) -> Settings:
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         raw = {
             "table_name": env.get("TABLE_NAME", ""),
@@ -42,6 +88,7 @@ class Settings(BaseModel):
             "push_application_ios": env.get("PUSH_APPLICATION_IOS", ""),
             "push_application_android": env.get("PUSH_APPLICATION_ANDROID", ""),
             "policy_overrides": env.get("POLICY_OVERRIDES") or "{}",
+            "argon2": Argon2Parameters.from_environment(env),
         }
         return cls.model_validate(raw)
 
@@ -52,3 +99,9 @@ class Settings(BaseModel):
 @cache
 def get_settings() -> Settings:
     return Settings.from_environment()
+
+
+@cache
+def get_argon2_parameters() -> Argon2Parameters:
+    """The hashing parameters alone: hashing needs none of the other settings."""
+    return Argon2Parameters.from_environment()
