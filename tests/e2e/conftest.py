@@ -1,6 +1,7 @@
 """End-to-end: a local stack started as `make run` starts it, on a free port."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -9,7 +10,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,12 +72,14 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def api() -> Iterator[Api]:
+@contextmanager
+def _local_stack(argon2: dict[str, str], *options: str) -> Iterator[Api]:
+    """``python -m securelogin_local`` on a free port, as `make run` starts it, with ``options``,
+    but hashing with the tests' cheap Argon2 profile (``argon2``: ARGON2_* variables)."""
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    process = subprocess.Popen([sys.executable, "-m", "securelogin_local", "--port", str(port)], env=env,  # noqa: S603
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | argon2
+    process = subprocess.Popen([sys.executable, "-m", "securelogin_local", "--port", str(port), *options],  # noqa: S603
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = Api(f"http://127.0.0.1:{port}")
     try:
         for _ in range(150):
@@ -90,3 +94,15 @@ def api() -> Iterator[Api]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def local_stack(argon2_test_environment: dict[str, str]) -> Callable[..., AbstractContextManager[Api]]:
+    """Starts a stack of a test's own: ``with local_stack("--workers", "1") as api: ...``."""
+    return functools.partial(_local_stack, argon2_test_environment)
+
+
+@pytest.fixture(scope="session")
+def api(argon2_test_environment: dict[str, str]) -> Iterator[Api]:
+    with _local_stack(argon2_test_environment) as client:
+        yield client

@@ -1,17 +1,38 @@
-"""``python -m securelogin_local [--port N]``: the local stack on 127.0.0.1 (``make run``)."""
+"""``python -m securelogin_local [--port N] [--workers N]``: the local stack on 127.0.0.1
+(``make run``), on every core.
+
+The embedded AWS runs in a process of its own, and ``--workers`` gateway processes (one
+per core by default) accept from one listening socket. The parent binds both listeners,
+forks the AWS process, creates the stack's resources and seeds the demo user through it,
+then forks the workers; it starts no thread, so forking is safe. The outbox, the AWS call
+log and the faults live in the AWS process, which answers for them whichever worker asks;
+the clock's offset lives in shared memory, so ``POST /_local/clock`` moves every process's
+time. A signal to the parent, or any process of the stack ending, stops them all.
+"""
 from __future__ import annotations
 
 import argparse
+import ctypes
+import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.process import BaseProcess
 from typing import Any
 
-from securelogin_local.aws import LISTEN_BACKLOG
+from securelogin import runtime
+from securelogin.adapters.aws import forget_clients
+from securelogin.clock import system_clock
+from securelogin_local.aws import LISTEN_BACKLOG, EmbeddedAws
 from securelogin_local.seed import how_to_log_in, seed_demo_user
 from securelogin_local.stack import LocalStack
+
+# How long the stack's processes get to end on SIGTERM before they are killed.
+STOP_SECONDS = 3.0
 
 
 def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
@@ -60,29 +81,101 @@ def _stop(*_: object) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve the Secure Login System locally.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
-    parser.add_argument("--no-seed", action="store_true", help="do not create the demo user")
-    args = parser.parse_args(argv)
+def _die_with(parent: int) -> None:
+    """Ends this child when the parent ends, however it ends (on Linux, where prctl can say so)."""
+    if sys.platform == "linux":
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+    if os.getppid() != parent:  # the parent ended before prctl
+        os._exit(1)
 
-    local = LocalStack.start()
-    if not args.no_seed:
-        seed_demo_user()
-    server = make_server(args.host, args.port, local)
-    base_url = f"http://{args.host}:{server.server_address[1]}"
-    print(f"Secure Login System on {base_url} (embedded AWS at {local.aws.endpoint_url})", flush=True)
-    if not args.no_seed:
-        print(how_to_log_in(base_url), flush=True)
-    signal.signal(signal.SIGTERM, _stop)
+
+def _serve_aws(parent: int, aws: EmbeddedAws) -> None:
+    _die_with(parent)
+    aws.serve()  # werkzeug's serve_forever returns on KeyboardInterrupt
+
+
+def _serve_gateway(parent: int, server: ThreadingHTTPServer) -> None:
+    _die_with(parent)
+    # Each worker opens its own connections to the embedded AWS, not the parent's (seeding's).
+    forget_clients()
+    runtime.reset()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
-        local.stop()
+
+
+def _fork(name: str, target: Callable[..., None], *args: object) -> BaseProcess:
+    process = multiprocessing.get_context("fork").Process(target=target, args=(os.getpid(), *args), name=name)
+    process.start()
+    return process
+
+
+def _stop_all(processes: list[BaseProcess]) -> None:
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + STOP_SECONDS
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the Secure Login System locally.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument("--workers", type=int, default=_cores(), help="gateway processes (default: one per core)")
+    parser.add_argument("--no-seed", action="store_true", help="do not create the demo user")
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers: at least 1")
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    # Made before forking, so every process shares it.
+    system_clock.share_offset(multiprocessing.get_context("fork").Value("d", 0.0))
+    processes: list[BaseProcess] = []
+    exit_code = 0
+    try:
+        aws = EmbeddedAws(system_clock)  # listening already: calls queue until the AWS process serves
+        processes.append(_fork("securelogin-aws", _serve_aws, aws))
+        aws.stop()  # the parent's copy of the AWS listener; the AWS process serves it
+        local = LocalStack.deploy(aws.endpoint_url)
+        if not args.no_seed:
+            seed_demo_user()
+        server = make_server(args.host, args.port, local)
+        processes += [_fork(f"securelogin-gateway-{n}", _serve_gateway, server) for n in range(args.workers)]
+        server.server_close()
+
+        base_url = f"http://{args.host}:{server.server_address[1]}"
+        print(f"Secure Login System on {base_url} with {args.workers} gateway workers "
+              f"(embedded AWS at {aws.endpoint_url})", flush=True)
+        if not args.no_seed:
+            print(how_to_log_in(base_url), flush=True)
+        ended_sentinel = multiprocessing.connection.wait([process.sentinel for process in processes])[0]
+        ended = next(process for process in processes if process.sentinel == ended_sentinel)
+        ended.join()
+        print(f"{ended.name} ended (exit code {ended.exitcode}); stopping the local stack", file=sys.stderr)
+        exit_code = 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop_all(processes)
+    # Nothing is left to clean up, and tearing down moto's and boto3's modules takes seconds.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_code)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,11 @@
   the outbox that ``/_local/outbox`` shows,
 - answers Pinpoint SMS and Voice v2 ``SendVoiceMessage``, which moto does not implement,
 - logs every AWS call by service and operation, to count the calls each flow makes,
+- fails the calls that ``/_local/faults`` armed, with an AWS error or with no answer,
 - runs one call into moto at a time: moto's backends are not thread-safe, and a
-  DynamoDB conditional write or transaction must be as atomic here as in DynamoDB.
+  DynamoDB conditional write or transaction must be as atomic here as in DynamoDB,
+- answers for the outbox, the call log and the faults under ``/_local/`` (a path no AWS
+  SDK uses), so that the local stack's gateway, in whatever process, can show and arm them.
 
 The service talks to it with real boto3 clients over HTTP, exactly as it would to AWS.
 """
@@ -15,10 +18,12 @@ import io
 import json
 import re
 import threading
+import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -26,6 +31,9 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import ThreadedWSGIServer
 
 from securelogin.clock import Clock, iso
+from securelogin_local import moto_transactions
+
+moto_transactions.install()  # transactions copy only the items they touch; no model object kept forever
 
 _SERVICE_IN_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 
@@ -34,6 +42,9 @@ LISTEN_BACKLOG = 128
 
 # moto keeps its state per process, so every server in the process shares one lock.
 _MOTO_LOCK = threading.Lock()
+
+# The front's own endpoints (the gateway forwards /_local/outbox, /_local/aws-calls, /_local/faults).
+LOCAL_PREFIX = "/_local/"
 
 
 @dataclass
@@ -72,31 +83,130 @@ class CallLog:
             self.calls.clear()
 
 
+# What an armed fault answers: the HTTP status AWS gives with each error code.
+FAULT_STATUS = {
+    "InternalServerError": 500,
+    "ServiceUnavailable": 503,
+    "ThrottlingException": 400,
+    "ProvisionedThroughputExceededException": 400,
+}
+TIMEOUT = "timeout"
+# A "timeout" fault holds the call this long, past the service's 2 s read timeout.
+HANG_SECONDS = 3.0
+
+
+class FaultError(ValueError):
+    pass
+
+
+@dataclass
+class Faults:
+    """Armed failures: the next ``count`` calls to a service's operation (``*`` for any) fail."""
+
+    armed: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def arm(self, request: Any) -> list[dict[str, Any]]:
+        if not isinstance(request, dict):
+            raise FaultError("send {service, operation, error, count}")
+        service, operation = request.get("service"), request.get("operation")
+        error, count = request.get("error", "InternalServerError"), request.get("count", 1)
+        if not isinstance(service, str) or not service or not isinstance(operation, str) or not operation:
+            raise FaultError("service and operation: names such as dynamodb and GetItem (operation * for any)")
+        if error != TIMEOUT and error not in FAULT_STATUS:
+            raise FaultError(f"error: one of {', '.join([*FAULT_STATUS, TIMEOUT])}")
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 10_000:
+            raise FaultError("count: a whole number of calls, 1 to 10000")
+        with self.lock:
+            self.armed.append({"service": service, "operation": operation, "error": error, "count": count})
+            return self._listed()
+
+    def take(self, service: str, operation: str) -> str | None:
+        """The error the next call to ``service``'s ``operation`` must fail with, if armed."""
+        with self.lock:
+            for fault in self.armed:
+                if fault["service"] == service and fault["operation"] in ("*", operation):
+                    fault["count"] -= 1
+                    if fault["count"] == 0:
+                        self.armed.remove(fault)
+                    return str(fault["error"])
+            return None
+
+    def listed(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return self._listed()
+
+    def _listed(self) -> list[dict[str, Any]]:
+        return [dict(f) for f in self.armed]
+
+    def clear(self) -> None:
+        with self.lock:
+            self.armed.clear()
+
+
 class AwsFront:
     """WSGI middleware in front of moto."""
 
-    def __init__(self, moto_app: Callable, outbox: Outbox, calls: CallLog, clock: Clock) -> None:
+    def __init__(self, moto_app: Callable, outbox: Outbox, calls: CallLog, clock: Clock,
+                 faults: Faults | None = None) -> None:
         self._moto = moto_app
         self._outbox = outbox
         self._calls = calls
         self._clock = clock
+        self._faults = faults or Faults()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
+        if environ["PATH_INFO"].startswith(LOCAL_PREFIX):
+            return self._local(environ["REQUEST_METHOD"], environ["PATH_INFO"], body, start_response)
         match = _SERVICE_IN_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
         service = match.group(1) if match else "unknown"
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         form = parse_qs(body.decode(errors="replace")) if not target else {}
         operation = target.rsplit(".", 1)[-1] if target else (form.get("Action") or [environ["PATH_INFO"]])[0]
         self._calls.add(service, operation)
+        fault = self._faults.take(service, operation)
+        if fault is not None:
+            return self._fail(fault, service, bool(target), start_response)
 
         if service == "sms-voice" and operation == "SendVoiceMessage":
             return self._send_voice(json.loads(body or b"{}"), start_response)
         if service == "sns" and operation == "Publish":
             return self._publish(environ, form, start_response)
         return self._call_moto(environ, start_response)
+
+    def _local(self, method: str, path: str, body: bytes, start_response: Callable) -> list[bytes]:
+        endpoints: dict[tuple[str, str], Callable[[], tuple[int, Any]]] = {
+            ("GET", "/_local/outbox"): lambda: (200, {"messages": self._outbox.snapshot()}),
+            ("GET", "/_local/aws-calls"): lambda: (200, {"calls": [
+                {"service": s, "operation": o} for s, o in self._calls.snapshot()]}),
+            ("POST", "/_local/faults"): lambda: self._arm_fault(body),
+            ("GET", "/_local/faults"): lambda: (200, {"faults": self._faults.listed()}),
+            ("DELETE", "/_local/faults"): self._disarm_faults,
+        }
+        endpoint = endpoints.get((method, path))
+        status, payload = endpoint() if endpoint else (
+            404, {"error": {"code": "not_found", "message": "There is nothing at this path."}})
+        if payload is None:
+            start_response(f"{status} {HTTPStatus(status).phrase}", [])
+            return []
+        start_response(f"{status} {HTTPStatus(status).phrase}", [("Content-Type", "application/json")])
+        return [json.dumps(payload).encode()]
+
+    def _arm_fault(self, body: bytes) -> tuple[int, Any]:
+        try:
+            return 200, {"faults": self._faults.arm(json.loads(body or b"{}"))}
+        except FaultError as error:
+            message = str(error)
+        except ValueError:
+            message = "body: JSON"
+        return 400, {"error": {"code": "invalid_request", "message": message}}
+
+    def _disarm_faults(self) -> tuple[int, Any]:
+        self._faults.clear()
+        return 204, None
 
     def _call_moto(self, environ: dict[str, Any], start_response: Callable) -> list[bytes]:
         """One call into moto, alone: the lock is held until its whole answer is produced
@@ -109,6 +219,23 @@ class AwsFront:
                 close = getattr(answer, "close", None)
                 if close is not None:
                     close()
+
+    @staticmethod
+    def _fail(error: str, service: str, json_protocol: bool, start_response: Callable) -> list[bytes]:
+        """An armed fault: AWS's error in the service's protocol, or no answer in time."""
+        if error == TIMEOUT:
+            time.sleep(HANG_SECONDS)
+            error = "ServiceUnavailable"
+        status = FAULT_STATUS[error]
+        message = f"injected by /_local/faults ({service})"
+        if json_protocol:
+            start_response(f"{status} Error", [("Content-Type", "application/x-amz-json-1.0"),
+                                               ("x-amzn-ErrorType", error)])
+            return [json.dumps({"__type": f"com.amazonaws.{service}#{error}", "message": message}).encode()]
+        start_response(f"{status} Error", [("Content-Type", "text/xml")])
+        kind = "Receiver" if status >= 500 else "Sender"
+        return [(f"<ErrorResponse><Error><Type>{kind}</Type><Code>{error}</Code><Message>{message}</Message>"
+                 f"</Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>").encode()]
 
     def _send_voice(self, request: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         self._outbox.add("voice", request.get("DestinationPhoneNumber", ""), request.get("MessageBody", ""), {},
@@ -161,7 +288,9 @@ class EmbeddedAws:
     def __init__(self, clock: Clock, host: str = "127.0.0.1", port: int = 0) -> None:
         self.outbox = Outbox()
         self.calls = CallLog()
-        self.front = AwsFront(DomainDispatcherApplication(create_backend_app), self.outbox, self.calls, clock)
+        self.faults = Faults()
+        self.front = AwsFront(DomainDispatcherApplication(create_backend_app), self.outbox, self.calls, clock,
+                              self.faults)
         self._server = _AwsServer(host, port, self.front, handler=_QuietRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-aws", daemon=True)
 
@@ -178,10 +307,15 @@ class EmbeddedAws:
             pass
         self.outbox.clear()
         self.calls.clear()
+        self.faults.clear()
 
     def start(self) -> EmbeddedAws:
         self._thread.start()
         return self
+
+    def serve(self) -> None:
+        """Serves in the calling thread until interrupted (the local stack's AWS process)."""
+        self._server.serve_forever()
 
     def stop(self) -> None:
         if self._thread.is_alive():

@@ -1,11 +1,17 @@
 """Assembles the local stack: embedded AWS, resources from the template, the functions'
-environment, the gateway and the local-only endpoints of api.md."""
+environment, the gateway and the local-only endpoints of api.md.
+
+The outbox, the AWS call log and the faults live with the embedded AWS, which may run in
+another process; their endpoints are forwarded to it. The clock is this process's
+``system_clock``, whose offset ``make run`` shares between its processes."""
 from __future__ import annotations
 
+import http.client
 import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from securelogin.clock import iso, system_clock
 from securelogin_local.aws import EmbeddedAws
@@ -47,23 +53,39 @@ def function_environment(stack: Stack, endpoint_url: str) -> dict[str, str]:
     return env
 
 
+# The local endpoints that the embedded AWS answers.
+AWS_LOCAL_ENDPOINTS = [("GET", "/_local/outbox"), ("GET", "/_local/aws-calls"),
+                       ("POST", "/_local/faults"), ("GET", "/_local/faults"), ("DELETE", "/_local/faults")]
+
+
 @dataclass
 class LocalStack:
-    aws: EmbeddedAws
+    aws_endpoint_url: str
     stack: Stack
     gateway: Gateway
+    aws: EmbeddedAws | None = None  # set when the embedded AWS runs in this process
     _openapi: dict[str, Any] | None = field(default=None)
 
     @classmethod
     def start(cls, parameters: dict[str, str] | None = None) -> LocalStack:
+        """Everything in this process, the embedded AWS on a thread of its own."""
         aws = EmbeddedAws(system_clock).start()
-        stack = create_stack(aws.endpoint_url, {**LOCAL_PARAMETERS, **(parameters or {})})
-        os.environ.update(function_environment(stack, aws.endpoint_url))
+        local = cls.deploy(aws.endpoint_url, parameters)
+        local.aws = aws
+        return local
+
+    @classmethod
+    def deploy(cls, aws_endpoint_url: str, parameters: dict[str, str] | None = None) -> LocalStack:
+        """Creates the template's resources in the embedded AWS at ``aws_endpoint_url`` and
+        points this process's environment (which the functions read) at it."""
+        stack = create_stack(aws_endpoint_url, {**LOCAL_PARAMETERS, **(parameters or {})})
+        os.environ.update(function_environment(stack, aws_endpoint_url))
         hosts = {name: FunctionHost(spec, stack.region, stack.account) for name, spec in stack.functions().items()}
-        return cls(aws=aws, stack=stack, gateway=Gateway(stack, hosts))
+        return cls(aws_endpoint_url=aws_endpoint_url, stack=stack, gateway=Gateway(stack, hosts))
 
     def stop(self) -> None:
-        self.aws.stop()
+        if self.aws is not None:
+            self.aws.stop()
 
     # -------------------------------------------------------------- HTTP
 
@@ -76,13 +98,11 @@ class LocalStack:
     def _local(self, method: str, path: str, body: bytes) -> HttpAnswer:
         endpoints = {
             ("GET", "/_local/health"): lambda: json_answer(200, {"status": "ok",
-                                                                 "aws_endpoint_url": self.aws.endpoint_url}),
-            ("GET", "/_local/outbox"): lambda: json_answer(200, {"messages": self.aws.outbox.snapshot()}),
-            ("GET", "/_local/aws-calls"): lambda: json_answer(200, {"calls": [
-                {"service": s, "operation": o} for s, o in self.aws.calls.snapshot()]}),
+                                                                 "aws_endpoint_url": self.aws_endpoint_url}),
             ("POST", "/_local/clock"): lambda: self._advance_clock(body),
             ("GET", "/openapi.json"): lambda: json_answer(200, self.openapi()),
             ("GET", "/swagger"): lambda: HttpAnswer(200, {"Content-Type": "text/html"}, SWAGGER_PAGE.encode()),
+            **{endpoint: lambda: self._ask_aws(method, path, body) for endpoint in AWS_LOCAL_ENDPOINTS},
         }
         endpoint = endpoints.get((method, path))
         if endpoint is not None:
@@ -102,6 +122,17 @@ class LocalStack:
                                                "message": "advance_seconds: a number of seconds, not negative"}})
         system_clock.advance(seconds)
         return json_answer(200, {"now": iso(system_clock.now())})
+
+    def _ask_aws(self, method: str, path: str, body: bytes) -> HttpAnswer:
+        address = urlsplit(self.aws_endpoint_url)
+        connection = http.client.HTTPConnection(address.hostname or "127.0.0.1", address.port, timeout=30)
+        try:
+            connection.request(method, path, body=body or None, headers={"Content-Type": "application/json"})
+            response = connection.getresponse()
+            content_type = response.getheader("Content-Type")
+            return HttpAnswer(response.status, {"Content-Type": content_type} if content_type else {}, response.read())
+        finally:
+            connection.close()
 
     def openapi(self) -> dict[str, Any]:
         """One OpenAPI document from every function's routes, with each route's auth."""
