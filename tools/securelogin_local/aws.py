@@ -31,9 +31,10 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import ThreadedWSGIServer
 
 from securelogin.clock import Clock, iso
-from securelogin_local import moto_transactions
+from securelogin_local import moto_queries, moto_transactions
 
 moto_transactions.install()  # transactions copy only the items they touch; no model object kept forever
+moto_queries.install()  # a Query on the table's key reads its partition only
 
 _SERVICE_IN_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 
