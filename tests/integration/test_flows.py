@@ -408,3 +408,13 @@ def test_a_login_and_its_audit_event_are_written_together(alice):
     alice.services.login.verify(login_id, card(public))
     after = [e.type for e in alice.services.audit.newest_first("alice")]
     assert after[0] == "login.succeeded" and len(after) == len(before) + 1
+
+
+def test_a_user_made_before_the_cap_existed_can_answer_and_gets_the_slots_item(alice):
+    from securelogin.adapters.flows import FlowStore
+    from securelogin.adapters.table import AnswerSlotsItem
+
+    AnswerSlotsItem(pk="USER#alice", sk="ANSWERS").delete()
+    login_id, public = card_login(alice)
+    assert alice.services.login.verify(login_id, card(public)).session.scope == Scope.FULL
+    assert FlowStore().slots("alice") == {}  # made on the way, and the right answer gave its slot back

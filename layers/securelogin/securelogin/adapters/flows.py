@@ -16,11 +16,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from securelogin.adapters.aws import is_outage
 from securelogin.adapters.records import challenge_attribute, device_from, flow_from
 from securelogin.adapters.stores import (
     Completing,
@@ -192,6 +193,12 @@ class FlowStore:
                           | (AnswerSlotsItem.slots[slot] <= cutoff))
         except StaleWrite as exc:
             self._explain(exc, flow, max_attempts)
+            raise
+        except TransactWriteError as exc:
+            if slots is None and not is_outage(exc):
+                # A user made before the cap existed has no slots item, and an unread slot cannot
+                # be set in a missing map: the caller reads the slots (which makes it) and tries again.
+                raise StaleWrite(flow.key) from exc
             raise
         return Reservation(slot_user, slot, stamp, flow.attempts + 1)
 
