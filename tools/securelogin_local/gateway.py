@@ -4,6 +4,10 @@ It routes by the template's resource paths (literal segments first, then ``{para
 then ``{proxy+}``), applies each route's auth (none, the session TOKEN authorizer, or
 AWS_IAM with SigV4), answers with the template's gateway responses, and invokes the same
 handlers that run in Lambda.
+
+A function's execution environments are threads of one process here, not processes of
+their own as in Lambda; :func:`keep_events_apart` undoes the one thing the handlers share
+that way (Powertools' event being resolved).
 """
 from __future__ import annotations
 
@@ -19,6 +23,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from securelogin_local import sigv4
 from securelogin_local.template import FunctionSpec, Route, Stack
@@ -52,9 +59,35 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+def keep_events_apart() -> None:
+    """Each Powertools resolver keeps the event it resolves (and its context) for itself.
+
+    Powertools puts them on a class (``BaseRouter.current_event``), one per process: in
+    Lambda a process resolves one event at a time, but here environments that run at once
+    share the process, and a request would read another's body, path or authorizer (its
+    caller) from it. Set on the resolver itself, they are read from there (by the
+    resolver, its routers and middlewares) instead; an environment resolves one event at
+    a time. Calling it again does nothing."""
+    if getattr(ApiGatewayResolver.resolve, "keeps_events_apart", False):
+        return
+    resolve = ApiGatewayResolver.resolve
+
+    def resolve_own(self: ApiGatewayResolver, event: Any, context: Any) -> dict[str, Any]:
+        self.current_event = self._to_proxy_event(event.raw_event if isinstance(event, BaseProxyEvent) else event)
+        self.lambda_context = context
+        return resolve(self, event, context)
+
+    resolve_own.keeps_events_apart = True  # type: ignore[attr-defined]
+    ApiGatewayResolver.resolve = resolve_own  # type: ignore[method-assign]
+
+
+keep_events_apart()
+
+
 class FunctionHost:
     """Runs one function. Like Lambda, an execution environment handles one event at a
-    time; concurrent events get more environments (each a fresh load of the code)."""
+    time; concurrent events get more environments (each a fresh load of the code, in
+    this process: see :func:`keep_events_apart`)."""
 
     MAX_ENVIRONMENTS = 8
 
