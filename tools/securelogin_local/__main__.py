@@ -58,6 +58,13 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
+        def __getattr__(self, name: str) -> Any:
+            # Any other method (TRACE, QUERY, ...) goes to the gateway too, which answers as
+            # API Gateway would (405 on a known path), not http.server's HTML 501.
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
+
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
