@@ -7,7 +7,7 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 PORT ?= 3000
 
-.PHONY: run test lint template unit e2e invoke events bench build clean
+.PHONY: run test lint template unit e2e invoke events openapi bench build clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ invoke: $(VENV)/.installed
 
 events: $(VENV)/.installed
 	$(BIN)/python -m securelogin_local.events
+
+# docs/openapi.json: the document GET /openapi.json serves, generated from the functions' routes.
+# tests/unit/test_openapi_document.py fails when the file is stale.
+openapi: $(VENV)/.installed
+	$(BIN)/python -m securelogin_local.document --write docs/openapi.json
 
 # What the service costs on this machine, against its targets: service CPU per request,
 # AWS calls, latency and throughput at 1/4/16 clients and 0/10k/100k extra items, memory,

@@ -7,7 +7,10 @@ import segno
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
+from securelogin.api import views
 from securelogin.api.http import bearer_session, full_caller, lambda_entry, make_resolver
+from securelogin.api.openapi import ENROLMENT_ERRORS, Area, Auth, codes, operation
+from securelogin.api.responses import ActivationSent, AppEnrolled, QrSession
 from securelogin.api.schemas import (
     CompleteQrActivationBody,
     CompleteSmsActivationBody,
@@ -18,7 +21,7 @@ from securelogin.api.schemas import (
 from securelogin.clock import iso
 from securelogin.domain.models import Scope
 from securelogin.runtime import services
-from securelogin.services.activation import AppEnrolment, Enrolled
+from securelogin.services.activation import AppEnrolment
 
 activation = Router()
 QR_URI = "ibkr-ibkey://activate?session_id={session_id}"
@@ -29,38 +32,45 @@ def enrolment(body: EnrolBody) -> AppEnrolment:
                         app_instance_id=body.app_instance_id, push_token=body.push_token)
 
 
-def enrolled(done: Enrolled) -> dict:
-    return {"device_id": done.device_id, "app_instance_id": done.app_instance_id, "ocra_suite": done.ocra_suite,
-            "ocra_secret_hex": done.ocra_secret_hex}
-
-
-@activation.post("/v1/activation/sms")
-def start_by_sms(body: SmsActivationBody):
+@activation.post("/v1/activation/sms", **operation(
+    "startActivationBySms", "Send an activation code to a phone", area=Area.ACTIVATION, status=202,
+    errors={401: "invalid_credentials", 403: "phone_not_on_file", 429: "too_many_attempts, resend_too_soon",
+            503: "delivery_failed"},
+    description="A phone not on file is accepted only with `Authorization: Bearer` of the same user's `full` "
+                "session."))
+def start_by_sms(body: SmsActivationBody) -> ActivationSent:
     # No authorizer on this route: a session is optional, and only a full one counts.
     session = bearer_session(activation)
     full_user = session.username if session is not None and session.scope == Scope.FULL else None
     started = services().activation.start_by_sms(body.username, body.password, body.phone, full_user)
-    return {"activation_id": started.activation_id, "sent_to": started.sent_to,
-            "expires_at": iso(started.expires_at)}, 202
+    return ActivationSent(activation_id=started.activation_id, sent_to=started.sent_to,
+                          expires_at=iso(started.expires_at))
 
 
-@activation.post("/v1/activation/<activation_id>/complete")
-def complete_by_sms(activation_id: Annotated[FlowId, Path()], body: CompleteSmsActivationBody):
-    return enrolled(services().activation.complete_by_sms(activation_id, body.activation_code, enrolment(body))), 201
+@activation.post("/v1/activation/<activation_id>/complete", **operation(
+    "completeActivationBySms", "Register the app with the code from the SMS", area=Area.ACTIVATION, status=201,
+    errors=codes(ENROLMENT_ERRORS, {401: "invalid_activation_code", 410: "activation_expired",
+                                    429: "too_many_attempts", 503: "busy"})))
+def complete_by_sms(activation_id: Annotated[FlowId, Path()], body: CompleteSmsActivationBody) -> AppEnrolled:
+    return views.enrolled(services().activation.complete_by_sms(activation_id, body.activation_code,
+                                                                enrolment(body)))
 
 
-@activation.post("/v1/activation/qr")
-def start_by_qr():
+@activation.post("/v1/activation/qr", **operation(
+    "startActivationByQr", "A QR code and session ID for the app to scan", area=Area.ACTIVATION,
+    auth=Auth.FULL_SESSION, status=201))
+def start_by_qr() -> QrSession:
     session = services().activation.start_by_qr(full_caller(activation).username)
     payload = QR_URI.format(session_id=session.session_id)
-    return {"session_id": session.session_id, "qr_payload": payload,
-            "qr_svg": segno.make(payload, error="m").svg_inline(scale=4),
-            "expires_at": iso(session.expires_at)}, 201
+    return QrSession(session_id=session.session_id, qr_payload=payload,
+                     qr_svg=segno.make(payload, error="m").svg_inline(scale=4), expires_at=iso(session.expires_at))
 
 
-@activation.post("/v1/activation/qr/complete")
-def complete_by_qr(body: CompleteQrActivationBody):
-    return enrolled(services().activation.complete_by_qr(body.session_id, enrolment(body))), 201
+@activation.post("/v1/activation/qr/complete", **operation(
+    "completeActivationByQr", "Register the app with the session ID it scanned", area=Area.ACTIVATION,
+    status=201, errors=codes(ENROLMENT_ERRORS, {410: "qr_expired_or_used"})))
+def complete_by_qr(body: CompleteQrActivationBody) -> AppEnrolled:
+    return views.enrolled(services().activation.complete_by_qr(body.session_id, enrolment(body)))
 
 
 app = make_resolver(activation)

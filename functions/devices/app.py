@@ -11,6 +11,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from securelogin.api import views
 from securelogin.api.http import caller, full_caller, lambda_entry, make_resolver
+from securelogin.api.openapi import ANSWER_ERRORS, Area, Auth, codes, operation
+from securelogin.api.responses import Device, DeviceChallenge, DscPlusRequested, OnlineCard
 from securelogin.api.schemas import DeviceId, DscPlusRequestBody, PinChangeBody, ResponseBody
 from securelogin.clock import iso, system_clock
 from securelogin.domain.models import Scope
@@ -18,63 +20,92 @@ from securelogin.runtime import services
 
 devices = Router()
 
+NOT_YOURS = {404: "device_not_found"}
+# A DSC+ activation or PIN change: a challenge of its own, answered like any other.
+DEVICE_CHALLENGE_GONE = {410: "challenge_expired"}
 
-@devices.delete("/v1/devices/<device_id>")
-def remove(device_id: Annotated[DeviceId, Path()]):
+
+def own_device(operation_id: str, summary: str, **more):
+    return operation(operation_id, summary, area=Area.DEVICES, auth=Auth.FULL_SESSION, **more)
+
+
+@devices.delete("/v1/devices/<device_id>", **own_device(
+    "removeDevice", "Remove one of your devices", status=204,
+    errors=codes(NOT_YOURS, {409: "last_device, shared_device, device_changed"})))
+def remove(device_id: Annotated[DeviceId, Path()]) -> None:
     services().lifecycle.deactivate(full_caller(devices).username, device_id)
     return Response(status_code=204)
 
 
-@devices.post("/v1/devices/dsc-plus")
-def request_dsc_plus(body: DscPlusRequestBody):
+@devices.post("/v1/devices/dsc-plus", **own_device(
+    "requestDscPlus", "Request a Digital Security Card+ by post", status=201,
+    errors={400: "weak_pin", 403: "not_eligible", 409: "request_pending"}))
+def request_dsc_plus(body: DscPlusRequestBody) -> DscPlusRequested:
     requested = services().lifecycle.request_dsc_plus(full_caller(devices).username, body.pin, body.reason)
-    return {"request_id": requested.request_id, "status": "requested", "fee_usd": requested.fee_usd,
-            "reserve_usd": requested.reserve_usd}, 201
+    return DscPlusRequested(request_id=requested.request_id, status="requested", fee_usd=requested.fee_usd,
+                            reserve_usd=requested.reserve_usd)
 
 
-@devices.post("/v1/devices/<device_id>/activation-challenge")
-def activation_challenge(device_id: Annotated[DeviceId, Path()]) -> dict:
+@devices.post("/v1/devices/<device_id>/activation-challenge", **own_device(
+    "requestActivationChallenge", "A challenge to activate a card that arrived",
+    errors=codes(NOT_YOURS, {409: "not_pending"})))
+def activation_challenge(device_id: Annotated[DeviceId, Path()]) -> DeviceChallenge:
     question, expires_at = services().lifecycle.activation_challenge(full_caller(devices).username, device_id)
-    return {"challenge_code": question, "expires_at": iso(expires_at)}
+    return DeviceChallenge(challenge_code=question, expires_at=iso(expires_at))
 
 
-@devices.post("/v1/devices/<device_id>/activate")
-def activate(device_id: Annotated[DeviceId, Path()], body: ResponseBody) -> dict:
+@devices.post("/v1/devices/<device_id>/activate", **own_device(
+    "activateDevice", "Activate a card with its response to the activation challenge",
+    errors=codes(NOT_YOURS, ANSWER_ERRORS, DEVICE_CHALLENGE_GONE, {409: "not_pending, device_changed"})))
+def activate(device_id: Annotated[DeviceId, Path()], body: ResponseBody) -> Device:
     device = services().lifecycle.activate(full_caller(devices).username, device_id, body.response)
     return views.device(device, system_clock.now())
 
 
-@devices.post("/v1/devices/<device_id>/pin-challenge")
-def pin_challenge(device_id: Annotated[DeviceId, Path()]) -> dict:
+@devices.post("/v1/devices/<device_id>/pin-challenge", **own_device(
+    "requestPinChallenge", "A challenge to answer with a DSC+'s current PIN before changing it",
+    errors=codes(NOT_YOURS, {409: "not_a_dsc_plus"})))
+def pin_challenge(device_id: Annotated[DeviceId, Path()]) -> DeviceChallenge:
     question, expires_at = services().lifecycle.pin_challenge(full_caller(devices).username, device_id)
-    return {"challenge_code": question, "expires_at": iso(expires_at)}
+    return DeviceChallenge(challenge_code=question, expires_at=iso(expires_at))
 
 
-@devices.put("/v1/devices/<device_id>/pin")
-def change_pin(device_id: Annotated[DeviceId, Path()], body: PinChangeBody) -> dict:
+@devices.put("/v1/devices/<device_id>/pin", **own_device(
+    "changePin", "Change a DSC+'s PIN", errors=codes(NOT_YOURS, ANSWER_ERRORS, DEVICE_CHALLENGE_GONE,
+                                                    {400: "weak_pin", 409: "not_a_dsc_plus, device_changed"})))
+def change_pin(device_id: Annotated[DeviceId, Path()], body: PinChangeBody) -> Device:
     device = services().lifecycle.change_pin(full_caller(devices).username, device_id, body.response, body.new_pin)
     return views.device(device, system_clock.now())
 
 
-@devices.post("/v1/devices/<device_id>/return")
-def return_device(device_id: Annotated[DeviceId, Path()]) -> dict:
+@devices.post("/v1/devices/<device_id>/return", **own_device(
+    "returnDevice", "Send back a device (its fee reserve is released)",
+    errors=codes(NOT_YOURS, {409: "not_returnable, last_device, shared_device, device_changed"})))
+def return_device(device_id: Annotated[DeviceId, Path()]) -> Device:
     returned = services().lifecycle.return_device(full_caller(devices).username, device_id)
     return views.device(returned, system_clock.now())
 
 
-@devices.post("/v1/devices/<device_id>/reactivate")
-def reactivate(device_id: Annotated[DeviceId, Path()]) -> dict:
+@devices.post("/v1/devices/<device_id>/reactivate", **own_device(
+    "reactivateDevice", "Reactivate a device that was found again",
+    description="Needs a session opened with another device, an online card or a temporary code; temporary "
+                "devices are revoked.",
+    errors=codes(NOT_YOURS, {403: "another_device_required",
+                             409: "not_reactivatable, shared_device_in_use, shared_device, device_changed"})))
+def reactivate(device_id: Annotated[DeviceId, Path()]) -> Device:
     who = full_caller(devices)
     reactivated = services().lifecycle.reactivate(who.username, device_id, who.device_id)
     return views.device(reactivated, system_clock.now())
 
 
-@devices.post("/v1/temporary/online-card")
-def online_card():
+@devices.post("/v1/temporary/online-card", **operation(
+    "issueOnlineCard", "An Online Security Code Card for a temporary-code session", area=Area.DEVICES,
+    auth=Auth.FULL_SESSION, status=201, errors={403: "temporary_code_session_required", 409: "devices_changed"}))
+def online_card() -> OnlineCard:
     who = caller(devices)
     who.require(Scope.FULL, Scope.PORTAL_ONLY)
     made = services().lifecycle.online_card(who.username, who.device_id)
-    return {"device_id": made.device.device_id, "card": made.card, "valid_until": iso(made.device.valid_until)}, 201
+    return OnlineCard(device_id=made.device.device_id, card=made.card, valid_until=iso(made.device.valid_until))
 
 
 app = make_resolver(devices)

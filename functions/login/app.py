@@ -9,6 +9,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from securelogin.api import views
 from securelogin.api.http import caller, lambda_entry, make_resolver
+from securelogin.api.openapi import ANSWER_ERRORS, CHALLENGE_ERRORS, Area, Auth, codes, operation
+from securelogin.api.responses import ChallengeIssued, LoginStarted, LoginStatus, SessionGranted
 from securelogin.api.schemas import ChallengeBody, FlowId, LoginBody, VerifyBody
 from securelogin.clock import iso, system_clock
 from securelogin.runtime import services
@@ -16,48 +18,54 @@ from securelogin.services.login import ClientInfo
 
 login = Router()
 
+# A login id that is unknown, used up or expired (or another flow's id).
+LOGIN_GONE = {410: "login_expired"}
 
-@login.post("/v1/login")
-def start_login(body: LoginBody) -> dict:
+
+@login.post("/v1/login", **operation(
+    "startLogin", "Check the password and list the devices to choose from", area=Area.LOGIN,
+    errors={401: "invalid_credentials", 429: "too_many_attempts"},
+    description="An opted-out user also gets a `trading` session at once, and may step up to `full` with a "
+                "device."))
+def start_login(body: LoginBody) -> LoginStarted:
     started = services().login.start(body.username, body.password,
                                      ClientInfo(body.client.platform, body.client.version))
     now = system_clock.now()
-    answer = {"login_id": started.login_id, "expires_at": iso(started.expires_at),
-              "devices": [views.device(d, now) for d in started.devices],
-              "default_device_id": started.default_device_id}
+    answer = LoginStarted(login_id=started.login_id, expires_at=iso(started.expires_at),
+                          devices=[views.device(d, now) for d in started.devices],
+                          default_device_id=started.default_device_id)
     if started.trading_session is not None:  # opted out: the password alone opens a trading session
-        session = started.trading_session.session
-        answer.update(session_token=started.trading_session.token, scope=session.scope.value,
-                      expires_at=iso(session.expires_at), restrictions=started.restrictions)
+        for name, value in views.session_granted(started.trading_session).items():
+            setattr(answer, name, value)
+        answer.restrictions = started.restrictions
     return answer
 
 
-@login.post("/v1/login/<login_id>/challenge")
-def challenge(login_id: Annotated[FlowId, Path()], body: ChallengeBody) -> dict:
-    issued = services().login.challenge(login_id, body.device_id, body.method)
-    return {"device_id": issued.device.device_id, "type": issued.device.type.value, "method": issued.method,
-            "challenge": views.jsonable(issued.public)}
+@login.post("/v1/login/<login_id>/challenge", **operation(
+    "requestLoginChallenge", "Challenge the chosen device", area=Area.LOGIN,
+    errors=codes(LOGIN_GONE, CHALLENGE_ERRORS)))
+def challenge(login_id: Annotated[FlowId, Path()], body: ChallengeBody) -> ChallengeIssued:
+    return views.challenge_issued(services().login.challenge(login_id, body.device_id, body.method))
 
 
-@login.post("/v1/login/<login_id>/verify")
-def verify(login_id: Annotated[FlowId, Path()], body: VerifyBody) -> dict:
-    granted = services().login.verify(login_id, body.response)
-    return {"session_token": granted.token, "scope": granted.session.scope.value,
-            "expires_at": iso(granted.session.expires_at)}
+@login.post("/v1/login/<login_id>/verify", **operation(
+    "verifyLogin", "Answer the device's challenge and get a session", area=Area.LOGIN,
+    errors=codes(LOGIN_GONE, ANSWER_ERRORS)))
+def verify(login_id: Annotated[FlowId, Path()], body: VerifyBody) -> SessionGranted:
+    return SessionGranted(**views.session_granted(services().login.verify(login_id, body.response)))
 
 
-@login.get("/v1/login/<login_id>")
-def status(login_id: Annotated[FlowId, Path()]) -> dict:
+@login.get("/v1/login/<login_id>", **operation(
+    "getLoginStatus", "Poll a login waiting for a push approval", area=Area.LOGIN, errors=LOGIN_GONE))
+def status(login_id: Annotated[FlowId, Path()]) -> LoginStatus:
     state, granted = services().login.status(login_id)
-    answer: dict = {"status": state.value}
     if granted is not None:  # the first read after a push approval
-        answer.update(session_token=granted.token, scope=granted.session.scope.value,
-                      expires_at=iso(granted.session.expires_at))
-    return answer
+        return LoginStatus(status=state.value, **views.session_granted(granted))
+    return LoginStatus(status=state.value)
 
 
-@login.post("/v1/logout")
-def logout():
+@login.post("/v1/logout", **operation("logout", "End the session", area=Area.LOGIN, auth=Auth.SESSION, status=204))
+def logout() -> None:
     who = caller(login)
     services().sessions.revoke(who.session_key)
     services().audit.record(who.username, "logout")

@@ -5,6 +5,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from securelogin.api import views
 from securelogin.api.http import caller, lambda_entry, make_resolver
+from securelogin.api.openapi import Area, Auth, operation
+from securelogin.api.responses import Profile, SecureLoginChanged, SecureLoginSetting
 from securelogin.api.schemas import SettingsBody
 from securelogin.clock import system_clock
 from securelogin.domain.models import Scope, SlsMode
@@ -16,31 +18,37 @@ portal = Router()
 ANY_SESSION = (Scope.FULL, Scope.PORTAL_ONLY, Scope.TRADING)
 
 
-@portal.get("/v1/me")
-def me() -> dict:
+@portal.get("/v1/me", **operation("getProfile", "Your profile, devices and withdrawal limits", area=Area.PORTAL,
+                                   auth=Auth.SESSION))
+def me() -> Profile:
     who = caller(portal)
     who.require(*ANY_SESSION)
     user, devices = services().users.profile(who.username)
     now = system_clock.now()
-    return {**views.user(user), "devices": [views.device(d, now) for d in devices],
-            "withdrawal_limits": services().withdrawals.limits(user, devices)}
+    return Profile(**views.user_fields(user), devices=[views.device(d, now) for d in devices],
+                   withdrawal_limits=services().withdrawals.limits(user, devices))
 
 
-@portal.get("/v1/settings/secure-login")
-def secure_login_setting() -> dict:
+@portal.get("/v1/settings/secure-login", **operation(
+    "getSecureLoginSetting", "Whether your logins need a device, and whether you may change that",
+    area=Area.PORTAL, auth=Auth.SESSION))
+def secure_login_setting() -> SecureLoginSetting:
     who = caller(portal)
     who.require(*ANY_SESSION)
     setting = services().settings.view(who.username)
-    return {"mode": setting.mode.value, "can_change": setting.can_change,
-            "primary_username": setting.primary_username, "restrictions": setting.restrictions}
+    return SecureLoginSetting(mode=setting.mode, can_change=setting.can_change,
+                              primary_username=setting.primary_username, restrictions=setting.restrictions)
 
 
-@portal.put("/v1/settings/secure-login")
-def change_secure_login(body: SettingsBody) -> dict:
+@portal.put("/v1/settings/secure-login", **operation(
+    "changeSecureLoginSetting", "Opt out of the Secure Login System, or back in", area=Area.PORTAL,
+    auth=Auth.FULL_SESSION, errors={400: "accept_risk_required", 403: "not_primary_user, opt_out_not_allowed"},
+    description="Opting out needs `accept_risk: true`; an opted-out login gets a `trading` session only."))
+def change_secure_login(body: SettingsBody) -> SecureLoginChanged:
     who = caller(portal)
     who.require(Scope.FULL)
     setting = services().settings.change(who.username, SlsMode(body.mode), body.accept_risk)
-    return {"mode": setting.mode.value, "restrictions": setting.restrictions}
+    return SecureLoginChanged(mode=setting.mode, restrictions=setting.restrictions)
 
 
 app = make_resolver(portal)

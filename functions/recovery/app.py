@@ -8,6 +8,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from securelogin.api import views
 from securelogin.api.http import lambda_entry, make_resolver
+from securelogin.api.openapi import ANSWER_ERRORS, ENROLMENT_ERRORS, Area, codes, operation
+from securelogin.api.responses import AppEnrolled, RecoveryStarted
 from securelogin.api.schemas import CompleteRecoveryBody, FlowId, RecoveryBody
 from securelogin.clock import iso
 from securelogin.runtime import services
@@ -16,24 +18,32 @@ from securelogin.services.activation import AppEnrolment
 recovery = Router()
 
 
-@recovery.post("/v1/recovery")
-def start(body: RecoveryBody):
+@recovery.post("/v1/recovery", **operation(
+    "startRecovery", "Start restoring IB Key: by SMS, or by a challenge to an active physical device",
+    area=Area.RECOVERY, status=202,
+    errors={401: "invalid_credentials", 403: "contact_client_services", 429: "too_many_attempts, resend_too_soon",
+            503: "delivery_failed"}))
+def start(body: RecoveryBody) -> RecoveryStarted:
     started = services().recovery.start(body.username, body.password, body.same_phone, body.app_instance_id)
-    answer = {"recovery_id": started.recovery_id, "method": started.method, "expires_at": iso(started.expires_at)}
+    answer = RecoveryStarted(recovery_id=started.recovery_id, method=started.method,
+                             expires_at=iso(started.expires_at))
     if started.sent_to:
-        answer["sent_to"] = started.sent_to
+        answer.sent_to = started.sent_to
     if started.device_id:
-        answer.update(device_id=started.device_id, challenge=views.jsonable(started.challenge))
-    return answer, 202
+        answer.device_id = started.device_id
+        answer.challenge = views.jsonable(started.challenge)
+    return answer
 
 
-@recovery.post("/v1/recovery/<recovery_id>/complete")
-def complete(recovery_id: Annotated[FlowId, Path()], body: CompleteRecoveryBody) -> dict:
+@recovery.post("/v1/recovery/<recovery_id>/complete", **operation(
+    "completeRecovery", "Set up IB Key again with the SMS code or the device's response", area=Area.RECOVERY,
+    errors=codes(ENROLMENT_ERRORS, ANSWER_ERRORS, {400: "invalid_request", 401: "invalid_activation_code",
+                                                   410: "recovery_expired"})))
+def complete(recovery_id: Annotated[FlowId, Path()], body: CompleteRecoveryBody) -> AppEnrolled:
     app = AppEnrolment(pin=body.pin, public_key=body.public_key, platform=body.platform,
                        app_instance_id=body.app_instance_id, push_token=body.push_token)
     done = services().recovery.complete(recovery_id, app, body.activation_code, body.response)
-    return {"device_id": done.device_id, "app_instance_id": done.app_instance_id, "ocra_suite": done.ocra_suite,
-            "ocra_secret_hex": done.ocra_secret_hex}
+    return views.enrolled(done)
 
 
 app = make_resolver(recovery)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -19,6 +20,9 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 
 @dataclass
@@ -32,9 +36,44 @@ class Answer:
         return self.body.get("error", {}).get("code") if isinstance(self.body, dict) else None
 
 
+class DocumentCheck:
+    """Holds every answer to a documented operation to what GET /openapi.json says of it: a
+    declared status, a body of the declared schema and, for an error, a code the status lists.
+    Every e2e test so checks the document as a side effect."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self._registry = Registry().with_resource("urn:api", Resource.from_contents(
+            document, default_specification=DRAFT202012))
+        self._operations = []
+        for path, methods in document["paths"].items():
+            pattern = re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path)) + "$")
+            for method, operation in methods.items():
+                self._operations.append((pattern, method.upper(), path, operation))
+
+    def __call__(self, method: str, path: str, answer: Answer) -> None:
+        found = next(((p, op) for pattern, m, p, op in self._operations
+                      if m == method and pattern.match(path.split("?", 1)[0])), None)
+        if found is None:
+            return  # not a documented operation (unknown path or method, local-only endpoint)
+        doc_path, operation = found
+        where = f"{method} {path} answered {answer.status}"
+        declared = operation["responses"].get(str(answer.status))
+        assert declared is not None, f"{where}, which the document does not declare"
+        if answer.status >= 400:
+            assert answer.code in declared["description"].split(", "), \
+                f"{where} {answer.code}, which the document does not list ({declared['description']})"
+        if "content" in declared:
+            pointer = "/".join(["urn:api#/paths", doc_path.replace("~", "~0").replace("/", "~1"), method.lower(),
+                                "responses", str(answer.status), "content/application~1json/schema"])
+            errors = [e.message for e in Draft202012Validator({"$ref": pointer}, registry=self._registry)
+                      .iter_errors(answer.body)]
+            assert not errors, f"{where} with a body its schema refuses: {errors[:3]}"
+
+
 class Api:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
+        self.check: DocumentCheck | None = None  # set once the stack is up
 
     def __call__(self, method: str, path: str, body: Any = None, token: str | None = None, signed: bool = False,
                  raw: bytes | None = None) -> Answer:
@@ -57,7 +96,10 @@ class Api:
             parsed = json.loads(payload) if payload else {}
         except ValueError:
             parsed = payload.decode(errors="replace")
-        return Answer(status, parsed, {k.lower(): v for k, v in got.items()})
+        answer = Answer(status, parsed, {k.lower(): v for k, v in got.items()})
+        if self.check is not None:
+            self.check(method, path, answer)
+        return answer
 
     def outbox(self) -> list[dict]:
         return self("GET", "/_local/outbox").body["messages"]
@@ -90,6 +132,7 @@ def _local_stack(argon2: dict[str, str], *options: str) -> Iterator[Api]:
                 time.sleep(0.1)
         else:
             pytest.fail("the local stack did not start")
+        client.check = DocumentCheck(client("GET", "/openapi.json").body)
         yield client
     finally:
         process.terminate()

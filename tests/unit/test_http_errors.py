@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from securelogin import errors
 from securelogin.api.http import make_resolver
-from securelogin.api.schemas import Body, LoginBody, RecoveryBody, WithdrawalBody
+from securelogin.api.schemas import Body, CreateUserBody, LoginBody, RecoveryBody, WithdrawalBody
 
 router = Router()
 
@@ -193,6 +193,7 @@ def test_unreadable_body_messages_never_echo_the_body():
     ("/withdraw", {"amount_usd": "42"}),
     ("/withdraw", {"amount_usd": True}),
     ("/withdraw", {"amount_usd": 5e-324}),  # a float, but no amount of money
+    ("/withdraw", {"amount_usd": 10.005}),  # a fraction of a cent
     ("/recover", {"username": "a", "password": "p", "same_phone": "true"}),
     ("/recover", {"username": "a", "password": "p", "same_phone": "false"}),
     ("/recover", {"username": "a", "password": "p", "same_phone": 1}),
@@ -208,6 +209,7 @@ def test_types_are_strict(path, payload):
 @pytest.mark.parametrize(("path", "payload", "answer"), [
     ("/withdraw", {"amount_usd": 500}, {"amount_usd": 500.0}),  # an int where a float is expected
     ("/withdraw", {"amount_usd": 12.5}, {"amount_usd": 12.5}),
+    ("/withdraw", {"amount_usd": 999999999.99}, {"amount_usd": 999999999.99}),
     ("/recover", {"username": "a", "password": "p", "same_phone": False}, {"same_phone": False}),
     ("/things", {"username": "a", "password": "p", "client": {"platform": "tws", "version": 3}}, {"ok": True}),
     ("/things", {"username": "a", "password": "p", "client": {"platform": "mobile"}}, {"ok": True}),
@@ -223,3 +225,18 @@ def test_a_username_that_normalises_past_a_key_is_refused_cleanly():
 
 def test_usernames_arrive_normalised():
     assert LoginBody.model_validate({"username": "Trader.X", "password": "p"}).username == "trader.x"
+
+
+@pytest.mark.parametrize(("balance", "accepted"), [(0, True), (1234.56, True), (123456789012345.67, True),
+                                                   (1e-131, False), (0.001, False)])
+def test_a_balance_is_whole_cents(balance, accepted):
+    """DynamoDB holds no number below 1e-130: such a balance was a 500, now a 400."""
+    identity = {"date_of_birth": "1980-01-01", "citizenship": "US", "country_of_residence": "US",
+                "id_document": {"type": "passport", "number": "X1"}}
+    fields = {"username": "abc", "password": "long enough", "account_id": "U1", "entity_id": "E1",
+              "primary": True, "identity": identity, "phones": [], "balance_usd": balance, "jurisdiction": "US"}
+    if accepted:
+        assert CreateUserBody.model_validate(fields).balance_usd == balance
+    else:
+        with pytest.raises(ValueError, match="two decimal places"):
+            CreateUserBody.model_validate(fields)

@@ -9,9 +9,12 @@ from __future__ import annotations
 import http.client
 import json
 import os
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
+
+from aws_lambda_powertools.event_handler.openapi import swagger_ui
+from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 
 from securelogin.clock import iso, system_clock
 from securelogin_local.aws import EmbeddedAws
@@ -31,15 +34,6 @@ LOCAL_AWS_ENVIRONMENT = {
 
 # Template parameters the local stack deploys with.
 LOCAL_PARAMETERS = {"Stage": "dev", "VoiceOriginationIdentity": "+15550009999"}
-
-SWAGGER_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>Secure Login System API</title>
-<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="ui"></div>
-<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
-</body></html>"""
-
 
 def function_environment(stack: Stack, endpoint_url: str) -> dict[str, str]:
     """What every function sees: the template's variables, pointed at the embedded AWS."""
@@ -64,7 +58,6 @@ class LocalStack:
     stack: Stack
     gateway: Gateway
     aws: EmbeddedAws | None = None  # set when the embedded AWS runs in this process
-    _openapi: dict[str, Any] | None = field(default=None)
 
     @classmethod
     def start(cls, parameters: dict[str, str] | None = None) -> LocalStack:
@@ -91,7 +84,7 @@ class LocalStack:
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> HttpAnswer:
         path = target.split("?", 1)[0]
-        if path.startswith("/_local/") or path in ("/openapi.json", "/swagger"):
+        if path.startswith("/_local/") or path == "/swagger":
             return self._local(method, path, body)
         return self.gateway.handle(method, target, headers, body, source_ip)
 
@@ -100,8 +93,7 @@ class LocalStack:
             ("GET", "/_local/health"): lambda: json_answer(200, {"status": "ok",
                                                                  "aws_endpoint_url": self.aws_endpoint_url}),
             ("POST", "/_local/clock"): lambda: self._advance_clock(body),
-            ("GET", "/openapi.json"): lambda: json_answer(200, self.openapi()),
-            ("GET", "/swagger"): lambda: HttpAnswer(200, {"Content-Type": "text/html"}, SWAGGER_PAGE.encode()),
+            ("GET", "/swagger"): self._swagger,
             **{endpoint: lambda: self._ask_aws(method, path, body) for endpoint in AWS_LOCAL_ENDPOINTS},
         }
         endpoint = endpoints.get((method, path))
@@ -134,30 +126,19 @@ class LocalStack:
         finally:
             connection.close()
 
-    def openapi(self) -> dict[str, Any]:
-        """One OpenAPI document from every function's routes, with each route's auth."""
-        if self._openapi is None:
-            document: dict[str, Any] = {
-                "openapi": "3.1.0",
-                "info": {"title": "Secure Login System", "version": "1"},
-                "paths": {},
-                "components": {"schemas": {}, "securitySchemes": {
-                    "session": {"type": "http", "scheme": "bearer"},
-                    "sigv4": {"type": "apiKey", "in": "header", "name": "Authorization",
-                              "description": "AWS Signature Version 4, service execute-api"}}},
-            }
-            auth = {route.path: route.auth for route in self.gateway.routes}
-            for host in self.gateway.hosts.values():
-                app = getattr(host.module(), "app", None)
-                if app is None:
-                    continue
-                part = json.loads(app.get_openapi_json_schema(title="part", version="1"))
-                for path, operations in part.get("paths", {}).items():
-                    security = {"session": [{"session": []}], "iam": [{"sigv4": []}]}.get(auth.get(path, "none"))
-                    for operation in operations.values():
-                        if security:
-                            operation["security"] = security
-                    document["paths"].setdefault(path, {}).update(operations)
-                document["components"]["schemas"].update(part.get("components", {}).get("schemas", {}))
-            self._openapi = document
-        return self._openapi
+    def _swagger(self) -> HttpAnswer:
+        """Swagger UI over the document the API serves, with Powertools' copy of its script and
+        style inline: the page needs no internet."""
+        document = self.gateway.handle("GET", "/openapi.json", {"Host": "127.0.0.1"}, b"", "127.0.0.1")
+        if document.status != 200:
+            return document
+        page = swagger_page(document.body.decode())
+        return HttpAnswer(200, {"Content-Type": "text/html; charset=utf-8"}, page.encode())
+
+
+def swagger_page(document: str) -> str:
+    assets = Path(swagger_ui.__file__).parent
+    return generate_swagger_html(spec=document.replace("</", "<\\/"),
+                                 swagger_js=(assets / "swagger-ui-bundle.min.js").read_text(),
+                                 swagger_css=(assets / "swagger-ui.min.css").read_text(),
+                                 swagger_base_url="", oauth2_config=None)

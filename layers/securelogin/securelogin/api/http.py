@@ -5,21 +5,27 @@ import base64
 import binascii
 import json
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+    OpenAPIResponseValidationMiddleware,
+)
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
+    ResponseValidationError,
 )
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from securelogin.adapters.aws import is_outage
 from securelogin.api.errors import domain_error_response, error_response
+from securelogin.api.openapi import SECURITY_SCHEMES, TITLE, VERSION
 from securelogin.domain.models import Scope, Session
 from securelogin.errors import DomainError, Forbidden, Unauthenticated, aws_unavailable
 from securelogin.logs import logger
@@ -107,17 +113,41 @@ def read_json_body(event: BaseProxyEvent) -> Any:
 
 
 class _RequestValidation(OpenAPIRequestValidationMiddleware):
-    """Powertools' request validation, with the body read only as JSON, strictly: any
-    other content type is refused (415) before anything else, on every route."""
+    """Powertools' request validation, with the body read only as JSON, strictly, on every
+    route: any other content type is refused (415) before anything else, and a body that is
+    not JSON (400) even where the route takes none."""
 
     def handler(self, app: Any, next_middleware: Any) -> Response:
         event = app.current_event
-        if event.body and not is_json(event.headers.get("content-type")):
-            raise UnsupportedMediaType
+        if event.body:
+            if not is_json(event.headers.get("content-type")):
+                raise UnsupportedMediaType
+            if not app.context["_route"].dependant.body_params:
+                read_json_body(event)  # a route that takes no body still refuses one that is not JSON
         return super().handler(app, next_middleware)
 
     def _get_body(self, app: Any) -> Any:
         return read_json_body(app.current_event)
+
+
+class _ResponseValidation(OpenAPIResponseValidationMiddleware):
+    """Powertools' check of every answer against its route's declared type, sending only
+    the fields the handler set: a field that does not apply is absent, not null. An answer
+    that does not match is our bug (ResponseValidationError, a 500), not the client's."""
+
+    def __init__(self) -> None:
+        super().__init__(has_response_validation_error=True)
+
+    def _serialize_response_with_validation(self, **kwargs: Any) -> Any:
+        return super()._serialize_response_with_validation(**{**kwargs, "exclude_unset": True})
+
+
+def portal_cors() -> CORSConfig | None:
+    """Browsers may call the API from the Client Portal's origin (``PORTAL_ORIGIN``), if set."""
+    origin = os.environ.get("PORTAL_ORIGIN", "").strip()
+    if not origin:
+        return None
+    return CORSConfig(allow_origin=origin, allow_headers=["Authorization", "Content-Type"], max_age=600)
 
 
 def make_resolver(*routers: Router, unmatched: Literal["method_not_allowed", "not_found"] = "method_not_allowed",
@@ -125,11 +155,16 @@ def make_resolver(*routers: Router, unmatched: Literal["method_not_allowed", "no
     """A resolver over ``routers``. API Gateway sends a function only the paths it owns,
     so a request no route takes is a wrong method (405); the catch-all function uses
     ``unmatched="not_found"`` (404)."""
-    app = APIGatewayRestResolver(enable_validation=True)
-    # Powertools runs this middleware first on every matched route; ours reads bodies strictly.
-    if not isinstance(getattr(app, "_request_validation_middleware", None), OpenAPIRequestValidationMiddleware):
-        raise RuntimeError("this Powertools version validates requests elsewhere; see _RequestValidation")
+    app = APIGatewayRestResolver(enable_validation=True, cors=portal_cors())
+    app.configure_openapi(title=TITLE, version=VERSION, security_schemes=SECURITY_SCHEMES)
+    # Powertools runs these middlewares first and last on every matched route; ours read bodies
+    # strictly and send only the fields an answer sets.
+    expected = OpenAPIRequestValidationMiddleware | OpenAPIResponseValidationMiddleware
+    for name in ("_request_validation_middleware", "_response_validation_middleware"):
+        if not isinstance(getattr(app, name, None), expected):
+            raise RuntimeError(f"this Powertools version has no {name}; see _RequestValidation, _ResponseValidation")
     app._request_validation_middleware = _RequestValidation()
+    app._response_validation_middleware = _ResponseValidation()
     for router in routers:
         app.include_router(router)
 
@@ -154,6 +189,12 @@ def make_resolver(*routers: Router, unmatched: Literal["method_not_allowed", "no
         if unmatched == "not_found":
             return error_response(404, "not_found", "There is nothing at this path.")
         return error_response(405, "method_not_allowed", "This path does not take that method.")
+
+    @app.exception_handler(ResponseValidationError)
+    def _answer_does_not_match(error: ResponseValidationError) -> Response:
+        fields = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in list(error.errors())[:5])
+        logger.error("answer does not match its declared type", extra={"fields": fields})
+        return error_response(500, "internal_error", "Something went wrong on our side.")
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response:

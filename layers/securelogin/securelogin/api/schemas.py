@@ -1,12 +1,21 @@
 """Request bodies, validated by Powertools from the handlers' type hints."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from securelogin.domain.phones import E164
 from securelogin.domain.usernames import normalise_username
+
+
+def _whole_cents(amount: float) -> float:
+    """Money is in cents: a fraction of a cent is no amount (and DynamoDB cannot hold 1e-131)."""
+    exponent = Decimal(repr(amount)).as_tuple().exponent
+    if not isinstance(exponent, int) or exponent < -2:
+        raise ValueError("at most two decimal places")
+    return amount
 
 
 def _key_sized(name: str) -> str:
@@ -28,6 +37,14 @@ DeviceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{4,64}$")]
 RequestId = Annotated[str, StringConstraints(pattern=r"^req_[0-9a-f]{20}$")]
 
 
+EXAMPLE_PASSWORD = "correct horse battery"  # noqa: S105 - shown in the API document's examples
+
+
+def example(**fields: Any) -> ConfigDict:
+    """A body's example, shown in the OpenAPI document."""
+    return ConfigDict(json_schema_extra={"examples": [fields]})
+
+
 class Body(BaseModel):
     # Strict: "42" is not a number and "true" not a boolean (an int still passes as a float).
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False, strict=True)
@@ -47,6 +64,11 @@ class IdentityBody(Body):
 
 
 class CreateUserBody(Body):
+    model_config = example(
+        username="jdoe1", password=EXAMPLE_PASSWORD, account_id="U1234567", entity_id="E1", primary=True,
+        identity={"date_of_birth": "1980-04-02", "citizenship": "US", "country_of_residence": "US",
+                  "id_document": {"type": "passport", "number": "X1234567"}},
+        phones=["+12125550123"], balance_usd=250000.0, jurisdiction="US")
     username: Username
     password: Annotated[str, StringConstraints(min_length=8, max_length=256)]
     account_id: ShortText
@@ -54,7 +76,7 @@ class CreateUserBody(Body):
     primary: bool
     identity: IdentityBody
     phones: Annotated[list[Phone], Field(max_length=5)]
-    balance_usd: Annotated[float, Field(ge=0, le=1e15)]
+    balance_usd: Annotated[float, Field(ge=0, le=1e15), AfterValidator(_whole_cents)]
     jurisdiction: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")]
 
 
@@ -75,12 +97,15 @@ class EnrolBody(Body):
 
 
 class SmsActivationBody(Body):
+    model_config = example(username="jdoe1", password=EXAMPLE_PASSWORD, phone="+12125550123")
     username: LoginName
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
     phone: Phone
 
 
 class CompleteSmsActivationBody(EnrolBody):
+    model_config = example(activation_code="483920", pin="7391", platform="ios",
+                           public_key="MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE...")
     activation_code: Annotated[str, StringConstraints(min_length=1, max_length=16)]
 
 
@@ -89,6 +114,7 @@ class CompleteQrActivationBody(EnrolBody):
 
 
 class RecoveryBody(Body):
+    model_config = example(username="jdoe1", password=EXAMPLE_PASSWORD, same_phone=True)
     username: LoginName
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
     same_phone: bool
@@ -101,6 +127,8 @@ class CompleteRecoveryBody(EnrolBody):
 
 
 class PushResponseBody(Body):
+    model_config = example(device_id="dev_4f1c2a9e0b7d", transaction_id="Jx0rQm3v8N2kLw5yT7bZ1A", nonce="b3f1c0",
+                           decision="approve", signature="MEUCIQD...")
     device_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     transaction_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     nonce: Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -127,6 +155,7 @@ class FulfilBody(Body):
 
 
 class ShareBody(Body):
+    model_config = example(owner_username="jdoe2", owner_password=EXAMPLE_PASSWORD)
     owner_username: LoginName
     owner_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
@@ -137,10 +166,12 @@ class ShareDecisionBody(Body):
 
 
 class WithdrawalBody(Body):
-    amount_usd: Annotated[float, Field(ge=0.01, le=1_000_000_000)]  # cents at least: tiny floats are no amount
+    model_config = example(amount_usd=2500.0)
+    amount_usd: Annotated[float, Field(ge=0.01, le=1_000_000_000), AfterValidator(_whole_cents)]
 
 
 class SettingsBody(Body):
+    model_config = example(mode="opted_out", accept_risk=True)
     mode: Literal["always", "opted_out"]
     accept_risk: bool = False
 
@@ -151,15 +182,18 @@ class ClientBody(Body):
 
 
 class LoginBody(Body):
+    model_config = example(username="jdoe1", password=EXAMPLE_PASSWORD, client={"platform": "portal"})
     username: LoginName
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
     client: ClientBody = ClientBody(platform="portal")
 
 
 class ChallengeBody(Body):
+    model_config = example(device_id="dev_4f1c2a9e0b7d", method="sms")
     device_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     method: Literal["push", "challenge_response", "sms", "voice"] | None = None
 
 
 class VerifyBody(Body):
+    model_config = example(response="482915")
     response: Annotated[str, StringConstraints(min_length=1, max_length=64)]
