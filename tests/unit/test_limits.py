@@ -1,8 +1,16 @@
 from datetime import date
 
-from securelogin.domain.limits import Availability, availability, five_business_day_window, most_generous, room_today
+from securelogin.domain.limits import (
+    NO_HOLIDAYS,
+    Availability,
+    BusinessCalendar,
+    availability,
+    five_business_day_window,
+    most_generous,
+    room_today,
+)
 
-NONE = frozenset()
+NONE = BusinessCalendar(NO_HOLIDAYS)
 
 
 def test_the_window_on_a_monday_reaches_back_over_the_weekend():
@@ -21,7 +29,7 @@ def test_the_window_on_a_saturday_is_today_and_the_last_five_business_days():
 def test_holidays_are_skipped_like_weekends():
     friday = date(2026, 11, 27)
     thanksgiving = date(2026, 11, 26)
-    assert date(2026, 11, 20) in five_business_day_window(friday, frozenset({thanksgiving}))
+    assert date(2026, 11, 20) in five_business_day_window(friday, BusinessCalendar([thanksgiving]))
     assert date(2026, 11, 20) not in five_business_day_window(friday, NONE)
 
 
@@ -49,8 +57,8 @@ def test_the_room_left_today_is_the_condition_of_the_atomic_add():
     today = date(2026, 11, 20)  # a Friday
     totals = {date(2026, 11, 17): 500_000.0, today: 50_000.0}
     # 200,000 a day and 600,000 over five business days: the window is what binds
-    assert room_today((200_000, 600_000), totals, today, frozenset(), 30_000) == 70_000
-    assert room_today((200_000, None), totals, today, frozenset(), 30_000) == 170_000
-    assert room_today((None, None), totals, today, frozenset(), 30_000) is None
-    assert room_today((200_000, 600_000), totals, today, frozenset(), 30_000, reserved=20) == 69_980
-    assert room_today((200_000, 600_000), {}, today, frozenset(), 250_000) < 0
+    assert room_today((200_000, 600_000), totals, today, NONE, 30_000) == 70_000
+    assert room_today((200_000, None), totals, today, NONE, 30_000) == 170_000
+    assert room_today((None, None), totals, today, NONE, 30_000) is None
+    assert room_today((200_000, 600_000), totals, today, NONE, 30_000, reserved=20) == 69_980
+    assert room_today((200_000, 600_000), {}, today, NONE, 250_000) < 0

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 
@@ -57,8 +57,9 @@ class Policy:
         "none": (50_000, 100_000),
         "temporary_code": (0, 0),
     })
-    # Dates (YYYY-MM-DD) that are not business days for the five-business-day window.
-    holidays: frozenset[str] = frozenset()
+    # The holidays of the five-business-day window: a market calendar of the ``holidays``
+    # package (NYSE, every year), "none", or explicit dates (YYYY-MM-DD) that replace the calendar.
+    holidays: str | frozenset[date] = "NYSE"
     # How long audit events are kept before DynamoDB's TTL removes them.
     audit_retention: timedelta = timedelta(days=7 * 365)
 
@@ -70,7 +71,9 @@ class Policy:
             if name not in known:
                 raise ValueError(f"unknown policy field {name!r}")
             current = getattr(self, name)
-            if isinstance(current, timedelta):
+            if name == "holidays":
+                changes[name] = value if isinstance(value, str) else frozenset(date.fromisoformat(d) for d in value)
+            elif isinstance(current, timedelta):
                 changes[name] = timedelta(seconds=value)
             elif isinstance(current, frozenset):
                 changes[name] = frozenset(value)

@@ -10,7 +10,14 @@ from securelogin.adapters.flows import Reservation
 from securelogin.adapters.ledger import LedgerStore
 from securelogin.adapters.stores import Completing, StaleWrite, UserStore, together
 from securelogin.clock import Clock
-from securelogin.domain.limits import Availability, availability, five_business_day_window, most_generous, room_today
+from securelogin.domain.limits import (
+    Availability,
+    BusinessCalendar,
+    availability,
+    five_business_day_window,
+    most_generous,
+    room_today,
+)
 from securelogin.domain.models import Device, Flow, FlowStatus, Purpose, User
 from securelogin.errors import Forbidden, NotFound, Unavailable
 from securelogin.policy import Policy
@@ -39,7 +46,7 @@ class WithdrawalService:
         self._audit = audit
         self._clock = clock
         self._policy = policy
-        self._holidays = frozenset(date.fromisoformat(d) for d in policy.holidays)
+        self._calendar = BusinessCalendar(policy.holidays)
 
     def create(self, username: str, amount: float) -> WithdrawalStarted:
         now = self._clock.now()
@@ -95,7 +102,7 @@ class WithdrawalService:
             if not left.covers(amount):
                 raise Forbidden("limit_exceeded", "This withdrawal would go over the device's limits.",
                                 available_today=left.today, available_five_days=left.five_business_days)
-            room = room_today(limit, totals, now.date(), self._holidays, amount, sum(user.reserves.values()))
+            room = room_today(limit, totals, now.date(), self._calendar, amount, sum(user.reserves.values()))
             event = self._audit.recording(flow.username, "withdrawal.authorized", amount_usd=amount,
                                           device_id=device.device_id, device_type=device.type.value)
             try:
@@ -127,9 +134,9 @@ class WithdrawalService:
         return shown
 
     def _totals(self, username: str, now: datetime) -> dict[date, float]:
-        window = five_business_day_window(now.date(), self._holidays)
+        window = five_business_day_window(now.date(), self._calendar)
         return self._ledger.totals(username, min(window), now.date())
 
     def _left(self, kind: str, totals: dict[date, float], user: User, now: datetime) -> Availability:
-        return availability(self._policy.withdrawal_limits[kind], totals, now.date(), self._holidays,
+        return availability(self._policy.withdrawal_limits[kind], totals, now.date(), self._calendar,
                             reserved=sum(user.reserves.values()))
