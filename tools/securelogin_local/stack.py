@@ -29,6 +29,7 @@ LOCAL_AWS_ENVIRONMENT = {
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would flood the workers' output
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
 

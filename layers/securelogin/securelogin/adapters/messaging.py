@@ -8,6 +8,11 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from securelogin.domain.models import OutgoingMessage
+from securelogin.observability import Metric, count
+
+# Per channel, what a message that AWS took counts as, and one it did not.
+OUTCOMES = {"sms": (Metric.SMS_SENT, Metric.SMS_FAILED), "voice": (Metric.VOICE_SENT, Metric.VOICE_FAILED),
+            "push": (Metric.PUSH_SENT, Metric.PUSH_FAILED)}
 
 
 class DeliveryFailed(Exception):
@@ -27,25 +32,35 @@ class AwsMessageSender:
         self._sms_sender_id = sms_sender_id
 
     def send(self, message: OutgoingMessage) -> None:
+        """Sends ``message``, or raises DeliveryFailed; counts either (security notices too)."""
+        if message.channel not in OUTCOMES:
+            raise ValueError(f"unknown channel {message.channel}")
+        sent, failed = OUTCOMES[message.channel]
         try:
-            if message.channel == "sms":
-                self._send_sms(message)
-            elif message.channel == "push":
-                self._send_push(message)
-            elif message.channel == "voice":
-                if not self._voice_origination_identity:
-                    raise DeliveryFailed("voice calls need VOICE_ORIGINATION_IDENTITY")
-                self._voice().send_voice_message(
-                    DestinationPhoneNumber=message.to,
-                    OriginationIdentity=self._voice_origination_identity,
-                    MessageBody=message.body,
-                    MessageBodyTextType="SSML",
-                    VoiceId="JOANNA",
-                )
-            else:
-                raise ValueError(f"unknown channel {message.channel}")
-        except (BotoCoreError, ClientError) as exc:
+            self._deliver(message)
+        except DeliveryFailed:
+            count(failed)
+            raise
+        except (BotoCoreError, ClientError) as exc:  # after botocore's retry
+            count(failed)
             raise DeliveryFailed(f"{message.channel} delivery failed: {type(exc).__name__}") from exc
+        count(sent)
+
+    def _deliver(self, message: OutgoingMessage) -> None:
+        if message.channel == "sms":
+            self._send_sms(message)
+        elif message.channel == "push":
+            self._send_push(message)
+        else:
+            if not self._voice_origination_identity:
+                raise DeliveryFailed("voice calls need VOICE_ORIGINATION_IDENTITY")
+            self._voice().send_voice_message(
+                DestinationPhoneNumber=message.to,
+                OriginationIdentity=self._voice_origination_identity,
+                MessageBody=message.body,
+                MessageBodyTextType="SSML",
+                VoiceId="JOANNA",
+            )
 
     def _send_push(self, message: OutgoingMessage) -> None:
         data = message.data or {}

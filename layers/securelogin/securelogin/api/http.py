@@ -208,9 +208,19 @@ def make_resolver(*routers: Router, unmatched: Literal["method_not_allowed", "no
 
 
 def lambda_entry(app: APIGatewayRestResolver) -> Callable[[dict, Any], dict]:
+    """The Lambda handler of ``app``: logs with the request's id, traces to X-Ray without
+    the response or errors (they carry session tokens and secrets), and publishes the
+    invocation's metrics (with ColdStart) at its end, counting a 503 answered."""
+    from securelogin.observability import Metric, count, metrics, metrics_enabled, tracer
+
     @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", log_event=False)
+    @tracer().capture_lambda_handler(capture_response=False, capture_error=False)
+    @metrics.log_metrics(capture_cold_start_metric=metrics_enabled())
     def handler(event: dict, context: Any) -> dict:
-        return app.resolve(event, context)
+        response = app.resolve(event, context)
+        if response.get("statusCode") == 503:
+            count(Metric.SERVICE_UNAVAILABLE)
+        return response
 
     return handler
 

@@ -33,6 +33,7 @@ from securelogin.crypto.codes import code_digest, digests_match, lookup_key, num
 from securelogin.domain.factors import ChallengeContext, FactorRegistry, IssuedChallenge, UnsupportedMethod
 from securelogin.domain.models import Challenge, Device, DeviceStatus, Flow, FlowStatus, OutgoingMessage, Purpose
 from securelogin.errors import Conflict, Gone, InvalidInput, Locked, NotFound, Throttled, Unauthenticated, Unavailable
+from securelogin.observability import Metric, count
 from securelogin.policy import Policy
 from securelogin.services.audit import AuditTrail
 from securelogin.services.passwords import seconds_until
@@ -52,6 +53,8 @@ EXHAUSTED_IS_THROTTLED = frozenset({Purpose.LOGIN, Purpose.WITHDRAWAL})
 # A device waits for its first answer in this flow alone; every other flow wants it active.
 ANSWERING_STATUS = {Purpose.DEVICE_ACTIVATION: DeviceStatus.PENDING}
 CODE_METHOD = "activation_code"  # a code texted to a phone that is not (yet) a device
+# What a wrong answer counts as, in the flows that have a metric for it.
+WRONG_ANSWER_METRICS = {Purpose.LOGIN: Metric.LOGIN_FAILED, Purpose.WITHDRAWAL: Metric.WITHDRAWAL_REFUSED}
 RESERVE_TRIES = 8
 
 
@@ -260,6 +263,8 @@ class FlowEngine:
         if right:
             return RightAnswer(flow, device, reservation, now)
 
+        if flow.purpose in WRONG_ANSWER_METRICS:  # the answer was counted (``_count``) before it was checked
+            count(WRONG_ANSWER_METRICS[flow.purpose])
         left = self._policy.attempts_per_transaction - reservation.attempts
         self._audit.record(flow.username, f"{flow.purpose.value}.answer_failed",
                            device_id=device.device_id if device else None, attempts_left=left)
@@ -267,6 +272,7 @@ class FlowEngine:
             until = self._flows.count_failure(device, now, self._policy.device_lock_after,
                                               self._policy.device_lock_duration)
             if until is not None:
+                count(Metric.DEVICE_LOCKED)  # the lock is written; only the answer that wrote it gets here
                 self._audit.record(device.holder, "device.locked", device_id=device.device_id, until=until.isoformat())
                 raise Locked("device_locked", "Too many wrong answers: this device is locked for a while.",
                              retry_after_seconds=seconds_until(until, now))

@@ -10,6 +10,7 @@ from securelogin.adapters.stores import StaleWrite
 from securelogin.clock import Clock
 from securelogin.domain.factors import FactorRegistry
 from securelogin.domain.models import Device, FlowStatus, Purpose, Scope, SlsMode, most_secure
+from securelogin.observability import Metric, count
 from securelogin.policy import Policy
 from securelogin.services.audit import AuditTrail
 from securelogin.services.flows import ChallengeIssued, FlowEngine
@@ -79,6 +80,7 @@ class LoginService:
             trading = self._sessions.new(username, Scope.TRADING, None)
             self._sessions.store(trading)
             self._audit.record(username, "login.password_only", scope=Scope.TRADING.value)
+            count(Metric.LOGIN_SUCCEEDED)  # its last write is done: a 503 before it is not counted
         return LoginStarted(login_id, flow.expires_at, offered, default.device_id if default else None, trading,
                             found.user.restrictions)
 
@@ -100,6 +102,7 @@ class LoginService:
             self._completion.approve(flow, right.reservation, device, granted.session, right.now, event)
         except StaleWrite:
             raise self._flows.gone(PURPOSE) from None
+        count(Metric.LOGIN_SUCCEEDED)  # the session exists: the transaction that made it succeeded, once
         return granted
 
     def status(self, login_id: str) -> tuple[FlowStatus, GrantedSession | None]:
@@ -120,5 +123,6 @@ class LoginService:
             self._completion.hand_out(flow, granted.session, event)
         except StaleWrite:  # another read got it first
             return status, None
+        count(Metric.LOGIN_SUCCEEDED)  # handed out once, whatever the number of polls
         return status, granted
 

@@ -7,8 +7,10 @@ from datetime import datetime
 from securelogin.adapters.stores import UserPartition, UserStore
 from securelogin.clock import Clock
 from securelogin.crypto.passwords import verify_password
+from securelogin.domain.models import Purpose
 from securelogin.domain.usernames import normalise_username
 from securelogin.errors import Throttled, Unauthenticated
+from securelogin.observability import Metric, count
 from securelogin.policy import Policy
 from securelogin.services.audit import AuditTrail
 
@@ -54,6 +56,9 @@ class PasswordGate:
             if locked:
                 self._users.lock_password(username, now, self._policy.password_lock_after,
                                           self._policy.password_lock_duration)
+                count(Metric.PASSWORD_LOCKOUT)
+            if purpose == Purpose.LOGIN:  # the guess was counted (and the lock set) before this
+                count(Metric.LOGIN_FAILED)
             self._audit.record(username, f"{purpose}.password_failed", locked=locked)
             raise Unauthenticated("invalid_credentials", INVALID_CREDENTIALS)
         self._users.clear_password_failures(username)

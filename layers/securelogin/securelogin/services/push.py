@@ -12,6 +12,7 @@ from securelogin.crypto.codes import digests_match, lookup_key
 from securelogin.crypto.signatures import push_decision_message, signature_is_valid
 from securelogin.domain.models import Device, DeviceStatus, Flow, FlowStatus, Purpose
 from securelogin.errors import Gone, Locked, NotFound, Unauthenticated
+from securelogin.observability import Metric, count
 from securelogin.services.audit import AuditTrail
 from securelogin.services.passwords import seconds_until
 
@@ -64,5 +65,7 @@ class PushService:
                 self._completion.decide(flow, approve, device, now, event)
         except StaleWrite:
             raise Gone("expired", EXPIRED) from None
+        # Decided, in a conditional write: a retry after a 503 from here on finds it decided (410).
+        count(Metric.PUSH_APPROVED if approve else Metric.PUSH_DENIED)
         self._throttles.push_answered(device.username)
         return "approved" if approve else "denied"

@@ -20,6 +20,7 @@ from securelogin.domain.limits import (
 )
 from securelogin.domain.models import Device, Flow, FlowStatus, Purpose, User
 from securelogin.errors import Forbidden, NotFound, Unavailable
+from securelogin.observability import Metric, count
 from securelogin.policy import Policy
 from securelogin.services.audit import AuditTrail
 from securelogin.services.flows import ChallengeIssued, FlowEngine
@@ -59,6 +60,7 @@ class WithdrawalService:
         eligible = [d.device_id for d in usable if left[d.device_id].covers(amount)]
         if not eligible:
             best = most_generous(left.values())
+            count(Metric.WITHDRAWAL_REFUSED)  # nothing was written: a retry is a new refusal
             raise Forbidden("limit_exceeded", "No device of yours can confirm that much now.",
                             available_today=best.today, available_five_days=best.five_business_days)
         withdrawal_id, flow = self._flows.start(PURPOSE, username, self._policy.login_ttl,
@@ -74,6 +76,7 @@ class WithdrawalService:
 
         def allow(device: Device) -> None:
             if not self._left(device.type.value, totals, user, self._clock.now()).covers(flow.amount_usd or 0):
+                count(Metric.WITHDRAWAL_REFUSED)
                 raise Forbidden("device_limit_too_low", "This device's limits do not cover this withdrawal.")
 
         return self._flows.challenge(flow, withdrawal_id, device_id, method, allow=allow)
@@ -100,6 +103,7 @@ class WithdrawalService:
             totals = self._totals(flow.username, now)
             left = self._left(device.type.value, totals, user, now)
             if not left.covers(amount):
+                count(Metric.WITHDRAWAL_REFUSED)
                 raise Forbidden("limit_exceeded", "This withdrawal would go over the device's limits.",
                                 available_today=left.today, available_five_days=left.five_business_days)
             room = room_today(limit, totals, now.date(), self._calendar, amount, sum(user.reserves.values()))
@@ -111,6 +115,7 @@ class WithdrawalService:
                 if exc.failed_items and not self._flows.unchanged(flow):
                     raise self._flows.gone(PURPOSE) from None
                 continue  # the day's total moved past the room, or the write conflicted: read and check again
+            count(Metric.WITHDRAWAL_AUTHORIZED)  # approved and added to the day's total, in one transaction
             totals[now.date()] = totals.get(now.date(), 0.0) + amount
             return self._left(device.type.value, totals, user, now)
         raise Unavailable("busy", "Too many withdrawals at once. Try again.", retry_after_seconds=1)
