@@ -102,4 +102,4 @@ build-%Function:
 	$(COMPILE) "$(ARTIFACTS_DIR)"
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis
