@@ -181,7 +181,19 @@ def test_api_5xx_alarm_watches_this_api_stage():
     assert dimensions == {"ApiName": cfn["Resources"]["Api"]["Properties"]["Name"], "Stage": {"Ref": "ApiStage"}}
 
 
-@pytest.mark.parametrize("function", FUNCTIONS)
+def test_the_authorizer_pages_on_throttles_not_on_the_tokens_it_refuses():
+    """A refused token is a Lambda error (the TOKEN authorizer refuses by raising); the
+    authorizer's real faults are 503s at the API (AUTHORIZER_FAILURE), which the 5XX alarm sees."""
+    watched = [m["MetricName"] for alarm in of_type(TEMPLATE, "AWS::CloudWatch::Alarm").values()
+               for m in alarm_metrics(alarm)
+               if m["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "AuthorizerFunction"}}]]
+    assert watched == ["Throttles"]
+    responses = TEMPLATE["Resources"]["Api"]["Properties"].get("GatewayResponses") or \
+        TEMPLATE["Globals"]["Api"]["GatewayResponses"]
+    assert responses["AUTHORIZER_FAILURE"]["StatusCode"] == 503
+
+
+@pytest.mark.parametrize("function", [f for f in FUNCTIONS if f != "AuthorizerFunction"])
 def test_every_function_has_an_alarm_on_its_errors_and_throttles(function):
     covering = []
     for name, alarm in of_type(TEMPLATE, "AWS::CloudWatch::Alarm").items():
@@ -287,16 +299,13 @@ def waf_rules() -> list[dict[str, Any]]:
     return acl["Rules"]
 
 
-def scope_down(rule: dict[str, Any]) -> tuple[str, str]:
-    """(method, URI regex) of a rate-based rule's scope-down statement."""
-    statements = rule["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["AndStatement"]["Statements"]
-    method = next(s["ByteMatchStatement"] for s in statements if "ByteMatchStatement" in s)
-    assert method["FieldToMatch"] == {"Method": {}} and method["PositionalConstraint"] == "EXACTLY"
-    uri = next(s["RegexMatchStatement"] for s in statements if "RegexMatchStatement" in s)
+def scope_down(rule: dict[str, Any]) -> str:
+    """The URI regex of a rate-based rule's scope-down statement: it counts every method."""
+    uri = rule["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["RegexMatchStatement"]
     assert uri["FieldToMatch"] == {"UriPath": {}}
     assert [t["Type"] for t in sorted(uri["TextTransformations"], key=lambda t: t["Priority"])] == [
         "URL_DECODE", "NORMALIZE_PATH"]
-    return method["SearchString"], uri["RegexString"]
+    return uri["RegexString"]
 
 
 def test_waf_rate_limits_per_ip_and_answers_429_in_the_contract_shape():
@@ -323,13 +332,14 @@ def test_waf_rate_limits_per_ip_and_answers_429_in_the_contract_shape():
 # (the execute-api host) or not (a custom domain).
 EXPENSIVE = ["/v1/login", "/v1/login/L1/challenge", "/v1/login/L1/verify", "/v1/activation/sms",
              "/v1/activation/A1/complete", "/v1/activation/qr/complete", "/v1/recovery", "/v1/recovery/R1/complete",
-             "/v1/authenticator/push-responses"]
+             "/v1/authenticator/push-responses", "/v1/sharing"]
 CHEAP = ["/v1/login/L1", "/v1/me", "/v1/activation/qr", "/v1/withdrawals", "/v1/admin/users", "/openapi.json",
-         "/v1/logout", "/v1/sharing", "/v1/devices/dsc-plus", "/v1/loginx", "/v1/recovery/R1"]
+         "/v1/logout", "/v1/sharing/S1/complete", "/v1/devices/dsc-plus", "/v1/loginx", "/v1/recovery/R1"]
 
 
-def matched_by_waf(path: str, method: str = "POST") -> bool:
-    return any(method == wanted and re.search(regex, path) for wanted, regex in map(scope_down, waf_rules()))
+def matched_by_waf(path: str) -> bool:
+    """Whether a request to ``path`` counts toward a rate rule, whatever its method."""
+    return any(re.search(regex, path) for regex in map(scope_down, waf_rules()))
 
 
 @pytest.mark.parametrize("prefix", ["", "/dev", "/prod"])
@@ -337,7 +347,6 @@ def test_waf_counts_the_expensive_unauthenticated_routes_with_or_without_the_sta
     for path in EXPENSIVE:
         assert matched_by_waf(prefix + path), prefix + path
         assert matched_by_waf(prefix + path + "/"), prefix + path
-        assert not matched_by_waf(prefix + path, method="GET"), prefix + path
     for path in CHEAP:
         assert not matched_by_waf(prefix + path), prefix + path
 
@@ -346,7 +355,7 @@ def test_waf_covers_every_unauthenticated_route_but_polling_the_404_and_the_docu
     routes = {r.path for r in Stack.offline(TEMPLATE).routes() if r.auth == "none"}
     left = routes - {"/v1/login/{login_id}", "/", "/{proxy+}", "/openapi.json"}
     concrete = {re.sub(r"\{[^}]+\}", "X1", path) for path in left}
-    assert concrete == {re.sub(r"/[ALR]1/", "/X1/", p) for p in EXPENSIVE if "/qr/" not in p} | {
+    assert concrete == {re.sub(r"/[ALR]1/", "/X1/", p) for p in EXPENSIVE if "/qr/" not in p} - {"/v1/sharing"} | {
         "/v1/activation/qr/complete"}
     assert all(matched_by_waf("/dev" + path) for path in concrete)
 

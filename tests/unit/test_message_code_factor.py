@@ -71,3 +71,12 @@ def test_wrong_codes_and_other_flows_fail(factor, device):
 def test_unsupported_method(factor, device):
     with pytest.raises(UnsupportedMethod):
         factor.issue(device, "push", ChallengeContext("login", "txn", NOW))
+
+
+def test_without_a_number_to_call_from_voice_is_not_offered(device):
+    """Not a 503 per call (a failure anyone could repeat to page the operators): no such method."""
+    factor = MessageCodeFactor(Policy(), code_key=lambda: b"\x07" * 32, voice=False)
+    assert factor.methods == ("sms",)
+    with pytest.raises(UnsupportedMethod):
+        factor.issue(device, "voice", ChallengeContext("login", "txn", NOW))
+    assert factor.issue(device, "sms", ChallengeContext("login", "txn", NOW)).message.channel == "sms"

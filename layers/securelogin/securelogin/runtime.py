@@ -110,7 +110,7 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
     push_endpoints = PushEndpoints(lambda: client("sns", settings.region),
                                    {"ios": settings.push_application_ios, "android": settings.push_application_android})
     factors = FactorRegistry([
-        MessageCodeFactor(policy, code_key),
+        MessageCodeFactor(policy, code_key, voice=bool(settings.voice_origination_identity)),
         IbKeyFactor(policy, devices.open_secret),
         *(OcraFactor(kind, policy, devices.open_secret) for kind in sorted(OCRA_CARDS)),
         CodeCardFactor(DeviceType.SCC, policy, devices.open_secret),

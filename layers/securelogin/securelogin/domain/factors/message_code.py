@@ -12,11 +12,13 @@ from securelogin.policy import Policy
 
 class MessageCodeFactor:
     device_type = DeviceType.SMS
-    methods = ("sms", "voice")
 
-    def __init__(self, policy: Policy, code_key: Callable[[], bytes]) -> None:
+    def __init__(self, policy: Policy, code_key: Callable[[], bytes], voice: bool = True) -> None:
         self._policy = policy
         self._code_key = code_key
+        # A deployment with no number to call from offers no voice call (400 unsupported_method),
+        # rather than failing each one as a 503 that anyone could repeat to page the operators.
+        self.methods: tuple[str, ...] = ("sms", "voice") if voice else ("sms",)
 
     def issue(self, device: Device, method: str, context: ChallengeContext) -> IssuedChallenge:
         if method not in self.methods:
