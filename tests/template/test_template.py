@@ -1,13 +1,12 @@
 """template.yaml: it transforms, it is least-privilege, and it agrees with the code."""
 from __future__ import annotations
 
-import copy
 import importlib.util
 import json
 from pathlib import Path
 
 import pytest
-from samtranslator.translator.transform import transform
+from templatekit import translated
 
 from securelogin.settings import ARGON2_ENVIRONMENT, Argon2Parameters, Settings
 from securelogin_local.template import PROJECT_ROOT, Stack, load_template
@@ -16,24 +15,9 @@ TEMPLATE = load_template()
 STACK = Stack.offline(TEMPLATE)
 
 
-class NoManagedPolicies:
-    """The offline transform uses no AWS managed policies by name, so it needs none."""
-
-    def load(self) -> dict[str, str]:
-        return {}
-
-
 @pytest.fixture(scope="module")
 def transformed() -> dict:
-    packaged = copy.deepcopy(TEMPLATE)  # as `sam package` leaves it: code in S3
-    for resource in packaged["Resources"].values():
-        if resource["Type"] == "AWS::Serverless::Function":
-            resource["Properties"]["CodeUri"] = "s3://artifacts/function.zip"
-        if resource["Type"] == "AWS::Serverless::LayerVersion":
-            resource["Properties"]["ContentUri"] = "s3://artifacts/layer.zip"
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        return transform(packaged, {}, NoManagedPolicies())
+    return translated()
 
 
 def function_module(logical_id: str):
