@@ -35,7 +35,15 @@ TEST_WORKERS ?= 2
 unit: $(VENV)/.installed
 	$(BIN)/pytest -n $(TEST_WORKERS) tests/unit tests/integration
 
-e2e: $(VENV)/.installed
+# Headless Chromium and its driver for the browser journeys (tests/e2e/browser): Debian's packages,
+# installed when missing (as root, or through sudo).
+BROWSER := /usr/bin/chromium /usr/bin/chromedriver
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(BROWSER):
+	$(SUDO) apt-get update -q
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver
+
+e2e: $(VENV)/.installed $(BROWSER)
 	$(BIN)/pytest tests/e2e
 
 # What `sam local invoke` does, without Docker: make invoke FN=LoginFunction EVENT=events/login-start.json

@@ -87,6 +87,9 @@ class LocalStack:
         path = target.split("?", 1)[0]
         if path.startswith("/_local/") or path == "/swagger":
             return self._local(method, path, body)
+        site = path.split("/", 2)[1]
+        if site in WEB_SITES:
+            return static_file(method, site, path)
         return self.gateway.handle(method, target, headers, body, source_ip)
 
     def _local(self, method: str, path: str, body: bytes) -> HttpAnswer:
@@ -135,6 +138,32 @@ class LocalStack:
             return document
         page = swagger_page(document.body.decode())
         return HttpAnswer(200, {"Content-Type": "text/html; charset=utf-8"}, page.encode())
+
+
+# The browser pages the local stack serves: the Client Portal and the IB Key app stand-in.
+WEB_ROOT = Path(__file__).resolve().parents[1] / "web"
+WEB_SITES = ("portal", "app")
+CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                 ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png",
+                 ".json": "application/json", ".ico": "image/x-icon"}
+# The pages run only their own scripts; the QR code is an inline SVG (data: and blob: images).
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
+                                          "base-uri 'none'; frame-ancestors 'none'",
+                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"}
+
+
+def static_file(method: str, site: str, path: str, web_root: Path = WEB_ROOT) -> HttpAnswer:
+    """A file of tools/web/<site>/ (``/portal/`` is its index.html); nothing outside it."""
+    if method not in ("GET", "HEAD"):
+        return json_answer(405, {"error": {"code": "method_not_allowed", "message": "Pages are read-only."}})
+    if path == f"/{site}":
+        return HttpAnswer(301, {"Location": f"/{site}/"}, b"")
+    root = (web_root / site).resolve()
+    relative = path.removeprefix(f"/{site}/") or "index.html"
+    file = (root / relative).resolve()
+    if not file.is_relative_to(root) or not file.is_file() or file.suffix not in CONTENT_TYPES:
+        return json_answer(404, {"error": {"code": "not_found", "message": "There is nothing at this path."}})
+    return HttpAnswer(200, {"Content-Type": CONTENT_TYPES[file.suffix], **PAGE_HEADERS}, file.read_bytes())
 
 
 def swagger_page(document: str) -> str:
