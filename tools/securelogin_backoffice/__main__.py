@@ -1,0 +1,5 @@
+import sys
+
+from securelogin_backoffice.cli import main
+
+sys.exit(main())
