@@ -64,7 +64,11 @@ class Browser:
         return path
 
     def javascript_errors(self) -> list[str]:
-        return [entry["message"] for entry in self.driver.get_log("browser") if entry["level"] == "SEVERE"]
+        """What the page logged as an error, less the API's own 4xx answers (Chromium logs each
+        refused fetch, and journeys refuse on purpose): a missing asset or a script error stays."""
+        return [entry["message"] for entry in self.driver.get_log("browser") if entry["level"] == "SEVERE"
+                and not (entry.get("source") == "network" and "/v1/" in entry["message"]
+                         and re.search(r"status of 4\d\d", entry["message"]))]
 
 
 def chromium_missing() -> bool:
