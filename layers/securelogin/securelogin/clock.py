@@ -5,6 +5,7 @@ Everything that expires reads time from a ``Clock``; the local stack moves it fo
 """
 from __future__ import annotations
 
+import math
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,3 +48,8 @@ system_clock = Clock()
 def iso(moment: datetime) -> str:
     """ISO-8601 UTC with a Z, to the second, as api.md writes times."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def seconds_until(moment: datetime, now: datetime) -> int:
+    """Whole seconds from ``now`` to ``moment``, rounded up (a Retry-After); not clamped."""
+    return math.ceil((moment - now).total_seconds())

@@ -11,7 +11,7 @@ from securelogin.adapters.enrolment import EnrolmentStore, PinLocked
 from securelogin.adapters.flows import Reservation
 from securelogin.adapters.messaging import PushEndpoints
 from securelogin.adapters.stores import Completing, StaleWrite, together
-from securelogin.clock import Clock
+from securelogin.clock import Clock, seconds_until
 from securelogin.crypto.passwords import hash_password, verify_password
 from securelogin.crypto.signatures import InvalidPublicKey, load_p256_public_key
 from securelogin.domain.factors.ib_key import IB_KEY_SUITE
@@ -24,7 +24,7 @@ from securelogin.services.audit import AuditTrail
 from securelogin.services.devices import DeviceService
 from securelogin.services.flows import FlowEngine
 from securelogin.services.notify import Notifier
-from securelogin.services.passwords import PasswordGate, seconds_until
+from securelogin.services.passwords import PasswordGate
 from securelogin.services.users import UserService, new_device_id
 
 TOKEN_TEXT = "Your IB Key activation code is {code}. It expires in {minutes} minutes. Never share it."  # noqa: S105

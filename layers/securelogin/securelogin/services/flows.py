@@ -28,7 +28,7 @@ from securelogin.adapters.flows import (
 )
 from securelogin.adapters.messaging import DeliveryFailed, MessageSender
 from securelogin.adapters.stores import Completing, StaleWrite, ThrottleStore, UserStore
-from securelogin.clock import Clock
+from securelogin.clock import Clock, seconds_until
 from securelogin.crypto.codes import code_digest, digests_match, lookup_key, numeric_code, random_token
 from securelogin.domain.factors import ChallengeContext, FactorRegistry, IssuedChallenge, UnsupportedMethod
 from securelogin.domain.models import Challenge, Device, DeviceStatus, Flow, FlowStatus, OutgoingMessage, Purpose
@@ -36,7 +36,6 @@ from securelogin.errors import Conflict, Gone, InvalidInput, Locked, NotFound, T
 from securelogin.observability import Metric, count
 from securelogin.policy import Policy
 from securelogin.services.audit import AuditTrail
-from securelogin.services.passwords import seconds_until
 
 GONE_CODES = {
     Purpose.LOGIN: "login_expired",

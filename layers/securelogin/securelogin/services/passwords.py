@@ -1,11 +1,10 @@
 """The password step every flow starts with (login, activation, recovery, sharing)."""
 from __future__ import annotations
 
-import math
 from datetime import datetime
 
 from securelogin.adapters.stores import UserPartition, UserStore
-from securelogin.clock import Clock
+from securelogin.clock import Clock, seconds_until
 from securelogin.crypto.passwords import verify_password
 from securelogin.domain.models import Purpose
 from securelogin.domain.usernames import normalise_username
@@ -15,10 +14,6 @@ from securelogin.policy import Policy
 from securelogin.services.audit import AuditTrail
 
 INVALID_CREDENTIALS = "The username or password is incorrect."
-
-
-def seconds_until(moment: datetime, now: datetime) -> int:
-    return math.ceil((moment - now).total_seconds())
 
 
 class PasswordGate:

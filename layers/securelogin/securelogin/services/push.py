@@ -7,14 +7,13 @@ from datetime import datetime
 
 from securelogin.adapters.flows import FlowStore, LoginCompletion
 from securelogin.adapters.stores import Completing, StaleWrite, ThrottleStore, UserStore
-from securelogin.clock import Clock
+from securelogin.clock import Clock, seconds_until
 from securelogin.crypto.codes import digests_match, lookup_key
 from securelogin.crypto.signatures import push_decision_message, signature_is_valid
 from securelogin.domain.models import Device, DeviceStatus, Flow, FlowStatus, Purpose
 from securelogin.errors import Gone, Locked, NotFound, Unauthenticated
 from securelogin.observability import Metric, count
 from securelogin.services.audit import AuditTrail
-from securelogin.services.passwords import seconds_until
 
 EXPIRED = "This request has expired or was already answered."
 # The flows a push can confirm; a push answer names the flow by its id alone.
