@@ -114,6 +114,14 @@ class World:
     def table(self) -> str:
         return self.stack.physical["Table"]["Ref"]
 
+    def sent(self, channel: str = "sms", to: str | None = None) -> list[dict[str, Any]]:
+        """The messages the embedded AWS's outbox (``/_local/outbox``) holds, oldest first:
+        those of ``channel`` (``sms``, ``voice``, ``push``), to ``to`` when given. Only
+        ``world_over_http`` has one."""
+        assert self.embedded is not None, "the outbox is the embedded AWS's: use world_over_http"
+        return [m for m in self.embedded.outbox.snapshot()
+                if m["channel"] == channel and (to is None or m["to"] == to)]
+
 
 @pytest.fixture
 def world(aws: Stack) -> World:

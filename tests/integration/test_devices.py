@@ -3,8 +3,6 @@ import re
 
 import boto3
 import pytest
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.sns.models import sns_backends
 
 from securelogin.clock import Clock
 from securelogin.crypto.ocra import ocra
@@ -29,6 +27,12 @@ def alice(world, new_user):
 
 def issue(world, **order):
     return world.services.devices.issue("alice", DeviceOrder(**order), actor="cs")
+
+
+def session_of(world, login_id, answer):
+    """Who the right answer logged in, with which device, for what."""
+    session = world.services.login.verify(login_id, answer).session
+    return session.username, session.device_id, session.scope.value
 
 
 def challenge(world, device_id):
@@ -62,7 +66,8 @@ def test_a_security_code_card_logs_in(alice):
     assert len(card.card) >= 50
     login_id, public = challenge(alice, card.device.device_id)
     first, second = public["indices"]
-    assert alice.services.login.verify(login_id, f"{card.card[first]} {card.card[second]}")
+    answer = f"{card.card[first]} {card.card[second]}"
+    assert session_of(alice, login_id, answer) == ("alice", card.device.device_id, "full")
 
 
 def test_legacy_cards_come_only_by_import(alice):
@@ -71,7 +76,8 @@ def test_legacy_cards_come_only_by_import(alice):
     assert refused.value.code == "legacy_import_required"
     gold = issue(alice, type=DeviceType.GOLD, seed_hex=SEED, pin="4831", legacy_import=True)
     login_id, public = challenge(alice, gold.device.device_id)
-    assert alice.services.login.verify(login_id, ocra(SUITE, bytes.fromhex(SEED), public["challenge_code"], pin="4831"))
+    answer = ocra(SUITE, bytes.fromhex(SEED), public["challenge_code"], pin="4831")
+    assert session_of(alice, login_id, answer) == ("alice", gold.device.device_id, "full")
 
 
 @pytest.mark.parametrize("pin", [None, "12345", "1111", "1234"])
@@ -86,10 +92,11 @@ def test_no_device_for_an_unknown_user(world):
         world.services.devices.issue("nobody", DeviceOrder(type=DeviceType.SCC), actor="cs")
 
 
-def test_issuing_is_audited_and_the_user_is_told(alice):
-    issue(alice, type=DeviceType.SCC)
-    assert alice.services.audit.newest_first("alice")[0].type == "device.added"
-    texts = [body for to, body in sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.values()]
+def test_issuing_is_audited_and_the_user_is_told(world_over_http, new_user):
+    world_over_http.services.users.create(new_user(), actor="tester")
+    issue(world_over_http, type=DeviceType.SCC)
+    assert world_over_http.services.audit.newest_first("alice")[0].type == "device.added"
+    texts = [m["body"] for m in world_over_http.sent("sms", "+15550001111")]
     assert any("Security Code Card was added" in text for text in texts)
 
 

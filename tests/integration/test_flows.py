@@ -8,8 +8,6 @@ import base64
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.sns.models import sns_backends
 
 from securelogin.crypto.ocra import ocra
 from securelogin.domain.models import DeviceStatus, DeviceType, IdDocument, Identity, Scope, SlsMode
@@ -30,13 +28,23 @@ APP = AppEnrolment(pin="7Q!x2", platform="ios", public_key=base64.b64encode(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode())
 
 
-@pytest.fixture
-def alice(world, new_user):
+def with_alice(world, new_user):
     """alice, with an SMS device and a DSC+ (PIN 4831)."""
     world.services.users.create(new_user("alice", identity=ME, balance_usd=900_000), actor="tester")
     world.card = world.services.devices.issue(  # type: ignore[attr-defined]
         "alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"), "cs").device
     return world
+
+
+@pytest.fixture
+def alice(world, new_user):
+    return with_alice(world, new_user)
+
+
+@pytest.fixture
+def alice_over_http(world_over_http, new_user):
+    """The same, over the embedded AWS, whose outbox shows what was sent."""
+    return with_alice(world_over_http, new_user)
 
 
 def card(public, pin="4831"):
@@ -47,10 +55,6 @@ def card_login(world, username="alice", device_id=None):
     started = world.services.login.start(username, PASSWORD, PORTAL)
     device_id = device_id or world.card.device_id
     return started.login_id, world.services.login.challenge(started.login_id, device_id, None).public
-
-
-def sms_sent_to(phone):
-    return [body for to, body in sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.values() if to == phone]
 
 
 # ------------------------------------------------------------------ ids stay in their flow
@@ -86,14 +90,15 @@ def test_an_authorized_withdrawal_opens_no_login_session(alice):
 
 # ------------------------------------------------------------------ a new phone is a new authenticator
 
-def test_a_number_not_on_file_needs_the_same_users_full_session(alice, new_user):
+def test_a_number_not_on_file_needs_the_same_users_full_session(alice_over_http, new_user):
+    alice = alice_over_http
     alice.services.users.create(new_user("mallory", phones=["+15550003333"]), actor="tester")
     stranger = "+15559990000"
     for session_username in (None, "mallory"):
         with pytest.raises(Forbidden) as refused:
             alice.services.activation.start_by_sms("alice", PASSWORD, stranger, session_username)
         assert refused.value.code == "phone_not_on_file"
-    assert sms_sent_to(stranger) == []
+    assert alice.sent("sms", stranger) == []
     assert alice.services.activation.start_by_sms("alice", PASSWORD, stranger, "alice").sent_to.endswith("000")
     alice.clock.advance(121)  # the resend interval
     assert alice.services.activation.start_by_sms("alice", PASSWORD, "+15550001111").activation_id  # on file

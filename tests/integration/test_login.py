@@ -6,8 +6,6 @@ from datetime import timedelta
 import boto3
 import pytest
 from botocore.config import Config
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.sns.models import sns_backends
 
 from securelogin.adapters.messaging import AwsMessageSender
 from securelogin.errors import Conflict, Gone, Locked, NotFound, Throttled, Unauthenticated, Unavailable
@@ -19,23 +17,22 @@ PORTAL = ClientInfo("portal")
 PASSWORD = "correct horse 1"
 
 
-def sent_codes(phone="+15550001111"):
-    """The codes SNS was asked to text to ``phone``, oldest first."""
-    backend = sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
-    return [re.findall(r"\d{6}", body)[0] for to, body in backend.sms_messages.values() if to == phone]
+def sent_codes(world, phone="+15550001111"):
+    """The codes texted to ``phone`` (the embedded AWS's outbox), oldest first."""
+    return [re.findall(r"\d{6}", m["body"])[0] for m in world.sent("sms", phone)]
 
 
 @pytest.fixture
-def alice(world, new_user):
-    world.services.users.create(new_user(), actor="tester")
-    return world
+def alice(world_over_http, new_user):
+    world_over_http.services.users.create(new_user(), actor="tester")
+    return world_over_http
 
 
 def begin(world, username="alice", password=PASSWORD, client=PORTAL):
     started = world.services.login.start(username, password, client)
     device = started.devices[0]
     world.services.login.challenge(started.login_id, device.device_id, None)
-    return started.login_id, sent_codes()[-1]
+    return started.login_id, sent_codes(world)[-1]
 
 
 def wrong(code):
@@ -60,9 +57,21 @@ def test_ten_failures_lock_any_username_for_fifteen_minutes(alice, username):
     with pytest.raises(Throttled) as locked:
         alice.services.login.start(username, PASSWORD, PORTAL)
     assert locked.value.code == "too_many_attempts" and 0 < locked.value.extra["retry_after_seconds"] <= 900
-    alice.clock.advance(15 * 60 + 1)
+    alice.clock.advance(15 * 60 - 2)
+    with pytest.raises(Throttled) as still:  # locked to the end of the fifteen minutes
+        alice.services.login.start(username, PASSWORD, PORTAL)
+    assert still.value.code == "too_many_attempts" and still.value.extra["retry_after_seconds"] <= 2
+    alice.clock.advance(3)
+    # the lock has ended: the password is checked again, for a known and an unknown username alike
+    with pytest.raises(Unauthenticated) as refused:
+        alice.services.login.start(username, "wrong", PORTAL)
+    assert refused.value.code == "invalid_credentials"
     if username == "alice":
-        assert alice.services.login.start(username, PASSWORD, PORTAL).login_id
+        assert [d.type.value for d in alice.services.login.start(username, PASSWORD, PORTAL).devices] == ["sms"]
+    else:
+        with pytest.raises(Unauthenticated) as unknown:  # no password is right for nobody
+            alice.services.login.start(username, PASSWORD, PORTAL)
+        assert unknown.value.code == "invalid_credentials"
 
 
 def test_a_success_forgets_earlier_failures(alice):
@@ -141,7 +150,7 @@ def test_resend_waits_two_minutes_across_logins(alice):
     assert early.value.code == "resend_too_soon" and 0 < early.value.extra["retry_after_seconds"] <= 120
     alice.clock.advance(121)
     alice.services.login.challenge(started.login_id, started.devices[0].device_id, "sms")
-    assert len(sent_codes()) == 2
+    assert len(sent_codes(alice)) == 2
 
 
 def test_a_failed_sms_leaves_the_login_retryable(alice, monkeypatch):
@@ -155,7 +164,7 @@ def test_a_failed_sms_leaves_the_login_retryable(alice, monkeypatch):
         broken.login.challenge(started.login_id, device_id, None)
     # the throttle was given back: the same login can ask again at once
     alice.services.login.challenge(started.login_id, device_id, None)
-    assert alice.services.login.verify(started.login_id, sent_codes()[-1]).token
+    assert alice.services.login.verify(started.login_id, sent_codes(alice)[-1]).token
 
 
 def fail_until_locked(world):
@@ -242,7 +251,7 @@ def test_sessions_last_twelve_hours_and_can_be_revoked(alice):
     login_id, code = begin(alice)
     granted = alice.services.login.verify(login_id, code)
     alice.clock.advance(12 * 3600 - 10)
-    assert alice.services.sessions.authorize(granted.token)
+    assert alice.services.sessions.authorize(granted.token) == granted.session
     alice.clock.advance(20)
     assert alice.services.sessions.authorize(granted.token) is None
 

@@ -29,8 +29,6 @@ from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.sns.models import sns_backends
 
 from securelogin.adapters.aws import is_outage
 from securelogin.adapters.messaging import AwsMessageSender
@@ -102,14 +100,14 @@ def emf(capsys, monkeypatch):
 # ------------------------------------------------------------------ helpers
 
 @pytest.fixture
-def alice(world, new_user):
-    world.services.users.create(new_user(balance_usd=5_000_000), actor="tester")
-    return world
+def alice(world_over_http, new_user):
+    world_over_http.services.users.create(new_user(balance_usd=5_000_000), actor="tester")
+    return world_over_http
 
 
-def sent_codes(phone=PHONE):
-    backend = sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
-    return [re.findall(r"\d{6}", body)[0] for to, body in backend.sms_messages.values() if to == phone]
+def sent_codes(world, phone=PHONE):
+    """The codes texted to ``phone`` (the embedded AWS's outbox), oldest first."""
+    return [re.findall(r"\d{6}", m["body"])[0] for m in world.sent("sms", phone)]
 
 
 def wrong(code):
@@ -120,7 +118,7 @@ def sms_login(world):
     started = world.services.login.start("alice", PASSWORD, PORTAL)
     sms = next(d for d in started.devices if d.type == DeviceType.SMS)
     world.services.login.challenge(started.login_id, sms.device_id, None)
-    return started.login_id, sent_codes()[-1]
+    return started.login_id, sent_codes(world)[-1]
 
 
 def unreachable_sns():
@@ -159,12 +157,12 @@ def test_an_sms_login_counts_its_text_its_wrong_answer_and_its_success(alice, em
     alice.services.login.challenge(started.login_id, sms.device_id, None)
     assert emf() == {"SmsSent": 1}
     with pytest.raises(Unauthenticated):
-        alice.services.login.verify(started.login_id, wrong(sent_codes()[-1]))
+        alice.services.login.verify(started.login_id, wrong(sent_codes(alice)[-1]))
     assert emf() == {"LoginFailed": 1}
-    assert alice.services.login.verify(started.login_id, sent_codes()[-1]).token
+    assert alice.services.login.verify(started.login_id, sent_codes(alice)[-1]).token
     assert emf() == {"LoginSucceeded": 1}
     with pytest.raises(Gone):  # the same answer again: no second session, no second count
-        alice.services.login.verify(started.login_id, sent_codes()[-1])
+        alice.services.login.verify(started.login_id, sent_codes(alice)[-1])
     assert emf() == {}
 
 
@@ -235,9 +233,9 @@ def test_a_withdrawal_is_authorized_once_and_a_wrong_answer_refused(alice, emf):
     alice.services.withdrawals.challenge("alice", started.withdrawal_id, sms.device_id, None)
     assert emf() == {"SmsSent": 1}
     with pytest.raises(Unauthenticated):
-        alice.services.withdrawals.verify("alice", started.withdrawal_id, wrong(sent_codes()[-1]))
+        alice.services.withdrawals.verify("alice", started.withdrawal_id, wrong(sent_codes(alice)[-1]))
     assert emf() == {"WithdrawalRefused": 1}
-    alice.services.withdrawals.verify("alice", started.withdrawal_id, sent_codes()[-1])
+    alice.services.withdrawals.verify("alice", started.withdrawal_id, sent_codes(alice)[-1])
     assert emf() == {"WithdrawalAuthorized": 1}
     with pytest.raises(Forbidden) as over:  # the SMS device's day has 50,000 left
         alice.services.withdrawals.create("alice", 60_000)
@@ -261,7 +259,7 @@ def test_a_right_answer_over_the_limit_by_now_is_a_refusal(alice, emf):
     alice.services.withdrawals.challenge("alice", first.withdrawal_id, sms.device_id, None)
     alice.clock.advance(121)
     alice.services.withdrawals.challenge("alice", second.withdrawal_id, sms.device_id, None)
-    first_code, second_code = sent_codes()[-2:]
+    first_code, second_code = sent_codes(alice)[-2:]
     alice.services.withdrawals.verify("alice", first.withdrawal_id, first_code)
     assert emf() == {"SmsSent": 2, "WithdrawalAuthorized": 1}
     with pytest.raises(Forbidden) as over:  # both fitted when challenged; together they do not

@@ -85,13 +85,14 @@ def test_another_phone_gets_a_new_instance_and_the_old_secret_stops_working(worl
     with pytest.raises(Unauthenticated):
         world.services.login.verify(login.login_id, ocra(first.ocra_suite, bytes.fromhex(first.ocra_secret_hex),
                                                          question))
-    assert world.services.login.verify(login.login_id, ocra(done.ocra_suite, bytes.fromhex(done.ocra_secret_hex),
-                                                            question))
+    session = world.services.login.verify(login.login_id, ocra(done.ocra_suite, bytes.fromhex(done.ocra_secret_hex),
+                                                               question)).session
+    assert (session.username, session.device_id, session.scope.value) == ("alice", done.device_id, "full")
 
 
 def test_a_physical_device_answers_instead_of_an_sms(world):
     world.services.devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"), "cs")
-    activate(world)
+    old = activate(world)
     mark = len(outbox(world))
     started = world.services.recovery.start("alice", PASSWORD, False, None)
     assert started.method == "device" and not [m for m in outbox(world)[mark:] if m["channel"] == "sms"]
@@ -100,7 +101,9 @@ def test_a_physical_device_answers_instead_of_an_sms(world):
         world.services.recovery.complete(started.recovery_id, app("5t%R9"), None, "00000000")
     assert wrong.value.code == "invalid_response" and wrong.value.extra["attempts_left"] == 4
     right = ocra("OCRA-1:HOTP-SHA256-8:QN06-PSHA1", bytes.fromhex(SEED), question, pin="4831")
-    assert world.services.recovery.complete(started.recovery_id, app("5t%R9"), None, right).device_id
+    done = world.services.recovery.complete(started.recovery_id, app("5t%R9"), None, right)
+    assert done.app_instance_id != old.app_instance_id
+    assert ib_keys(world) == {old.device_id: DeviceStatus.REVOKED, done.device_id: DeviceStatus.ACTIVE}
 
 
 def test_nothing_to_prove_possession_with_means_client_services(world_over_http, new_user):

@@ -5,8 +5,6 @@ import re
 import threading
 
 import pytest
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.sns.models import sns_backends
 
 from securelogin.crypto.ocra import ocra
 from securelogin.domain.models import DeviceType, SlsMode
@@ -20,9 +18,9 @@ SUITE = "OCRA-1:HOTP-SHA256-8:QN06-PSHA1"
 
 
 @pytest.fixture
-def rich(world, new_user):
-    world.services.users.create(new_user(balance_usd=5_000_000), actor="tester")
-    return world
+def rich(world_over_http, new_user):
+    world_over_http.services.users.create(new_user(balance_usd=5_000_000), actor="tester")
+    return world_over_http
 
 
 def by_type(world, type_):
@@ -39,9 +37,8 @@ def withdraw_with_card(world, amount, device_id):
     return world.services.withdrawals.verify("alice", started.withdrawal_id, card_answer(public))
 
 
-def last_sms_code():
-    texts = list(sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.values())
-    return re.findall(r"\d{6}", texts[-1][1])[0]
+def last_sms_code(world):
+    return re.findall(r"\d{6}", world.sent("sms")[-1]["body"])[0]
 
 
 def test_the_confirming_device_sets_the_limit(rich):
@@ -61,7 +58,7 @@ def test_every_device_counts_toward_the_day_and_the_window(rich):
     sms = by_type(rich, DeviceType.SMS)
     started = rich.services.withdrawals.create("alice", 150_000)
     rich.services.withdrawals.challenge("alice", started.withdrawal_id, sms.device_id, None)
-    left = rich.services.withdrawals.verify("alice", started.withdrawal_id, last_sms_code())
+    left = rich.services.withdrawals.verify("alice", started.withdrawal_id, last_sms_code(rich))
     assert (left.today, left.five_business_days) == (50_000, 450_000)
     with pytest.raises(Forbidden) as over:
         rich.services.withdrawals.create("alice", 60_000)
