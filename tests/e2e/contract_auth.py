@@ -11,7 +11,6 @@ routes, and real session tokens for the portal routes.
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from people import user_body
 
 LOCAL_ADMIN_CREDENTIALS = Credentials("testing", "testing")
 REGION = "us-east-1"
@@ -60,16 +60,6 @@ class SigV4ForHttpx(httpx.Auth):
         yield request
 
 
-def new_user_body(prefix: str = "contract") -> dict[str, Any]:
-    """The body of POST /v1/admin/users for a user no other test knows: one SMS phone."""
-    tag = secrets.token_hex(4)
-    return {"username": f"{prefix}{tag}", "password": f"pw-{secrets.token_urlsafe(12)}", "account_id": f"U{tag}",
-            "entity_id": f"E{tag}", "primary": True,
-            "identity": {"date_of_birth": "1970-01-01", "citizenship": "US", "country_of_residence": "US",
-                         "id_document": {"type": "passport", "number": f"P{tag}"}},
-            "phones": [f"+1555{secrets.randbelow(10**7):07d}"], "balance_usd": 1000, "jurisdiction": "US"}
-
-
 @dataclass
 class Portal:
     """Users and sessions on the local stack at ``base_url``, made through its HTTP API."""
@@ -82,7 +72,7 @@ class Portal:
 
     def create_user(self, prefix: str = "contract") -> dict[str, Any]:
         """A new user (the admin body, password included), created with a signed request."""
-        user = new_user_body(prefix)
+        user = user_body(prefix)
         created = self._send("POST", "/v1/admin/users", user, signed=True)
         assert created.status_code == 201, created.text
         return user

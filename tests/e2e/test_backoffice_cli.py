@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from people import user_body
 
 from securelogin.crypto.ocra import ocra
 
@@ -43,19 +44,8 @@ def backoffice(api, *args: str, stdin: str | None = None, local: bool = True, en
     return Run(done.returncode, done.stdout, done.stderr)
 
 
-def person(**over: Any) -> dict[str, Any]:
-    tag = secrets.token_hex(4)
-    body = {"username": f"bo{tag}", "password": f"pw-{secrets.token_urlsafe(12)}", "account_id": f"U{tag}",
-            "entity_id": f"E{tag}", "identity": {"date_of_birth": "1970-01-01", "citizenship": "US",
-                                                 "country_of_residence": "US",
-                                                 "id_document": {"type": "passport", "number": f"P{tag}"}},
-            "phones": [f"+1555{secrets.randbelow(10**7):07d}"], "balance_usd": 1000}
-    body.update(over)
-    return body
-
-
 def create_user(api, **over: Any) -> tuple[dict[str, Any], Run]:
-    who = person(**over)
+    who = user_body("bo", **over)
     ident = who["identity"]
     run = backoffice(api, "create-user", "--username", who["username"], "--account-id", who["account_id"],
                      "--entity-id", who["entity_id"], "--date-of-birth", ident["date_of_birth"],

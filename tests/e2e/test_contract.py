@@ -47,9 +47,10 @@ from typing import Any
 
 import pytest
 import schemathesis
-from contract_auth import Portal, SigV4ForHttpx, SigV4ForRequests, new_user_body
+from contract_auth import Portal, SigV4ForHttpx, SigV4ForRequests
 from openapi_python_client.config import ConfigFile
 from openapi_python_client.strings import PythonIdentifier
+from people import user_body
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
@@ -206,7 +207,7 @@ def test_a_balance_below_dynamodbs_smallest_number_is_not_a_server_error(contrac
     """Found by the fuzzing above: POST /v1/admin/users answered 500 to a balance the schema
     allows (minimum 0) but DynamoDB cannot store (non-zero magnitude below 1E-130). Pinned
     here so that it does not depend on which examples the generator happens to draw."""
-    answer = contract_stack("POST", "/v1/admin/users", new_user_body("tiny") | {"balance_usd": balance_usd},
+    answer = contract_stack("POST", "/v1/admin/users", user_body("tiny") | {"balance_usd": balance_usd},
                             signed=True)
     assert answer.status < 500, answer
     assert answer.status == 201 or answer.code == "invalid_request", answer
@@ -314,7 +315,7 @@ def test_the_client_generates_without_warnings(generated_client):
 
 
 def test_create_user_answers_a_typed_object(generated_client):
-    user = new_user_body("typed")
+    user = user_body("typed")
     answer = generated_client.call("POST", "/v1/admin/users", body=user, signed=True)
     assert answer.status_code == 201, answer.content
     assert answer.parsed is not None, "the client parsed nothing"

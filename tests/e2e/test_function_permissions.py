@@ -34,6 +34,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from people import user_body
 from samtranslator.translator.transform import transform
 
 from securelogin import runtime
@@ -173,17 +174,6 @@ class Api:
         return re.findall(rf"(?<!\d)\d{{{digits}}}(?!\d)", bodies[-1])[0]
 
 
-def person(**over: Any) -> dict[str, Any]:
-    tag = secrets.token_hex(4)
-    body = {"username": f"perm{tag}", "password": f"pw-{secrets.token_urlsafe(10)}", "account_id": f"U{tag}",
-            "entity_id": f"E{tag}", "primary": True,
-            "identity": {"date_of_birth": "1970-01-01", "citizenship": "US", "country_of_residence": "US",
-                         "id_document": {"type": "passport", "number": f"P{tag}"}},
-            "phones": [f"+1555{secrets.randbelow(10**7):07d}"], "balance_usd": 750_000, "jurisdiction": "US"}
-    body.update(over)
-    return body
-
-
 @dataclass
 class App:
     """The IB Key app: a P-256 key and what activation answered."""
@@ -202,7 +192,7 @@ class App:
 
 
 def create(api: Api, **over: Any) -> dict[str, Any]:
-    body = person(**over)
+    body = user_body("perm", **{"balance_usd": 750_000, **over})
     api("POST", "/v1/admin/users", body, signed=True, expect=201)
     return body
 

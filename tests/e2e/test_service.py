@@ -2,25 +2,14 @@
 from __future__ import annotations
 
 import re
-import secrets
 
 import pytest
-
-
-def person(**over):
-    tag = secrets.token_hex(4)
-    body = {"username": f"e2e{tag}", "password": f"pw-{secrets.token_urlsafe(10)}", "account_id": f"U{tag}",
-            "entity_id": f"E{tag}", "primary": True,
-            "identity": {"date_of_birth": "1970-01-01", "citizenship": "US", "country_of_residence": "US",
-                         "id_document": {"type": "passport", "number": f"P{tag}"}},
-            "phones": [f"+1555{secrets.randbelow(10**7):07d}"], "balance_usd": 1000, "jurisdiction": "US"}
-    body.update(over)
-    return body
+from people import user_body
 
 
 @pytest.fixture
 def user(api):
-    body = person()
+    body = user_body()
     assert api("POST", "/v1/admin/users", body, signed=True).status == 201
     return body
 

@@ -10,10 +10,10 @@ button[data-device-id][data-device-type], #challenge-panel, #response, #verify-s
 from __future__ import annotations
 
 import re
-import secrets
 import time
 
 import pytest
+from people import user_body
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -30,19 +30,8 @@ PHONE_SIZE = (430, 900)
 
 # ------------------------------------------------------------------ people and messages
 
-def person(**over):
-    tag = secrets.token_hex(4)
-    body = {"username": f"app{tag}", "password": f"pw-{secrets.token_urlsafe(10)}", "account_id": f"U{tag}",
-            "entity_id": f"E{tag}", "primary": True,
-            "identity": {"date_of_birth": "1970-01-01", "citizenship": "US", "country_of_residence": "US",
-                         "id_document": {"type": "passport", "number": f"P{tag}"}},
-            "phones": [f"+1555{secrets.randbelow(10**7):07d}"], "balance_usd": 1000, "jurisdiction": "US"}
-    body.update(over)
-    return body
-
-
 def new_user(stack, **over):
-    body = person(**over)
+    body = user_body("app", **over)
     created = stack("POST", "/v1/admin/users", body, signed=True)
     assert created.status == 201, created
     return body
