@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import fnmatch
 import json
 import os
 import re
@@ -35,7 +34,7 @@ from botocore.credentials import Credentials
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from people import user_body
-from samtranslator.translator.transform import transform
+from templatekit import ACCOUNT, REGION, Resolver, iam_allows, listed, translated
 
 from securelogin import runtime
 from securelogin.adapters.aws import forget_clients
@@ -43,11 +42,9 @@ from securelogin.clock import system_clock
 from securelogin.crypto.ocra import ocra
 from securelogin_local import gateway
 from securelogin_local.stack import LocalStack
-from securelogin_local.template import load_template
 
 pytestmark = pytest.mark.e2e
 
-ACCOUNT, REGION = "123456789012", "us-east-1"
 SEED = "31" * 32
 DSC_SUITE = "OCRA-1:HOTP-SHA256-8:QN06-PSHA1"
 
@@ -466,88 +463,6 @@ def iam_requests(service: str, operation: str, params: dict[str, Any], table_arn
 # ------------------------------------------------------------------ what the template grants
 
 
-def translated(parameters: dict[str, str] | None = None) -> dict[str, Any]:
-    template = load_template()
-    for resource in template["Resources"].values():
-        if resource["Type"] == "AWS::Serverless::Function":
-            resource["Properties"]["CodeUri"] = "s3://artifacts/function.zip"
-        if resource["Type"] == "AWS::Serverless::LayerVersion":
-            resource["Properties"]["ContentUri"] = "s3://artifacts/layer.zip"
-
-    class NoManagedPolicies:
-        def load(self) -> dict[str, str]:
-            return {}
-
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("AWS_DEFAULT_REGION", REGION)
-        return transform(template, parameters or {}, NoManagedPolicies())
-
-
-class Resolver:
-    """Just enough CloudFormation to read policies: Ref, GetAtt, Sub, If with conditions."""
-
-    def __init__(self, template: dict[str, Any], physical: dict[str, dict[str, str]],
-                 parameters: dict[str, str]) -> None:
-        self.template = template
-        self.physical = physical
-        defaults = {n: str(p.get("Default", "")) for n, p in template.get("Parameters", {}).items()}
-        self.values = {**defaults, **parameters, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
-                       "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "securelogin-dev"}
-
-    def __call__(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [v for v in (self(v) for v in value) if v is not NO_VALUE]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            (name, arg), = value.items()
-            if name == "Ref":
-                return NO_VALUE if arg == "AWS::NoValue" else self.ref(arg)
-            if name == "Fn::GetAtt":
-                logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-                return self.physical[logical][attribute]
-            if name == "Fn::Sub":
-                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self(arg[1]))
-                return re.sub(r"\$\{([^}!]+)\}", lambda m: str(extra[m.group(1)]) if m.group(1) in extra
-                              else self.sub(m.group(1)), text)
-            if name == "Fn::If":
-                condition, yes, no = arg
-                return self(yes if self.condition(condition) else no)
-            if name == "Fn::Join":
-                return arg[0].join(str(p) for p in self(arg[1]))
-        return {k: v for k, v in ((k, self(v)) for k, v in value.items()) if v is not NO_VALUE}
-
-    def ref(self, name: str) -> str:
-        return self.values[name] if name in self.values else self.physical[name]["Ref"]
-
-    def sub(self, name: str) -> str:
-        if "." in name:
-            logical, attribute = name.split(".", 1)
-            return self.physical[logical][attribute]
-        return self.ref(name)
-
-    def condition(self, name: str) -> bool:
-        return self.truth(self.template["Conditions"][name])
-
-    def truth(self, expression: Any) -> bool:
-        (name, arg), = expression.items()
-        if name == "Condition":
-            return self.condition(arg)
-        if name == "Fn::Equals":
-            left, right = (self(a) for a in arg)
-            return str(left) == str(right)
-        if name == "Fn::Not":
-            return not self.truth(arg[0])
-        if name == "Fn::And":
-            return all(self.truth(a) for a in arg)
-        if name == "Fn::Or":
-            return any(self.truth(a) for a in arg)
-        raise AssertionError(name)
-
-
-NO_VALUE = object()
-
-
 def function_policies(template: dict[str, Any], resolve: Resolver) -> dict[str, list[dict[str, Any]]]:
     """Each serverless function's statements, from its role's inline and customer-managed policies."""
     resources = template["Resources"]
@@ -568,78 +483,8 @@ def function_policies(template: dict[str, Any], resolve: Resolver) -> dict[str, 
     return found
 
 
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _matches(pattern: str, value: str, ignore_case: bool = False) -> bool:
-    if ignore_case:
-        pattern, value = pattern.lower(), value.lower()
-    return fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
-
-
-def _condition_holds(condition: dict[str, Any], request: IamRequest) -> bool:
-    for operator, tests in condition.items():
-        for key, wanted in tests.items():
-            wanted = [str(w) for w in _listed(wanted)]
-            present = dict(request.context)
-            got = present.get(key)
-            if operator == "Null":
-                if (got is None) != (wanted[0] == "true"):
-                    return False
-                continue
-            if operator.startswith("ForAllValues:"):
-                base = operator.split(":", 1)[1]
-                if not all(_compare(base, str(v), wanted) for v in (got or ())):
-                    return False
-                continue
-            if operator.startswith("ForAnyValue:"):
-                base = operator.split(":", 1)[1]
-                if not any(_compare(base, str(v), wanted) for v in (got or ())):
-                    return False
-                continue
-            if_exists = operator.endswith("IfExists")
-            base = operator.removesuffix("IfExists")
-            if got is None:
-                if if_exists or base.startswith("StringNot") or base.startswith("ArnNot"):
-                    continue
-                return False
-            if not _compare(base, str(got), wanted):
-                return False
-    return True
-
-
-def _compare(operator: str, got: str, wanted: list[str]) -> bool:
-    if operator in ("StringEquals", "ArnEquals"):
-        return got in wanted
-    if operator in ("StringLike", "ArnLike"):
-        return any(_matches(w, got) for w in wanted)
-    if operator == "StringNotEquals":
-        return got not in wanted
-    if operator in ("StringNotLike", "ArnNotLike"):
-        return not any(_matches(w, got) for w in wanted)
-    if operator == "Bool":
-        return got.lower() in [w.lower() for w in wanted]
-    raise AssertionError(f"condition operator not modelled: {operator}")
-
-
-def _applies(statement: dict[str, Any], request: IamRequest) -> bool:
-    if "Action" in statement:
-        if not any(_matches(a, request.action, ignore_case=True) for a in _listed(statement["Action"])):
-            return False
-    elif any(_matches(a, request.action, ignore_case=True) for a in _listed(statement["NotAction"])):
-        return False
-    if "Resource" in statement:
-        if not any(_matches(r, request.resource) for r in _listed(statement["Resource"])):
-            return False
-    elif any(_matches(r, request.resource) for r in _listed(statement["NotResource"])):
-        return False
-    return _condition_holds(statement.get("Condition", {}), request)
-
-
 def allowed(statements: list[dict[str, Any]], request: IamRequest) -> bool:
-    relevant = [s for s in statements if _applies(s, request)]
-    return any(s["Effect"] == "Allow" for s in relevant) and not any(s["Effect"] == "Deny" for s in relevant)
+    return iam_allows(statements, request.action, request.resource, dict(request.context))
 
 
 def granted_actions(statements: list[dict[str, Any]]) -> set[str]:
@@ -647,7 +492,7 @@ def granted_actions(statements: list[dict[str, Any]]) -> set[str]:
     found = set()
     for statement in statements:
         if statement["Effect"] == "Allow" and "Action" in statement:
-            found.update(a for a in _listed(statement["Action"])
+            found.update(a for a in listed(statement["Action"])
                          if a.split(":")[0] in ("dynamodb", "kms", "sns", "sms-voice"))
     return found
 
@@ -668,11 +513,11 @@ def requests_by_function(recorded) -> dict[str, list[IamRequest]]:
 @pytest.fixture(scope="module")
 def policies(recorded) -> dict[str, list[dict[str, Any]]]:
     _, local = recorded
-    template = translated({"Stage": "dev"})
+    template = translated(Stage="dev")
     physical = {name: {"Ref": f"securelogin-dev-{name}", "Arn": f"arn:aws:local:{REGION}:{ACCOUNT}:{name}"}
                 for name in template["Resources"]}
     physical.update(local.stack.physical)
-    resolve = Resolver(template, physical, {"Stage": "dev"})
+    resolve = Resolver(template, physical=physical, Stage="dev")
     return function_policies(template, resolve)
 
 

@@ -1,5 +1,6 @@
-"""What the template tests share: the template as SAM translates it (with parameters), just
-enough CloudFormation to resolve it for given parameters, and a small IAM evaluator."""
+"""What the template tests and the permission e2e test share: the template as SAM translates
+it (with parameters), just enough CloudFormation to resolve it for given parameters, and a
+small IAM evaluator."""
 from __future__ import annotations
 
 import copy
@@ -42,12 +43,15 @@ def translated(**parameters: str) -> dict[str, Any]:
 
 
 class Resolver:
-    """Ref, GetAtt, Sub, If, Join and conditions, for the given parameters; resources get
+    """Ref, GetAtt, Sub, If, Join and conditions, for the given parameters. Resources resolve
+    from ``physical`` (logical id -> attribute -> value, ``Ref`` included) when given, else to
     placeholder names and ARNs (``<name>`` and ``arn:aws:<name>``)."""
 
-    def __init__(self, template: dict[str, Any], refs: dict[str, str] | None = None, **parameters: str) -> None:
+    def __init__(self, template: dict[str, Any], refs: dict[str, str] | None = None,
+                 physical: dict[str, dict[str, str]] | None = None, **parameters: str) -> None:
         self.template = template
         self.refs = refs or {}  # what Ref gives for some resources (e.g. a topic's ARN)
+        self.physical = physical
         defaults = {n: str(p.get("Default", "")) for n, p in template.get("Parameters", {}).items()}
         self.values = {**defaults, **parameters, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
                        "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": STACK_NAME}
@@ -63,7 +67,7 @@ class Resolver:
                 return NO_VALUE if arg == "AWS::NoValue" else self.ref(arg)
             if name == "Fn::GetAtt":
                 logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-                return f"arn:aws:{logical}" if attribute == "Arn" else f"{logical}.{attribute}"
+                return self.attribute(logical, attribute)
             if name == "Fn::Sub":
                 text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self(arg[1]))
                 return re.sub(r"\$\{([^}!]+)\}", lambda m: str(extra[m.group(1)]) if m.group(1) in extra
@@ -78,12 +82,18 @@ class Resolver:
     def ref(self, name: str) -> str:
         if name in self.values:
             return self.values[name]
+        if self.physical is not None:
+            return self.physical[name]["Ref"]
         return self.refs.get(name, f"<{name}>")
+
+    def attribute(self, logical: str, attribute: str) -> str:
+        if self.physical is not None:
+            return self.physical[logical][attribute]
+        return f"arn:aws:{logical}" if attribute == "Arn" else f"{logical}.{attribute}"
 
     def sub(self, name: str) -> str:
         if "." in name:
-            logical, attribute = name.split(".", 1)
-            return f"arn:aws:{logical}" if attribute == "Arn" else f"{logical}.{attribute}"
+            return self.attribute(*name.split(".", 1))
         return self.ref(name)
 
     def condition(self, name: str) -> bool:
@@ -120,6 +130,12 @@ def _compare(operator: str, got: str, wanted: list[str]) -> bool:
         return got in wanted
     if operator in ("StringLike", "ArnLike"):
         return any(_matches(w, got) for w in wanted)
+    if operator == "StringNotEquals":
+        return got not in wanted
+    if operator in ("StringNotLike", "ArnNotLike"):
+        return not any(_matches(w, got) for w in wanted)
+    if operator == "Bool":
+        return got.lower() in [w.lower() for w in wanted]
     raise AssertionError(f"condition operator not modelled: {operator}")
 
 
@@ -128,16 +144,34 @@ def _condition_holds(condition: dict[str, Any], context: dict[str, Any]) -> bool
         for key, wanted in tests.items():
             wanted = [str(w) for w in listed(wanted)]
             got = context.get(key)
+            if operator == "Null":
+                if (got is None) != (wanted[0] == "true"):
+                    return False
+                continue
             if operator.startswith("ForAllValues:"):
                 if not all(_compare(operator.split(":", 1)[1], str(v), wanted) for v in (got or ())):
                     return False
-            elif got is None or not _compare(operator, str(got), wanted):
+                continue
+            if operator.startswith("ForAnyValue:"):
+                if not any(_compare(operator.split(":", 1)[1], str(v), wanted) for v in (got or ())):
+                    return False
+                continue
+            if_exists = operator.endswith("IfExists")
+            base = operator.removesuffix("IfExists")
+            if got is None:
+                if if_exists or base.startswith("StringNot") or base.startswith("ArnNot"):
+                    continue
+                return False
+            if not _compare(base, str(got), wanted):
                 return False
     return True
 
 
 def _applies(statement: dict[str, Any], action: str, resource: str, context: dict[str, Any]) -> bool:
-    if not any(_matches(a, action, ignore_case=True) for a in listed(statement.get("Action", []))):
+    if "Action" in statement:
+        if not any(_matches(a, action, ignore_case=True) for a in listed(statement["Action"])):
+            return False
+    elif any(_matches(a, action, ignore_case=True) for a in listed(statement["NotAction"])):
         return False
     if "Resource" in statement:
         if not any(_matches(r, resource) for r in listed(statement["Resource"])):
