@@ -31,14 +31,12 @@ def start_login(body: LoginBody) -> LoginStarted:
     started = services().login.start(body.username, body.password,
                                      ClientInfo(body.client.platform, body.client.version))
     now = system_clock.now()
-    answer = LoginStarted(login_id=started.login_id, expires_at=iso(started.expires_at),
-                          devices=[views.device(d, now) for d in started.devices],
-                          default_device_id=started.default_device_id)
+    fields = {"login_id": started.login_id, "expires_at": iso(started.expires_at),
+              "devices": [views.device(d, now) for d in started.devices],
+              "default_device_id": started.default_device_id}
     if started.trading_session is not None:  # opted out: the password alone opens a trading session
-        for name, value in views.session_granted(started.trading_session).items():
-            setattr(answer, name, value)
-        answer.restrictions = started.restrictions
-    return answer
+        fields |= views.session_granted(started.trading_session) | {"restrictions": started.restrictions}
+    return LoginStarted(**fields)
 
 
 @login.post("/v1/login/<login_id>/challenge", **operation(
