@@ -6,12 +6,13 @@ from __future__ import annotations
 import time
 
 import pytest
-from test_service import code_sent, login, person
+from people import user_body
+from test_service import code_sent, login
 
 
 @pytest.fixture
 def user(api):
-    body = person()
+    body = user_body()
     assert api("POST", "/v1/admin/users", body, signed=True).status == 201
     return body
 
@@ -92,7 +93,7 @@ def test_a_session_that_cannot_be_read_is_a_503_not_a_logout(api, user):
 
 
 def test_a_user_whose_creation_failed_is_created_when_sent_again(api):
-    body = person()
+    body = user_body()
     arm(api, "dynamodb", "TransactWriteItems", error="ProvisionedThroughputExceededException")
     assert_unavailable(api("POST", "/v1/admin/users", body, signed=True))
     api("DELETE", "/_local/faults")
