@@ -7,6 +7,7 @@ from securelogin.api.http import lambda_entry, make_resolver
 from securelogin.api.openapi import Area, operation
 from securelogin.api.responses import PushAnswered
 from securelogin.api.schemas import PushResponseBody
+from securelogin.domain.models import PushDecision
 from securelogin.runtime import services
 
 authenticator = Router()
@@ -18,8 +19,9 @@ authenticator = Router()
     description="`signature` is the app key's ECDSA P-256 signature over the notification's transaction, nonce "
                 "and the decision. `expired` also answers a notification already answered."))
 def push_response(body: PushResponseBody) -> PushAnswered:
-    status = services().push.answer(body.device_id, body.transaction_id, body.nonce, body.decision, body.signature)
-    return PushAnswered(status=status)
+    status = services().push.answer(body.device_id, body.transaction_id, body.nonce, PushDecision(body.decision),
+                                    body.signature)
+    return PushAnswered(status=status.value)
 
 
 app = make_resolver(authenticator)

@@ -43,7 +43,7 @@ def start_login(body: LoginBody) -> LoginStarted:
     "requestLoginChallenge", "Challenge the chosen device", area=Area.LOGIN,
     errors=codes(LOGIN_GONE, CHALLENGE_ERRORS)))
 def challenge(login_id: Annotated[FlowId, Path()], body: ChallengeBody) -> ChallengeIssued:
-    return views.challenge_issued(services().login.challenge(login_id, body.device_id, body.method))
+    return views.challenge_issued(services().login.challenge(login_id, body.device_id, body.method_asked))
 
 
 @login.post("/v1/login/<login_id>/verify", **operation(

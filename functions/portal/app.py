@@ -35,7 +35,7 @@ def me() -> Profile:
 def secure_login_setting() -> SecureLoginSetting:
     who = caller(portal)
     who.require(*ANY_SESSION)
-    setting = services().settings.view(who.username)
+    setting = services().sls_mode.view(who.username)
     return SecureLoginSetting(mode=setting.mode, can_change=setting.can_change,
                               primary_username=setting.primary_username, restrictions=setting.restrictions)
 
@@ -47,7 +47,7 @@ def secure_login_setting() -> SecureLoginSetting:
 def change_secure_login(body: SettingsBody) -> SecureLoginChanged:
     who = caller(portal)
     who.require(Scope.FULL)
-    setting = services().settings.change(who.username, SlsMode(body.mode), body.accept_risk)
+    setting = services().sls_mode.change(who.username, SlsMode(body.mode), body.accept_risk)
     return SecureLoginChanged(mode=setting.mode, restrictions=setting.restrictions)
 
 

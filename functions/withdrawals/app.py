@@ -44,7 +44,7 @@ def create(body: WithdrawalBody) -> WithdrawalStarted:
     errors=codes(WITHDRAWAL_GONE, CHALLENGE_ERRORS, {403: "device_limit_too_low"})))
 def challenge(withdrawal_id: Annotated[FlowId, Path()], body: ChallengeBody) -> ChallengeIssued:
     username = full_caller(withdrawals).username
-    issued = services().withdrawals.challenge(username, withdrawal_id, body.device_id, body.method)
+    issued = services().withdrawals.challenge(username, withdrawal_id, body.device_id, body.method_asked)
     return views.challenge_issued(issued)
 
 

@@ -51,7 +51,7 @@ DSC_SUITE = "OCRA-1:HOTP-SHA256-8:QN06-PSHA1"
 # Actions a function is granted although no flow below makes its code call them, each with
 # the code path that does. Anything else granted and never seen fails the test.
 JUSTIFIED: dict[str, dict[str, str]] = {
-    # CodeDigestKey (adapters/keys.py): the first container anywhere that needs the code key,
+    # CodeDigestKey (adapters/kms.py): the first container anywhere that needs the code key,
     # with no CONFIG item yet, makes it (GenerateDataKey) and stores it. A withdrawal's SMS or
     # voice challenge can be that container; here the key exists by then.
     "WithdrawalsFunction": {"kms:GenerateDataKey": "the first container to need the code-digest key makes it"},

@@ -340,10 +340,10 @@ def test_a_session_through_a_share_ends_when_the_share_does(shared):
 
 def test_a_trading_session_ends_when_the_user_opts_back_in(world, new_user):
     world.services.users.create(new_user("alice", jurisdiction="US"), actor="tester")
-    world.services.settings.change("alice", SlsMode.OPTED_OUT, accept_risk=True)
+    world.services.sls_mode.change("alice", SlsMode.OPTED_OUT, accept_risk=True)
     trading = world.services.login.start("alice", PASSWORD, PORTAL).trading_session
     assert trading is not None and world.services.sessions.authorize(trading.token) is not None
-    world.services.settings.change("alice", SlsMode.ALWAYS, accept_risk=False)
+    world.services.sls_mode.change("alice", SlsMode.ALWAYS, accept_risk=False)
     assert world.services.sessions.authorize(trading.token) is None
 
 

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from securelogin.crypto.ocra import ocra
-from securelogin.domain.models import DeviceStatus, DeviceType
+from securelogin.domain.models import DeviceStatus, DeviceType, Method, PushDecision
 from securelogin.errors import Conflict, Gone, InvalidInput, Locked, Throttled, Unauthenticated
 from securelogin.services.activation import AppEnrolment
 from securelogin.services.login import ClientInfo
@@ -70,7 +70,7 @@ def push_login(world, app, username="alice"):
     return started.login_id, last(world, "push", mark)["data"]
 
 
-def answer(world, app, data, decision="approve", signer=None):
+def answer(world, app, data, decision=PushDecision.APPROVE, signer=None):
     signature = (signer or app).sign(data["transaction_id"], data["nonce"], decision)
     return world.services.push.answer(data["device_id"], data["transaction_id"], data["nonce"], decision, signature)
 
@@ -212,7 +212,7 @@ def test_a_denied_push_denies(world):
     app = PhoneApp()
     activate(world, app)
     login_id, data = push_login(world, app)
-    assert answer(world, app, data, "deny") == "denied"
+    assert answer(world, app, data, PushDecision.DENY) == "denied"
     status, granted = world.services.login.status(login_id)
     assert status.value == "denied" and granted is None
 
@@ -235,7 +235,7 @@ def test_a_replayed_answer_is_refused(world):
     with pytest.raises(Gone):
         answer(world, app, data)
     with pytest.raises(Gone):
-        answer(world, app, data, "deny")
+        answer(world, app, data, PushDecision.DENY)
 
 
 def test_a_push_expires_after_two_minutes(world):
@@ -268,14 +268,14 @@ def test_an_app_without_push_is_challenged_by_code_by_default(world):
     issued = world.services.login.challenge(login.login_id, done.device_id, None)
     assert issued.method == "challenge_response" and len(issued.public["challenge_code"]) == 6
     with pytest.raises(InvalidInput):
-        world.services.login.challenge(login.login_id, done.device_id, "push")
+        world.services.login.challenge(login.login_id, done.device_id, Method.PUSH)
 
 
 def test_the_offline_challenge_response(world):
     app = PhoneApp()
     done = activate(world, app)
     started = world.services.login.start("alice", PASSWORD, PORTAL)
-    issued = world.services.login.challenge(started.login_id, done.device_id, "challenge_response")
+    issued = world.services.login.challenge(started.login_id, done.device_id, Method.CHALLENGE_RESPONSE)
     question = issued.public["challenge_code"]
     response = ocra(done.ocra_suite, bytes.fromhex(done.ocra_secret_hex), question)
     assert world.services.login.verify(started.login_id, response).session.scope.value == "full"
@@ -288,7 +288,7 @@ def test_a_locked_ib_key_approves_no_push(world):
     key = app.enrolled["alice"].device_id
     for _ in range(2):
         started = world.services.login.start("alice", PASSWORD, PORTAL)
-        world.services.login.challenge(started.login_id, key, "challenge_response")
+        world.services.login.challenge(started.login_id, key, Method.CHALLENGE_RESPONSE)
         for _ in range(5):
             with pytest.raises((Unauthenticated, Locked)):
                 world.services.login.verify(started.login_id, "00000000")

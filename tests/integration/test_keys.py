@@ -4,7 +4,7 @@ from collections import Counter
 import boto3
 import pytest
 
-from securelogin.adapters.keys import CodeDigestKey, KmsKeyring, SecretBox
+from securelogin.adapters.kms import CodeDigestKey, KmsKeyring, KmsSecretBox
 from securelogin.adapters.table import ConfigItem, bind_table
 from securelogin.crypto.envelope import SealedValueError
 
@@ -20,7 +20,7 @@ def kms(aws):
 
 def test_many_values_seal_and_open_with_one_kms_call(kms):
     client, calls, key_id = kms
-    box = SecretBox(KmsKeyring(lambda: client, key_id))
+    box = KmsSecretBox(KmsKeyring(lambda: client, key_id))
     sealed = [box.seal(f"secret {i}".encode(), f"item#{i}") for i in range(50)]
     assert [box.open(s, f"item#{i}") for i, s in enumerate(sealed)] == [f"secret {i}".encode() for i in range(50)]
     assert calls == {"GenerateDataKey": 1}
@@ -28,8 +28,8 @@ def test_many_values_seal_and_open_with_one_kms_call(kms):
 
 def test_another_container_opens_with_one_decrypt_per_data_key(kms):
     client, calls, key_id = kms
-    sealed = SecretBox(KmsKeyring(lambda: client, key_id)).seal(b"seed", "device#1")
-    other = SecretBox(KmsKeyring(lambda: client, key_id))
+    sealed = KmsSecretBox(KmsKeyring(lambda: client, key_id)).seal(b"seed", "device#1")
+    other = KmsSecretBox(KmsKeyring(lambda: client, key_id))
     for _ in range(5):
         assert other.open(sealed, "device#1") == b"seed"
     assert calls == {"GenerateDataKey": 1, "Decrypt": 1}
@@ -37,7 +37,7 @@ def test_another_container_opens_with_one_decrypt_per_data_key(kms):
 
 def test_data_keys_rotate_after_their_uses(kms):
     client, calls, key_id = kms
-    box = SecretBox(KmsKeyring(lambda: client, key_id, max_uses=3))
+    box = KmsSecretBox(KmsKeyring(lambda: client, key_id, max_uses=3))
     for i in range(7):
         box.seal(b"x", str(i))
     assert calls == {"GenerateDataKey": 3}
@@ -45,7 +45,7 @@ def test_data_keys_rotate_after_their_uses(kms):
 
 def test_a_value_moved_to_another_item_does_not_open(kms):
     client, _, key_id = kms
-    box = SecretBox(KmsKeyring(lambda: client, key_id))
+    box = KmsSecretBox(KmsKeyring(lambda: client, key_id))
     with pytest.raises(SealedValueError):
         box.open(box.seal(b"seed", "device#1"), "device#2")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from securelogin.adapters.stores import UserStore
+from securelogin.adapters.devices import DeviceStore
 from securelogin.crypto.ocra import ocra
 from securelogin.domain.models import Device, DeviceStatus, DeviceType
 from securelogin.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
@@ -38,7 +38,7 @@ def login_with(world, type_, answer):
 
 def give_ib_key(world, username="alice"):
     now = world.clock.now()
-    UserStore().add_device(Device("dev_ibkey_" + username, username, DeviceType.IB_KEY, "IB Key",
+    DeviceStore().add(Device("dev_ibkey_" + username, username, DeviceType.IB_KEY, "IB Key",
                                   DeviceStatus.ACTIVE, now))
 
 

@@ -8,6 +8,7 @@ import pytest
 from botocore.config import Config
 
 from securelogin.adapters.messaging import AwsMessageSender
+from securelogin.domain.models import Method
 from securelogin.errors import Conflict, Gone, Locked, NotFound, Throttled, Unauthenticated, Unavailable
 from securelogin.runtime import build_services
 from securelogin.services.login import ClientInfo
@@ -146,10 +147,10 @@ def test_resend_waits_two_minutes_across_logins(alice):
     begin(alice)
     started = alice.services.login.start("alice", PASSWORD, PORTAL)
     with pytest.raises(Throttled) as early:
-        alice.services.login.challenge(started.login_id, started.devices[0].device_id, "voice")
+        alice.services.login.challenge(started.login_id, started.devices[0].device_id, Method.VOICE)
     assert early.value.code == "resend_too_soon" and 0 < early.value.extra["retry_after_seconds"] <= 120
     alice.clock.advance(121)
-    alice.services.login.challenge(started.login_id, started.devices[0].device_id, "sms")
+    alice.services.login.challenge(started.login_id, started.devices[0].device_id, Method.SMS)
     assert len(sent_codes(alice)) == 2
 
 

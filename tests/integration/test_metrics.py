@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from securelogin.adapters.aws import is_outage
 from securelogin.adapters.messaging import AwsMessageSender
 from securelogin.api.http import lambda_entry, make_resolver
-from securelogin.domain.models import DeviceType, SlsMode
+from securelogin.domain.models import DeviceType, Method, PushDecision, SlsMode
 from securelogin.errors import Forbidden, Gone, Locked, Throttled, Unauthenticated, Unavailable
 from securelogin.observability import Metric, count, metrics
 from securelogin.runtime import build_services
@@ -185,7 +185,7 @@ def test_an_sms_that_sns_refuses_is_a_failure_not_a_send(alice, emf):
                             sender=AwsMessageSender(unreachable_sns, lambda: None, "+15550009999"))
     started = broken.login.start("alice", PASSWORD, PORTAL)
     with pytest.raises(Unavailable):
-        broken.login.challenge(started.login_id, started.devices[0].device_id, "sms")
+        broken.login.challenge(started.login_id, started.devices[0].device_id, Method.SMS)
     assert emf() == {"SmsFailed": 1}
 
 
@@ -193,23 +193,23 @@ def test_voice_calls_count_as_sent_or_failed(world_over_http, new_user, emf):
     world = world_over_http  # the embedded AWS places calls (moto alone does not)
     world.services.users.create(new_user(), actor="tester")
     started = world.services.login.start("alice", PASSWORD, PORTAL)
-    world.services.login.challenge(started.login_id, started.devices[0].device_id, "voice")
+    world.services.login.challenge(started.login_id, started.devices[0].device_id, Method.VOICE)
     assert emf() == {"VoiceSent": 1}
     world.clock.advance(121)  # past the resend throttle
     world.embedded.faults.arm({"service": "sms-voice", "operation": "SendVoiceMessage",
                                "error": "ServiceUnavailable", "count": 2})  # the call and botocore's retry
     with pytest.raises(Unavailable):
-        world.services.login.challenge(started.login_id, started.devices[0].device_id, "voice")
+        world.services.login.challenge(started.login_id, started.devices[0].device_id, Method.VOICE)
     assert emf() == {"VoiceFailed": 1}
     no_number = build_services(Settings.from_environment(), world.clock,
                                sender=AwsMessageSender(unreachable_sns, lambda: None, ""))
     with pytest.raises(Unavailable):  # no origination number: refused before AWS is called
-        no_number.login.challenge(started.login_id, started.devices[0].device_id, "voice")
+        no_number.login.challenge(started.login_id, started.devices[0].device_id, Method.VOICE)
     assert emf() == {"VoiceFailed": 1}
 
 
 def test_a_password_only_login_of_an_opted_out_user_is_a_success(alice, emf):
-    alice.services.settings.change("alice", SlsMode.OPTED_OUT, True)
+    alice.services.sls_mode.change("alice", SlsMode.OPTED_OUT, True)
     emf()  # the change's security notice
     assert alice.services.login.start("alice", PASSWORD, PORTAL).trading_session is not None
     assert emf() == {"LoginSucceeded": 1}
@@ -303,7 +303,7 @@ def push_login(world) -> tuple[str, dict]:
     started = world.services.login.start("alice", PASSWORD, PORTAL)
     key = next(d for d in started.devices if d.type == DeviceType.IB_KEY)
     mark = len(world.embedded.outbox.snapshot())
-    world.services.login.challenge(started.login_id, key.device_id, "push")
+    world.services.login.challenge(started.login_id, key.device_id, Method.PUSH)
     return started.login_id, last_sent(world, "push", mark)["data"]
 
 
@@ -317,7 +317,7 @@ def test_an_approved_push_counts_its_send_its_approval_and_one_success(pushed, e
     emf()  # the activation's SMS and security notice
     login_id, data = push_login(world)
     assert emf() == {"PushSent": 1}
-    assert decide(world, app, data, "approve") == "approved"
+    assert decide(world, app, data, PushDecision.APPROVE) == "approved"
     assert emf() == {"PushApproved": 1}
     assert world.services.login.status(login_id)[1] is not None
     assert world.services.login.status(login_id)[1] is None  # polled again: handed out once
@@ -328,9 +328,9 @@ def test_a_denied_push_is_a_denial(pushed, emf):
     world, app = pushed
     _, data = push_login(world)
     emf()
-    assert decide(world, app, data, "deny") == "denied"
+    assert decide(world, app, data, PushDecision.DENY) == "denied"
     with pytest.raises(Gone):  # answered again: nothing more
-        decide(world, app, data, "approve")
+        decide(world, app, data, PushDecision.APPROVE)
     assert emf() == {"PushDenied": 1}
 
 
@@ -347,7 +347,7 @@ def test_a_push_that_sns_refuses_is_a_failure(pushed, emf):
 def test_a_success_whose_write_failed_is_counted_when_sent_again(pushed, emf):
     world, app = pushed
     login_id, data = push_login(world)
-    decide(world, app, data, "approve")
+    decide(world, app, data, PushDecision.APPROVE)
     emf()
     world.embedded.faults.arm({"service": "dynamodb", "operation": "TransactWriteItems",
                                "error": "InternalServerError", "count": 2})

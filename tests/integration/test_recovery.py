@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from securelogin.crypto.ocra import ocra
-from securelogin.domain.models import DeviceStatus, DeviceType
+from securelogin.domain.models import DeviceStatus, DeviceType, Method
 from securelogin.errors import Forbidden, Gone, InvalidInput, Unauthenticated
 from securelogin.services.activation import AppEnrolment
 from securelogin.services.devices import DeviceOrder
@@ -80,7 +80,7 @@ def test_another_phone_gets_a_new_instance_and_the_old_secret_stops_working(worl
     assert done.app_instance_id != first.app_instance_id
     assert ib_keys(world)[first.device_id] == DeviceStatus.REVOKED
     login = world.services.login.start("alice", PASSWORD, ClientInfo("portal"))
-    question = world.services.login.challenge(login.login_id, done.device_id, "challenge_response").public[
+    question = world.services.login.challenge(login.login_id, done.device_id, Method.CHALLENGE_RESPONSE).public[
         "challenge_code"]
     with pytest.raises(Unauthenticated):
         world.services.login.verify(login.login_id, ocra(first.ocra_suite, bytes.fromhex(first.ocra_secret_hex),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from securelogin.adapters.stores import UserStore
+from securelogin.adapters.devices import DeviceStore
 from securelogin.crypto.ocra import ocra
 from securelogin.domain.models import Device, DeviceStatus, DeviceType, IdDocument, Identity
 from securelogin.errors import Conflict, Unauthenticated
@@ -116,7 +116,7 @@ def test_nothing_to_share(world, new_user):
 def test_ib_key_owners_are_pointed_to_add_user(world, new_user):
     world.services.users.create(new_user("owner", identity=ME), actor="tester")
     world.services.users.create(new_user("twin", phones=["+15550002222"], identity=ME), actor="tester")
-    UserStore().add_device(Device("dev_owner_ibkey", "owner", DeviceType.IB_KEY, "IB Key", DeviceStatus.ACTIVE,
+    DeviceStore().add(Device("dev_owner_ibkey", "owner", DeviceType.IB_KEY, "IB Key", DeviceStatus.ACTIVE,
                                   world.clock.now()))
     with pytest.raises(Conflict) as refused:
         world.services.sharing.start("twin", "owner", PASSWORD)

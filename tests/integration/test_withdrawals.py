@@ -122,22 +122,22 @@ def test_a_fee_reserve_lowers_what_can_be_withdrawn(rich):
 def test_only_the_primary_user_changes_the_mode(world, new_user):
     world.services.users.create(new_user("alice"), actor="tester")
     world.services.users.create(new_user("bob", phones=["+15550002222"], primary=False), actor="tester")
-    seen = world.services.settings.view("bob")
+    seen = world.services.sls_mode.view("bob")
     assert (seen.can_change, seen.primary_username) == (False, "alice")
     with pytest.raises(Forbidden) as refused:
-        world.services.settings.change("bob", SlsMode.OPTED_OUT, True)
+        world.services.sls_mode.change("bob", SlsMode.OPTED_OUT, True)
     assert refused.value.code == "not_primary_user" and refused.value.extra["primary_username"] == "alice"
 
 
 def test_opting_out_and_back_in(rich):
     with pytest.raises(InvalidInput):
-        rich.services.settings.change("alice", SlsMode.OPTED_OUT, False)
-    out = rich.services.settings.change("alice", SlsMode.OPTED_OUT, True)
+        rich.services.sls_mode.change("alice", SlsMode.OPTED_OUT, False)
+    out = rich.services.sls_mode.change("alice", SlsMode.OPTED_OUT, True)
     assert out.restrictions == ["no_pink_sheet_otcbb"]
     started = rich.services.login.start("alice", PASSWORD, ClientInfo("portal"))
     assert started.trading_session.session.scope.value == "trading" and started.login_id
     assert rich.services.sessions.authorize(started.trading_session.token).scope.value == "trading"
-    back = rich.services.settings.change("alice", SlsMode.ALWAYS, False)
+    back = rich.services.sls_mode.change("alice", SlsMode.ALWAYS, False)
     assert back.restrictions == []
     assert rich.services.login.start("alice", PASSWORD, ClientInfo("portal")).trading_session is None
 
@@ -146,5 +146,5 @@ def test_opting_out_and_back_in(rich):
 def test_some_regulators_do_not_allow_opting_out(world, new_user, jurisdiction):
     world.services.users.create(new_user(jurisdiction=jurisdiction), actor="tester")
     with pytest.raises(Forbidden) as refused:
-        world.services.settings.change("alice", SlsMode.OPTED_OUT, True)
+        world.services.sls_mode.change("alice", SlsMode.OPTED_OUT, True)
     assert refused.value.code == "opt_out_not_allowed"

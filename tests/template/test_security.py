@@ -176,7 +176,7 @@ def test_the_functions_use_the_key_only_with_the_service_encryption_context():
     path = TEMPLATE["Globals"]["Function"]["RolePath"]["Fn::Sub"]
     assert condition["ArnLike"]["aws:PrincipalArn"] == {
         "Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{path}*"}
-    from securelogin.adapters.keys import ENCRYPTION_CONTEXT  # what the code sends
+    from securelogin.adapters.kms import ENCRYPTION_CONTEXT  # what the code sends
     assert ENCRYPTION_CONTEXT == {"service": "securelogin"}
 
 

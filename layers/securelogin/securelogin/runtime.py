@@ -12,8 +12,8 @@ from securelogin.clock import Clock, system_clock
 from securelogin.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from securelogin.adapters.messaging import MessageSender
     from securelogin.policy import Policy
+    from securelogin.ports import MessageSender
     from securelogin.services.activation import ActivationService
     from securelogin.services.audit import AuditTrail
     from securelogin.services.devices import DeviceService
@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from securelogin.services.push import PushService
     from securelogin.services.recovery import RecoveryService
     from securelogin.services.sessions import SessionService
-    from securelogin.services.settings import SettingsService
     from securelogin.services.sharing import SharingService
+    from securelogin.services.sls_mode import SlsModeService
     from securelogin.services.users import UserService
     from securelogin.services.withdrawals import WithdrawalService
 
@@ -40,7 +40,7 @@ class Services:
     sharing: SharingService
     push: PushService
     withdrawals: WithdrawalService
-    settings: SettingsService
+    sls_mode: SlsModeService
     sessions: SessionService
     audit: AuditTrail
 
@@ -52,16 +52,21 @@ def services() -> Services:
 
 def build_services(settings: Settings, clock: Clock, sender: MessageSender | None = None) -> Services:
     """The services for ``settings``; tests pass their own clock, or a sender aimed elsewhere."""
+    from securelogin.adapters.audit import AuditStore
     from securelogin.adapters.aws import client
+    from securelogin.adapters.devices import DeviceStore
     from securelogin.adapters.enrolment import EnrolmentStore
-    from securelogin.adapters.flows import FlowStore, LoginCompletion
-    from securelogin.adapters.keys import CodeDigestKey, KmsKeyring, SecretBox
+    from securelogin.adapters.flows import FlowStore, SessionGrants
+    from securelogin.adapters.kms import CodeDigestKey, KmsKeyring, KmsSecretBox
     from securelogin.adapters.ledger import LedgerStore
-    from securelogin.adapters.messaging import AwsMessageSender, PushEndpoints
+    from securelogin.adapters.lockouts import LockoutStore
+    from securelogin.adapters.messaging import AwsMessageSender, SnsPushEndpoints
     from securelogin.adapters.requests import DeviceRequestStore
+    from securelogin.adapters.sessions import SessionStore
     from securelogin.adapters.shares import ShareStore
-    from securelogin.adapters.stores import AuditStore, SessionStore, ThrottleStore, UserStore
     from securelogin.adapters.table import bind_table
+    from securelogin.adapters.throttles import ThrottleStore
+    from securelogin.adapters.users import UserStore
     from securelogin.domain.factors import FactorRegistry
     from securelogin.domain.factors.code_card import CodeCardFactor
     from securelogin.domain.factors.ib_key import IbKeyFactor
@@ -80,8 +85,8 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
     from securelogin.services.push import PushService
     from securelogin.services.recovery import RecoveryService
     from securelogin.services.sessions import SessionService
-    from securelogin.services.settings import SettingsService
     from securelogin.services.sharing import SharingService
+    from securelogin.services.sls_mode import SlsModeService
     from securelogin.services.users import UserService
     from securelogin.services.withdrawals import WithdrawalService
 
@@ -91,23 +96,22 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
     def kms():
         return client("kms", settings.region)
 
-    box = SecretBox(KmsKeyring(kms, settings.kms_key_id))
+    box = KmsSecretBox(KmsKeyring(kms, settings.kms_key_id))
     code_key = CodeDigestKey(kms, settings.kms_key_id)
     sender = sender or AwsMessageSender(sns=lambda: client("sns", settings.region),
                                         voice=lambda: client("pinpoint-sms-voice-v2", settings.region),
                                         voice_origination_identity=settings.voice_origination_identity,
                                         sms_sender_id=settings.sms_sender_id)
-    user_store = UserStore()
+    user_store, device_store = UserStore(), DeviceStore()
     audit = AuditTrail(AuditStore(), clock, policy)
-    sessions = SessionService(SessionStore(), user_store, clock, policy)
+    sessions = SessionService(SessionStore(), user_store, device_store, clock, policy)
     notifier = Notifier(sender, user_store)
-    devices = DeviceService(user_store, box, audit, notifier, clock)
+    devices = DeviceService(user_store, device_store, box, audit, notifier, clock)
     users = UserService(user_store, box, audit, clock)
-    passwords = PasswordGate(user_store, audit, clock, policy)
+    passwords = PasswordGate(user_store, LockoutStore(), audit, clock, policy)
     throttles = ThrottleStore()
     flow_store = FlowStore()
-    completion = LoginCompletion()
-    push_endpoints = PushEndpoints(lambda: client("sns", settings.region),
+    push_endpoints = SnsPushEndpoints(lambda: client("sns", settings.region),
                                    {"ios": settings.push_application_ios, "android": settings.push_application_android})
     factors = FactorRegistry([
         MessageCodeFactor(policy, code_key, voice=bool(settings.voice_origination_identity)),
@@ -117,7 +121,7 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
         CodeCardFactor(DeviceType.ONLINE_SCC, policy, devices.open_secret),
         TemporaryCodeFactor(policy, code_key, devices.open_secret),
     ])
-    flows = FlowEngine(user_store, flow_store, throttles, factors, sender, code_key, audit, clock, policy)
+    flows = FlowEngine(device_store, flow_store, throttles, factors, sender, code_key, audit, clock, policy)
     withdrawals = WithdrawalService(flows, user_store, LedgerStore(), audit, clock, policy)
     activation = ActivationService(passwords, users, EnrolmentStore(), flows, push_endpoints, devices, audit,
                                    notifier, clock, policy)
@@ -125,15 +129,16 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
         policy=policy,
         users=users,
         devices=devices,
-        login=LoginService(passwords, flows, completion, sessions, factors, audit, clock, policy),
+        login=LoginService(passwords, flows, SessionGrants(), sessions, factors, audit, clock, policy),
         activation=activation,
-        lifecycle=DeviceLifecycle(user_store, DeviceRequestStore(), devices, box, flows, code_key, audit, notifier,
-                                  clock, policy),
-        sharing=SharingService(passwords, users, user_store, ShareStore(), flows, audit, notifier, clock, policy),
+        lifecycle=DeviceLifecycle(user_store, device_store, DeviceRequestStore(), devices, box, flows, code_key, audit,
+                                  notifier, clock, policy),
+        sharing=SharingService(passwords, users, user_store, device_store, ShareStore(), flows, audit, notifier, clock,
+                               policy),
         recovery=RecoveryService(passwords, flows, activation, audit, clock, policy),
-        push=PushService(user_store, flow_store, completion, throttles, withdrawals.authorize, audit, clock),
+        push=PushService(device_store, flow_store, throttles, withdrawals.authorize, audit, clock),
         withdrawals=withdrawals,
-        settings=SettingsService(user_store, audit, notifier),
+        sls_mode=SlsModeService(user_store, audit, notifier),
         sessions=sessions,
         audit=audit,
     )
@@ -142,13 +147,15 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
 @cache
 def session_service() -> SessionService:
     """Only what checking a session token needs (the authorizer)."""
-    from securelogin.adapters.stores import SessionStore, UserStore
+    from securelogin.adapters.devices import DeviceStore
+    from securelogin.adapters.sessions import SessionStore
     from securelogin.adapters.table import bind_table
+    from securelogin.adapters.users import UserStore
     from securelogin.services.sessions import SessionService
 
     settings = get_settings()
     bind_table(settings.table_name, settings.region)
-    return SessionService(SessionStore(), UserStore(), system_clock, settings.policy())
+    return SessionService(SessionStore(), UserStore(), DeviceStore(), system_clock, settings.policy())
 
 
 def reset() -> None:

@@ -5,25 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import UpdateError
-
-from securelogin.adapters.flows import Reservation, complete_flow
+from securelogin.adapters.devices import end_temporary_access, revoke_in
+from securelogin.adapters.dynamo import conditional_transaction, lock_when_due, update_if
+from securelogin.adapters.flows import complete_flow
 from securelogin.adapters.records import device_item
-from securelogin.adapters.stores import (
-    Completing,
-    conditional_transaction,
-    end_temporary_access,
-    failed_on_condition,
-    revoke_in,
-)
 from securelogin.adapters.table import AppInstanceItem, DeviceItem
-from securelogin.domain.models import AppInstance, Device, Flow
-
-
-class PinLocked(Exception):
-    def __init__(self, until: datetime) -> None:
-        super().__init__(until)
-        self.until = until
+from securelogin.domain.models import AppInstance, Device, Flow, lock_ends
+from securelogin.ports import Completing, PinLocked, Reservation
 
 
 def _instance_from(item: AppInstanceItem) -> AppInstance:
@@ -33,51 +21,33 @@ def _instance_from(item: AppInstanceItem) -> AppInstance:
                        pin_lock_count=int(item.pin_lock_count or 0))
 
 
-def _item(app_instance_id: str) -> AppInstanceItem:
-    return AppInstanceItem(pk=f"APP#{app_instance_id}", sk="INSTANCE")
-
-
 class EnrolmentStore:
     def app_instance(self, app_instance_id: str) -> AppInstance | None:
-        try:
-            return _instance_from(AppInstanceItem.get(f"APP#{app_instance_id}", "INSTANCE", consistent_read=True))
-        except AppInstanceItem.DoesNotExist:
-            return None
+        item = AppInstanceItem.find(app_instance_id)
+        return _instance_from(item) if item is not None else None
 
     # ------------------------------------------------------------------ the PIN guard
 
     def take_pin_attempt(self, instance: AppInstance, now: datetime, max_failures: int) -> None:
         """Counts a PIN guess before it is checked; PinLocked while the PIN is locked."""
-        try:
-            _item(instance.app_instance_id).update(
-                actions=[AppInstanceItem.pin_failures.add(1)],
-                condition=(AppInstanceItem.pin_locked_until.does_not_exist()
-                           | (AppInstanceItem.pin_locked_until <= now))
-                & (AppInstanceItem.pin_failures < max_failures))
-        except UpdateError as exc:
-            if not failed_on_condition(exc):
-                raise
-            current = self.app_instance(instance.app_instance_id) or instance
-            if current.pin_locked_until and current.pin_locked_until > now:
-                raise PinLocked(current.pin_locked_until) from None
-            raise PinLocked(now) from None  # a lock is being set by a concurrent guess
+        if update_if(AppInstanceItem.keyed(instance.app_instance_id), [AppInstanceItem.pin_failures.add(1)],
+                     (AppInstanceItem.pin_locked_until.does_not_exist() | (AppInstanceItem.pin_locked_until <= now))
+                     & (AppInstanceItem.pin_failures < max_failures)):
+            return
+        current = self.app_instance(instance.app_instance_id) or instance
+        if current.pin_locked_until and current.pin_locked_until > now:
+            raise PinLocked(current.pin_locked_until)
+        raise PinLocked(now)  # a lock is being set by a concurrent guess
 
     def pin_was_right(self, instance: AppInstance) -> None:
-        _item(instance.app_instance_id).update(actions=[AppInstanceItem.pin_failures.set(0)])
+        AppInstanceItem.keyed(instance.app_instance_id).update(actions=[AppInstanceItem.pin_failures.set(0)])
 
     def lock_pin_if_due(self, instance: AppInstance, now: datetime, max_failures: int,
                         lock_for: timedelta) -> datetime | None:
-        until = now + lock_for * (2 ** instance.pin_lock_count)
-        try:
-            _item(instance.app_instance_id).update(
-                actions=[AppInstanceItem.pin_failures.set(0), AppInstanceItem.pin_locked_until.set(until),
-                         AppInstanceItem.pin_lock_count.add(1)],
-                condition=AppInstanceItem.pin_failures >= max_failures)
-        except UpdateError as exc:
-            if failed_on_condition(exc):
-                return None
-            raise
-        return until
+        until = lock_ends(now, lock_for, instance.pin_lock_count)
+        locked = lock_when_due(AppInstanceItem.keyed(instance.app_instance_id), AppInstanceItem.pin_failures,
+                               AppInstanceItem.pin_locked_until, AppInstanceItem.pin_lock_count, until, max_failures)
+        return until if locked else None
 
     # ------------------------------------------------------------------ enrolment
 
@@ -97,12 +67,11 @@ class EnrolmentStore:
             end_temporary_access(tx, device.username, temporary, devices_version)
             also(tx)
             if new_instance:
-                tx.save(AppInstanceItem(pk=f"APP#{instance.app_instance_id}", sk="INSTANCE",
-                                        app_instance_id=instance.app_instance_id, pin_hash=instance.pin_hash,
-                                        platform=instance.platform, push_endpoint=instance.push_endpoint,
-                                        created_at=instance.created_at),
+                tx.save(AppInstanceItem.keyed(instance.app_instance_id, app_instance_id=instance.app_instance_id,
+                                              pin_hash=instance.pin_hash, platform=instance.platform,
+                                              push_endpoint=instance.push_endpoint, created_at=instance.created_at),
                         condition=AppInstanceItem.pk.does_not_exist())
             elif instance.push_endpoint:
-                tx.update(_item(instance.app_instance_id),
+                tx.update(AppInstanceItem.keyed(instance.app_instance_id),
                           actions=[AppInstanceItem.push_endpoint.set(instance.push_endpoint)],
                           condition=AppInstanceItem.pin_hash == instance.pin_hash)

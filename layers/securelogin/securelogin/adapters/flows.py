@@ -13,51 +13,31 @@ answers in flight never lock it.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from securelogin.adapters.aws import is_outage
+from securelogin.adapters.devices import held
+from securelogin.adapters.dynamo import conditional_transaction, lock_when_due, save_if, update_if
 from securelogin.adapters.records import challenge_attribute, device_from, flow_from
-from securelogin.adapters.stores import (
-    Completing,
-    StaleWrite,
-    conditional_transaction,
-    failed_on_condition,
-    held,
-    session_item,
+from securelogin.adapters.sessions import session_item
+from securelogin.adapters.table import AnswerSlotsItem, DeviceItem, FlowItem, Item, SessionItem
+from securelogin.domain.models import (
+    Challenge,
+    Device,
+    DeviceStatus,
+    Flow,
+    FlowStatus,
+    Purpose,
+    PushDecision,
+    Session,
+    lock_ends,
 )
-from securelogin.adapters.table import AnswerSlotsItem, DeviceItem, FlowItem, Item, SessionItem, flow_pk, user_pk
-from securelogin.domain.models import Challenge, Device, DeviceStatus, Flow, FlowStatus, Purpose, Session
-
-
-class FlowClosed(Exception):
-    """The flow is no longer pending, or its challenge changed since it was read."""
-
-
-class AttemptsUsed(Exception):
-    """The flow has no attempts left."""
-
-
-class CapReached(Exception):
-    """Every slot of the user's cap holds an answer from inside the window."""
-
-    def __init__(self, free_at: datetime) -> None:
-        super().__init__(free_at)
-        self.free_at = free_at
-
-
-@dataclass(frozen=True)
-class Reservation:
-    """What an answer took before it was checked."""
-    slot_user: str
-    slot: str
-    stamp: int  # epoch milliseconds
-    attempts: int  # the flow's attempts, this one included
+from securelogin.ports import AttemptsUsed, CapReached, Completing, FlowClosed, Reservation, StaleWrite
 
 
 def _millis(moment: datetime) -> int:
@@ -69,11 +49,11 @@ def _slots_from(item: AnswerSlotsItem) -> dict[str, int]:
 
 
 def _flow_item(flow: Flow) -> FlowItem:
-    return FlowItem(pk=flow_pk(flow.purpose.value, flow.key), sk="FLOW")
+    return FlowItem.keyed(flow.purpose.value, flow.key)
 
 
 def _device_state(device: Device) -> DeviceItem:
-    return DeviceItem(pk=user_pk(device.holder), sk=f"DEVICE#{device.device_id}")
+    return DeviceItem.keyed(device.holder, device.device_id)
 
 
 class FlowStore:
@@ -81,12 +61,12 @@ class FlowStore:
 
     def create(self, flow: Flow) -> Flow:
         """Stores a new flow (its id is random: an existing key is a collision, refused)."""
-        FlowItem(pk=flow_pk(flow.purpose.value, flow.key), sk="FLOW", purpose=flow.purpose.value,
-                 username=flow.username, device_ids=flow.device_ids, expires_at=flow.expires_at,
-                 status=flow.status.value, scope=flow.scope.value,
-                 challenge=challenge_attribute(flow.challenge) if flow.challenge else None,
-                 challenge_version=flow.version, amount_usd=flow.amount_usd, details=flow.details,
-                 expires_ttl=flow.expires_at + timedelta(days=1)).save(condition=FlowItem.pk.does_not_exist())
+        FlowItem.keyed(flow.purpose.value, flow.key, purpose=flow.purpose.value,
+                       username=flow.username, device_ids=flow.device_ids, expires_at=flow.expires_at,
+                       status=flow.status.value, scope=flow.scope.value,
+                       challenge=challenge_attribute(flow.challenge) if flow.challenge else None,
+                       challenge_version=flow.version, amount_usd=flow.amount_usd, details=flow.details,
+                       expires_ttl=flow.expires_at + timedelta(days=1)).save(condition=FlowItem.pk.does_not_exist())
         return flow
 
     def restart(self, flow: Flow) -> Flow:
@@ -106,29 +86,22 @@ class FlowStore:
         return flow_from(item)
 
     def get(self, purpose: Purpose, key: str) -> Flow | None:
-        try:
-            return flow_from(FlowItem.get(flow_pk(purpose.value, key), "FLOW", consistent_read=True))
-        except FlowItem.DoesNotExist:
-            return None
+        item = FlowItem.find(purpose.value, key)
+        return flow_from(item) if item is not None else None
 
     def first_of(self, purposes: tuple[Purpose, ...], key: str) -> Flow | None:
         """The flow stored under ``key`` for one of ``purposes`` (one read for all)."""
-        for item in FlowItem.batch_get([(flow_pk(p.value, key), "FLOW") for p in purposes], consistent_read=True):
+        for item in FlowItem.batch_get([FlowItem.key(p.value, key) for p in purposes], consistent_read=True):
             return flow_from(item)
         return None
 
     def set_challenge(self, flow: Flow, challenge: Challenge) -> int:
         """A new challenge on a pending flow, unless another was set since it was read."""
         item = _flow_item(flow)
-        try:
-            item.update(actions=[FlowItem.challenge.set(challenge_attribute(challenge)),
-                                 FlowItem.challenge_version.add(1)],
-                        condition=(FlowItem.status == FlowStatus.PENDING.value)
-                        & (FlowItem.challenge_version == flow.version))
-        except UpdateError as exc:
-            if failed_on_condition(exc):
-                raise StaleWrite(flow.key) from exc
-            raise
+        if not update_if(item, [FlowItem.challenge.set(challenge_attribute(challenge)),
+                                FlowItem.challenge_version.add(1)],
+                         (FlowItem.status == FlowStatus.PENDING.value) & (FlowItem.challenge_version == flow.version)):
+            raise StaleWrite(flow.key)
         return int(item.challenge_version)
 
     # ------------------------------------------------------------------ answers
@@ -137,7 +110,7 @@ class FlowStore:
         """The device (through its link, if shared) and the slots of the cap of the user
         who answers with it, read together."""
         device, slots = None, None
-        for item in Item.batch_get([(user_pk(username), f"DEVICE#{device_id}"), (user_pk(username), "ANSWERS")],
+        for item in Item.batch_get([DeviceItem.key(username, device_id), AnswerSlotsItem.key(username)],
                                    consistent_read=True):
             if isinstance(item, DeviceItem):
                 device = device_from(item)
@@ -146,20 +119,13 @@ class FlowStore:
         return held(device), self._new_slots(username) if slots is None else slots
 
     def slots(self, username: str) -> dict[str, int]:
-        try:
-            return _slots_from(AnswerSlotsItem.get(user_pk(username), "ANSWERS", consistent_read=True))
-        except AnswerSlotsItem.DoesNotExist:
-            return self._new_slots(username)
+        item = AnswerSlotsItem.find(username)
+        return _slots_from(item) if item is not None else self._new_slots(username)
 
     @staticmethod
     def _new_slots(username: str) -> dict[str, int]:
         """A user made before the cap existed gets its (empty) item now."""
-        try:
-            AnswerSlotsItem(pk=user_pk(username), sk="ANSWERS", slots={}).save(
-                condition=AnswerSlotsItem.pk.does_not_exist())
-        except PutError as exc:  # a concurrent answer made it first
-            if not failed_on_condition(exc):
-                raise
+        save_if(AnswerSlotsItem.keyed(username), AnswerSlotsItem.pk.does_not_exist())  # or a concurrent answer did
         return {}
 
     def reserve_answer(self, flow: Flow, device: Device | None, slot_user: str, slots: dict[str, int] | None,
@@ -182,12 +148,12 @@ class FlowStore:
                           condition=(FlowItem.status == FlowStatus.PENDING.value)
                           & (FlowItem.challenge_version == flow.version) & (FlowItem.attempts < max_attempts))
                 if device is not None:
-                    tx.condition_check(DeviceItem, user_pk(device.holder), f"DEVICE#{device.device_id}",
+                    tx.condition_check(DeviceItem, *DeviceItem.key(device.holder, device.device_id),
                                        condition=_answers_as(device, now))
                     if device.shared_from is not None:  # the share must still stand
-                        tx.condition_check(DeviceItem, user_pk(device.username), f"DEVICE#{device.device_id}",
+                        tx.condition_check(DeviceItem, *DeviceItem.key(device.username, device.device_id),
                                            condition=DeviceItem.status == DeviceStatus.ACTIVE.value)
-                tx.update(AnswerSlotsItem(pk=user_pk(slot_user), sk="ANSWERS"),
+                tx.update(AnswerSlotsItem.keyed(slot_user),
                           actions=[AnswerSlotsItem.slots[slot].set(stamp)],
                           condition=AnswerSlotsItem.slots[slot].does_not_exist()
                           | (AnswerSlotsItem.slots[slot] <= cutoff))
@@ -223,17 +189,25 @@ class FlowStore:
         item.update(actions=[DeviceItem.consecutive_failures.add(1)], condition=DeviceItem.pk.exists())
         if int(item.consecutive_failures) < lock_after:
             return None
-        until = now + lock_for * (2 ** int(item.lock_count or 0))
-        try:
-            _device_state(device).update(
-                actions=[DeviceItem.consecutive_failures.set(0), DeviceItem.locked_until.set(until),
-                         DeviceItem.lock_count.add(1)],
-                condition=DeviceItem.consecutive_failures >= lock_after)
-        except UpdateError as exc:
-            if failed_on_condition(exc):
-                return None
-            raise
-        return until
+        until = lock_ends(now, lock_for, int(item.lock_count or 0))
+        locked = lock_when_due(_device_state(device), DeviceItem.consecutive_failures, DeviceItem.locked_until,
+                               DeviceItem.lock_count, until, lock_after)
+        return until if locked else None
+
+    def decide_push(self, flow: Flow, decision: PushDecision, device: Device, now: datetime,
+                    also: Completing) -> None:
+        """The app's decision on a pushed flow (a login, or a withdrawal denied), once, with
+        ``also`` (its audit event): StaleWrite when the flow was decided or changed."""
+        status = FlowStatus.APPROVED if decision == PushDecision.APPROVE else FlowStatus.DENIED
+        with conditional_transaction(flow.key) as tx:
+            complete_flow(tx, flow, status, confirmed_by=device, now=now)
+            also(tx)
+
+    @staticmethod
+    def completing(flow: Flow, reservation: Reservation | None, now: datetime,
+                   confirmed_by: Device | None = None) -> Completing:
+        """``complete_flow`` as writes for a transaction that another store runs."""
+        return lambda tx: complete_flow(tx, flow, confirmed_by=confirmed_by, reservation=reservation, now=now)
 
     def forgive(self, device: Device | None, reservation: Reservation, now: datetime) -> None:
         """A right answer whose flow could not complete (a limit refused it): it gives
@@ -259,14 +233,8 @@ def _give_back(tx: TransactWrite, device: Device | None, reservation: Reservatio
         tx.update(_device_state(device), actions=[DeviceItem.last_used_at.set(now),
                                                   DeviceItem.consecutive_failures.set(0)],
                   condition=DeviceItem.pk.exists())
-    tx.update(AnswerSlotsItem(pk=user_pk(reservation.slot_user), sk="ANSWERS"),
+    tx.update(AnswerSlotsItem.keyed(reservation.slot_user),
               actions=[AnswerSlotsItem.slots[reservation.slot].remove()])
-
-
-def completing(flow: Flow, reservation: Reservation | None, now: datetime,
-               confirmed_by: Device | None = None) -> Completing:
-    """``complete_flow`` as writes for a transaction that another store runs."""
-    return lambda tx: complete_flow(tx, flow, confirmed_by=confirmed_by, reservation=reservation, now=now)
 
 
 def complete_flow(tx: TransactWrite, flow: Flow, status: FlowStatus = FlowStatus.APPROVED,
@@ -289,8 +257,9 @@ def complete_flow(tx: TransactWrite, flow: Flow, status: FlowStatus = FlowStatus
                   condition=DeviceItem.pk.exists())
 
 
-class LoginCompletion:
-    """The writes that end a login: a right answer, a push decision, the browser's poll."""
+class SessionGrants:
+    """The writes that end a login by granting its session: a right answer, or the
+    browser's poll after a push approval."""
 
     def approve(self, flow: Flow, reservation: Reservation, device: Device, session: Session, now: datetime,
                 also: Completing) -> None:
@@ -301,12 +270,6 @@ class LoginCompletion:
             complete_flow(tx, flow, confirmed_by=device, reservation=reservation, now=now,
                           extra=(FlowItem.session_handed_out.set(True),))
             tx.save(session_item(session), condition=SessionItem.pk.does_not_exist())
-            also(tx)
-
-    def decide(self, flow: Flow, approve: bool, device: Device, now: datetime, also: Completing) -> None:
-        with conditional_transaction(flow.key) as tx:
-            complete_flow(tx, flow, FlowStatus.APPROVED if approve else FlowStatus.DENIED, confirmed_by=device,
-                          now=now)
             also(tx)
 
     def hand_out(self, flow: Flow, session: Session, also: Completing) -> None:

@@ -3,24 +3,21 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from securelogin.adapters.flows import Reservation, complete_flow
-from securelogin.adapters.stores import Completing, conditional_transaction
+from securelogin.adapters.dynamo import conditional_transaction
+from securelogin.adapters.flows import complete_flow
 from securelogin.adapters.table import SpentItem, user_pk
 from securelogin.domain.models import Device, Flow
+from securelogin.ports import Completing, Reservation
 
 KEEP = timedelta(days=21)
-
-
-def _sk(day: date) -> str:
-    return f"SPENT#{day.isoformat()}"
 
 
 class LedgerStore:
     def totals(self, username: str, since: date, until: date) -> dict[date, float]:
         """USD authorized per day from ``since`` to ``until``, one Query."""
-        items = SpentItem.query(user_pk(username), SpentItem.sk.between(_sk(since), _sk(until)), consistent_read=True)
-        return {date.fromisoformat(i.sk.removeprefix("SPENT#")): float(i.total or 0) for i in items
-                if isinstance(i, SpentItem)}
+        first, last = SpentItem.key(username, since)[1], SpentItem.key(username, until)[1]
+        items = SpentItem.query(user_pk(username), SpentItem.sk.between(first, last), consistent_read=True)
+        return {i.day: float(i.total or 0) for i in items if isinstance(i, SpentItem)}
 
     def authorize(self, flow: Flow, amount: float, room_today: float | None, device: Device,
                   reservation: Reservation | None, now: datetime, also: Completing) -> None:
@@ -29,8 +26,7 @@ class LedgerStore:
         unlimited). An atomic add, not a read-modify-write: concurrent withdrawals that
         fit all pass. StaleWrite when a condition failed (the total moved past the room, or
         the withdrawal changed: the caller reads which) or the write conflicted (no failed items)."""
-        day = now.date()
-        item = SpentItem(pk=user_pk(flow.username), sk=_sk(day))
+        item = SpentItem.keyed(flow.username, now.date())
         condition = None
         if room_today is not None:
             condition = SpentItem.total.does_not_exist() | (SpentItem.total <= room_today)

@@ -3,24 +3,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from securelogin.domain.models import OutgoingMessage
+from securelogin.domain.models import Channel, OutgoingMessage
 from securelogin.observability import Metric, count
+from securelogin.ports import DeliveryFailed
 
 # Per channel, what a message that AWS took counts as, and one it did not.
-OUTCOMES = {"sms": (Metric.SMS_SENT, Metric.SMS_FAILED), "voice": (Metric.VOICE_SENT, Metric.VOICE_FAILED),
-            "push": (Metric.PUSH_SENT, Metric.PUSH_FAILED)}
-
-
-class DeliveryFailed(Exception):
-    pass
-
-
-class MessageSender(Protocol):
-    def send(self, message: OutgoingMessage) -> None: ...
+OUTCOMES = {Channel.SMS: (Metric.SMS_SENT, Metric.SMS_FAILED), Channel.VOICE: (Metric.VOICE_SENT, Metric.VOICE_FAILED),
+            Channel.PUSH: (Metric.PUSH_SENT, Metric.PUSH_FAILED)}
 
 
 class AwsMessageSender:
@@ -47,9 +40,9 @@ class AwsMessageSender:
         count(sent)
 
     def _deliver(self, message: OutgoingMessage) -> None:
-        if message.channel == "sms":
+        if message.channel == Channel.SMS:
             self._send_sms(message)
-        elif message.channel == "push":
+        elif message.channel == Channel.PUSH:
             self._send_push(message)
         else:
             if not self._voice_origination_identity:
@@ -78,7 +71,7 @@ class AwsMessageSender:
         self._sns().publish(PhoneNumber=message.to, Message=message.body, MessageAttributes=attributes)
 
 
-class PushEndpoints:
+class SnsPushEndpoints:
     """One SNS mobile-push endpoint per app instance, under the platform's application."""
 
     def __init__(self, sns: Callable[[], Any], platform_applications: dict[str, str]) -> None:

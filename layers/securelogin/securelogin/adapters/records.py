@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from securelogin.adapters.table import ChallengeAttribute, DeviceItem, FlowItem, SessionItem, UserItem, user_pk
+from securelogin.adapters.table import ChallengeAttribute, DeviceItem, FlowItem, SessionItem, UserItem
 from securelogin.domain.models import (
     Challenge,
     Device,
@@ -12,6 +12,7 @@ from securelogin.domain.models import (
     DeviceType,
     Flow,
     FlowStatus,
+    Method,
     Purpose,
     Scope,
     Session,
@@ -41,8 +42,8 @@ def user_from(item: UserItem) -> User:
 
 
 def user_item(user: User, sealed_identity: str) -> UserItem:
-    return UserItem(
-        pk=user_pk(user.username), sk="PROFILE", gsi1pk=f"ACCOUNT#{user.account_id}", gsi1sk=f"USER#{user.username}",
+    return UserItem.keyed(
+        user.username, gsi1pk=UserItem.account(user.account_id), gsi1sk=UserItem.key(user.username)[0],
         username=user.username, password_hash=user.password_hash,
         account_id=user.account_id, entity_id=user.entity_id, primary=user.primary, phones=user.phones,
         balance_usd=user.balance_usd, jurisdiction=user.jurisdiction, sls_mode=user.sls_mode.value,
@@ -78,9 +79,9 @@ def through_link(link: Device, shared: Device | None) -> Device:
 def device_item(device: Device) -> DeviceItem:
     # Only the owner's item is found by device id; a shared link is not indexed.
     indexed = device.shared_from is None
-    return DeviceItem(
-        pk=user_pk(device.username), sk=f"DEVICE#{device.device_id}",
-        gsi1pk=f"DEVICE#{device.device_id}" if indexed else None, gsi1sk="DEVICE" if indexed else None,
+    return DeviceItem.keyed(
+        device.username, device.device_id,
+        gsi1pk=DeviceItem.by_id(device.device_id) if indexed else None, gsi1sk=DeviceItem.INDEXED if indexed else None,
         device_id=device.device_id, username=device.username, type=device.type.value, label=device.label,
         status=device.status.value, created_at=device.created_at, last_used_at=device.last_used_at,
         phone=device.phone, serial=device.serial, ocra_suite=device.ocra_suite,
@@ -96,19 +97,20 @@ def challenge_from(attr: ChallengeAttribute | None) -> Challenge | None:
     if attr is None:
         return None
     device = device_from(DeviceItem.from_raw_data(json.loads(attr.device))) if attr.device else None
-    return Challenge(device_id=attr.device_id, method=attr.method, issued_at=attr.issued_at,
+    return Challenge(device_id=attr.device_id, method=Method(attr.method), issued_at=attr.issued_at,
                      expires_at=attr.expires_at, check_data=dict(attr.check_data.as_dict()), device=device)
 
 
 def challenge_attribute(challenge: Challenge) -> ChallengeAttribute:
     device = json.dumps(device_item(challenge.device).serialize()) if challenge.device else None
-    return ChallengeAttribute(device_id=challenge.device_id, method=challenge.method, issued_at=challenge.issued_at,
-                              expires_at=challenge.expires_at, check_data=challenge.check_data, device=device)
+    return ChallengeAttribute(device_id=challenge.device_id, method=challenge.method.value,
+                              issued_at=challenge.issued_at, expires_at=challenge.expires_at,
+                              check_data=challenge.check_data, device=device)
 
 
 def flow_from(item: FlowItem) -> Flow:
     return Flow(
-        purpose=Purpose(item.purpose), key=item.pk.rsplit("#", 1)[1], username=item.username,
+        purpose=Purpose(item.purpose), key=item.flow_key, username=item.username,
         expires_at=item.expires_at, status=FlowStatus(item.status), device_ids=list(item.device_ids or []),
         challenge=challenge_from(item.challenge), attempts=int(item.attempts or 0),
         version=int(item.challenge_version or 0), scope=Scope(item.scope),
@@ -119,5 +121,5 @@ def flow_from(item: FlowItem) -> Flow:
 
 
 def session_from(item: SessionItem) -> Session:
-    return Session(key=item.pk.removeprefix("SESSION#"), username=item.username, scope=Scope(item.scope),
+    return Session(key=item.session_key, username=item.username, scope=Scope(item.scope),
                    created_at=item.created_at, expires_at=item.expires_at, device_id=item.device_id)

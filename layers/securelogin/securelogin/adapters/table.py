@@ -27,6 +27,9 @@ with another username is a link in that user's partition; its state stays in the
 """
 from __future__ import annotations
 
+from datetime import date, datetime
+from typing import Any, Self
+
 from pynamodb.attributes import (
     BooleanAttribute,
     DiscriminatorAttribute,
@@ -64,6 +67,26 @@ class Item(Model):
     gsi1 = Gsi1()
     expires_ttl = TTLAttribute(null=True)
 
+    @staticmethod
+    def key(*parts: Any) -> tuple[str, str]:
+        """The item's ``(pk, sk)`` from what names it; each item type says how."""
+        raise NotImplementedError
+
+    @classmethod
+    def keyed(cls, *parts: Any, **attributes: Any) -> Self:
+        """The item under its key, with nothing read: to write whole (with ``attributes``),
+        update or delete."""
+        pk, sk = cls.key(*parts)
+        return cls(pk=pk, sk=sk, **attributes)
+
+    @classmethod
+    def find(cls, *parts: Any, consistent_read: bool = True) -> Self | None:
+        """The stored item under its key, or None."""
+        try:
+            return cls.get(*cls.key(*parts), consistent_read=consistent_read)
+        except cls.DoesNotExist:
+            return None
+
 
 def bind_table(table_name: str, region: str) -> None:
     """Point every model at the deployed table through one connection, and so one botocore
@@ -91,6 +114,7 @@ def connection() -> Connection:
 
 
 def user_pk(username: str) -> str:
+    """The partition of everything about one username (a login reads it with one Query)."""
     return f"USER#{username}"
 
 
@@ -116,6 +140,15 @@ class UserItem(Item, discriminator="user"):
     sealed_identity = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
 
+    @staticmethod
+    def key(username: str) -> tuple[str, str]:
+        return user_pk(username), "PROFILE"
+
+    @staticmethod
+    def account(account_id: str) -> str:
+        """The GSI1 partition of an account's users."""
+        return f"ACCOUNT#{account_id}"
+
 
 class LockoutItem(Item, discriminator="lockout"):
     """pk ``USER#<username>``, sk ``LOCKOUT``; exists for unknown usernames too, so that
@@ -123,6 +156,10 @@ class LockoutItem(Item, discriminator="lockout"):
 
     failures = NumberAttribute(default=0)
     locked_until = UTCDateTimeAttribute(null=True)
+
+    @staticmethod
+    def key(username: str) -> tuple[str, str]:
+        return user_pk(username), "LOCKOUT"
 
 
 class DeviceItem(Item, discriminator="device"):
@@ -152,6 +189,17 @@ class DeviceItem(Item, discriminator="device"):
     full_access_until = UTCDateTimeAttribute(null=True)
     shared_from = UnicodeAttribute(null=True)
 
+    INDEXED = "DEVICE"  # gsi1sk of a device found by its id
+
+    @staticmethod
+    def key(username: str, device_id: str) -> tuple[str, str]:
+        return user_pk(username), f"DEVICE#{device_id}"
+
+    @staticmethod
+    def by_id(device_id: str) -> str:
+        """The GSI1 partition of a device (its owner's item only)."""
+        return f"DEVICE#{device_id}"
+
 
 class AnswerSlotsItem(Item, discriminator="answer_slots"):
     """pk ``USER#<username>``, sk ``ANSWERS``: the per-user cap on answers to challenges,
@@ -163,6 +211,10 @@ class AnswerSlotsItem(Item, discriminator="answer_slots"):
 
     slots = MapAttribute(default=dict)
 
+    @staticmethod
+    def key(username: str) -> tuple[str, str]:
+        return user_pk(username), "ANSWERS"
+
 
 class PushGuardItem(Item, discriminator="push_guard"):
     """pk ``USER#<username>``, sk ``PUSHES``: pushes sent and not yet answered since
@@ -170,6 +222,10 @@ class PushGuardItem(Item, discriminator="push_guard"):
 
     window_start = UTCDateTimeAttribute()
     unanswered = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(username: str) -> tuple[str, str]:
+        return user_pk(username), "PUSHES"
 
 
 class AppInstanceItem(Item, discriminator="app_instance"):
@@ -186,6 +242,10 @@ class AppInstanceItem(Item, discriminator="app_instance"):
     pin_locked_until = UTCDateTimeAttribute(null=True)
     pin_lock_count = NumberAttribute(default=0)
 
+    @staticmethod
+    def key(app_instance_id: str) -> tuple[str, str]:
+        return f"APP#{app_instance_id}", "INSTANCE"
+
 
 class DeviceRequestItem(Item, discriminator="device_request"):
     """pk ``REQUEST#<request_id>``, sk ``REQUEST``: a DSC+ the user asked for, until the
@@ -199,6 +259,10 @@ class DeviceRequestItem(Item, discriminator="device_request"):
     sealed_pin = UnicodeAttribute()
     replaces_device_id = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(request_id: str) -> tuple[str, str]:
+        return f"REQUEST#{request_id}", "REQUEST"
 
 
 class ShareItem(Item, discriminator="share"):
@@ -218,6 +282,16 @@ class ShareItem(Item, discriminator="share"):
     deactivated = ListAttribute(of=UnicodeAttribute, default=list)
     reason = UnicodeAttribute(null=True)
 
+    PENDING = "SHARES#pending_compliance"  # GSI1 partition of the shares Compliance must decide
+
+    @staticmethod
+    def key(share_key: str) -> tuple[str, str]:
+        return f"SHARE#{share_key}", "SHARE"
+
+    @property
+    def share_key(self) -> str:
+        return self.pk.removeprefix("SHARE#")
+
 
 class SpentItem(Item, discriminator="spent"):
     """pk ``USER#<username>``, sk ``SPENT#<YYYY-MM-DD>``: USD authorized for withdrawal on
@@ -226,12 +300,24 @@ class SpentItem(Item, discriminator="spent"):
 
     total = NumberAttribute(default=0)
 
+    @staticmethod
+    def key(username: str, day: date) -> tuple[str, str]:
+        return user_pk(username), f"SPENT#{day.isoformat()}"
+
+    @property
+    def day(self) -> date:
+        return date.fromisoformat(self.sk.removeprefix("SPENT#"))
+
 
 class ThrottleItem(Item, discriminator="throttle"):
     """pk ``USER#<username>``, sk ``THROTTLE#<purpose>``: when the last message of that
     purpose was sent. A conditional write reserves the next send."""
 
     last_sent_at = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(username: str, purpose: str) -> tuple[str, str]:
+        return user_pk(username), f"THROTTLE#{purpose}"
 
 
 class AuditItem(Item, discriminator="audit"):
@@ -241,6 +327,15 @@ class AuditItem(Item, discriminator="audit"):
     type = UnicodeAttribute()
     at = UTCDateTimeAttribute()
     details = MapAttribute(default=dict)
+
+    @staticmethod
+    def trail(username: str) -> str:
+        """The partition of one username's audit trail."""
+        return f"AUDIT#{username}"
+
+    @staticmethod
+    def key(username: str, at: datetime, nonce: str) -> tuple[str, str]:
+        return AuditItem.trail(username), f"{at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{nonce}"
 
 
 class ChallengeAttribute(MapAttribute):
@@ -271,9 +366,13 @@ class FlowItem(Item, discriminator="flow"):
     confirmed_by = UnicodeAttribute(null=True)
     details = MapAttribute(default=dict)
 
+    @staticmethod
+    def key(purpose: str, flow_key: str) -> tuple[str, str]:
+        return f"FLOW#{purpose}#{flow_key}", "FLOW"
 
-def flow_pk(purpose: str, key: str) -> str:
-    return f"FLOW#{purpose}#{key}"
+    @property
+    def flow_key(self) -> str:
+        return self.pk.rsplit("#", 1)[1]
 
 
 class SessionItem(Item, discriminator="session"):
@@ -285,9 +384,21 @@ class SessionItem(Item, discriminator="session"):
     expires_at = UTCDateTimeAttribute()
     device_id = UnicodeAttribute(null=True)
 
+    @staticmethod
+    def key(session_key: str) -> tuple[str, str]:
+        return f"SESSION#{session_key}", "SESSION"
+
+    @property
+    def session_key(self) -> str:
+        return self.pk.removeprefix("SESSION#")
+
 
 class ConfigItem(Item, discriminator="config"):
     """pk ``CONFIG``, sk ``<name>``: service-wide values, such as the code-digest key
     encrypted under KMS."""
 
     value = UnicodeAttribute()
+
+    @staticmethod
+    def key(name: str) -> tuple[str, str]:
+        return "CONFIG", name

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from securelogin.domain.models import Method
 from securelogin.domain.phones import E164
 from securelogin.domain.usernames import normalise_username
 
@@ -192,6 +193,10 @@ class ChallengeBody(Body):
     model_config = example(device_id="dev_4f1c2a9e0b7d", method="sms")
     device_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     method: Literal["push", "challenge_response", "sms", "voice"] | None = None
+
+    @property
+    def method_asked(self) -> Method | None:
+        return Method(self.method) if self.method else None
 
 
 class VerifyBody(Body):

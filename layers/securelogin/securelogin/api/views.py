@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from securelogin.adapters.shares import Share
 from securelogin.api import responses
 from securelogin.clock import iso
-from securelogin.domain.models import AuditEvent, Device, Identity, User
+from securelogin.domain.models import AuditEvent, Device, Identity, Share, User
 from securelogin.domain.phones import mask
 
 if TYPE_CHECKING:  # only their types: each function imports the services it uses

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -186,13 +186,35 @@ class PasswordLockout:
     locked_until: datetime | None = None
 
 
+class Method(StrEnum):
+    """How a challenge is put to the user."""
+    PUSH = "push"  # an IB Key notification, approved or denied in the app
+    CHALLENGE_RESPONSE = "challenge_response"  # a code the device turns into a response
+    SMS = "sms"
+    VOICE = "voice"
+    CODE = "code"  # a temporary code the user already holds
+    ACTIVATION_CODE = "activation_code"  # a code texted to a phone that is not (yet) a device
+
+
+class Channel(StrEnum):
+    """How a message reaches a person."""
+    SMS = "sms"
+    VOICE = "voice"
+    PUSH = "push"
+
+
+class PushDecision(StrEnum):
+    APPROVE = "approve"
+    DENY = "deny"
+
+
 @dataclass
 class Challenge:
     """A challenge issued inside a flow: which device (None for a code texted to a phone
     that is not yet a device, as in IB Key activation), how, and what the server keeps to
     check the answer (digests only, never a plaintext code)."""
     device_id: str | None
-    method: str
+    method: Method
     issued_at: datetime
     expires_at: datetime
     check_data: dict[str, str]
@@ -266,9 +288,9 @@ class AuditEvent:
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """A message to a person: ``channel`` is ``sms`` or ``voice`` (``to`` an E.164 number)
-    or ``push`` (``to`` the app's push endpoint, ``data`` what the app acts on)."""
-    channel: str
+    """A message to a person: by SMS or voice (``to`` an E.164 number) or by push (``to``
+    the app's push endpoint, ``data`` what the app acts on)."""
+    channel: Channel
     to: str
     body: str
     data: dict[str, str] | None = None
@@ -287,3 +309,53 @@ class AppInstance:
     pin_failures: int = 0
     pin_locked_until: datetime | None = None
     pin_lock_count: int = 0
+
+
+class ShareStatus(StrEnum):
+    CHALLENGED = "challenged"  # waiting for the owner's device to answer
+    PENDING_COMPLIANCE = "pending_compliance"  # proven; Compliance decides (different entities)
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class Share:
+    """A request by ``requester`` to use ``owner``'s physical device (same person, two
+    usernames), from the owner's challenge to its end. ``key`` is the lookup key of
+    ``share_id``; ``deactivated`` are the requester's own devices the share set inactive."""
+    share_id: str
+    key: str
+    requester: str
+    owner: str
+    device_id: str
+    status: ShareStatus
+    same_entity: bool
+    created_at: datetime
+    expires_at: datetime
+    deactivated: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+
+class DeviceRequestStatus(StrEnum):
+    REQUESTED = "requested"
+    FULFILLED = "fulfilled"
+
+
+@dataclass(frozen=True)
+class DeviceRequest:
+    """A DSC+ the user asked for, until the back office ships it. The PIN the user chose
+    stays sealed until then; a replacement's fee is held back from withdrawals."""
+    request_id: str
+    username: str
+    reason: str
+    fee_usd: float
+    status: DeviceRequestStatus
+    sealed_pin: str
+    created_at: datetime
+    replaces_device_id: str | None = None
+
+
+def lock_ends(now: datetime, lock_for: timedelta, earlier_locks: int) -> datetime:
+    """When a lock set now ends: each earlier lock of the same secret doubles it."""
+    return now + lock_for * (2 ** earlier_locks)

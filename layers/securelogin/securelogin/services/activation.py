@@ -7,10 +7,6 @@ import string
 from dataclasses import dataclass
 from datetime import datetime
 
-from securelogin.adapters.enrolment import EnrolmentStore, PinLocked
-from securelogin.adapters.flows import Reservation
-from securelogin.adapters.messaging import PushEndpoints
-from securelogin.adapters.stores import Completing, StaleWrite, together
 from securelogin.clock import Clock, seconds_until
 from securelogin.crypto.passwords import hash_password, verify_password
 from securelogin.crypto.signatures import InvalidPublicKey, load_p256_public_key
@@ -20,6 +16,7 @@ from securelogin.domain.phones import mask
 from securelogin.domain.pins import IB_KEY_PIN, PersonalData, pin_problem
 from securelogin.errors import Conflict, Forbidden, InvalidInput, Locked, Unauthenticated
 from securelogin.policy import Policy
+from securelogin.ports import Completing, EnrolmentStore, PinLocked, PushEndpoints, Reservation, StaleWrite, together
 from securelogin.services.audit import AuditTrail
 from securelogin.services.devices import DeviceService
 from securelogin.services.flows import FlowEngine
@@ -92,7 +89,7 @@ class ActivationService:
                      session_username: str | None = None) -> ActivationStarted:
         """Texts a token to ``phone``. A number not on file is a new authenticator: only
         the same user's ``full`` session (``session_username``) may bind it."""
-        found = self._passwords.check(username, password, Purpose.ACTIVATION.value)
+        found = self._passwords.check(username, password, Purpose.ACTIVATION)
         assert found.user is not None
         username = found.user.username
         if phone not in found.user.phones and session_username != username:

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from securelogin.adapters.stores import AlreadyExists, AuditStore, Completing
 from securelogin.clock import Clock
 from securelogin.domain.models import AuditEvent
 from securelogin.policy import Policy
+from securelogin.ports import AlreadyExists, AuditStore, Completing
 
 Detail = str | int | bool | None
 

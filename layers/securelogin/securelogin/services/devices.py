@@ -7,14 +7,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from securelogin.adapters.keys import SecretBox
-from securelogin.adapters.stores import NoSuchUser, UserStore
 from securelogin.clock import Clock
 from securelogin.domain.factors.code_card import CARD_ALPHABET, new_card
 from securelogin.domain.factors.ocra_card import CARD_SUITE
 from securelogin.domain.models import Device, DeviceStatus, DeviceType
 from securelogin.domain.pins import CARD_PIN, pin_problem
 from securelogin.errors import InvalidInput, NotFound
+from securelogin.ports import DeviceStore, NoSuchUser, SecretBox, UserStore
 from securelogin.services.audit import AuditTrail
 from securelogin.services.notify import Notifier
 from securelogin.services.users import new_device_id
@@ -48,9 +47,10 @@ class IssuedDevice:
 
 
 class DeviceService:
-    def __init__(self, users: UserStore, box: SecretBox, audit: AuditTrail, notifier: Notifier,
+    def __init__(self, users: UserStore, devices: DeviceStore, box: SecretBox, audit: AuditTrail, notifier: Notifier,
                  clock: Clock) -> None:
         self._users = users
+        self._devices = devices
         self._box = box
         self._audit = audit
         self._notifier = notifier
@@ -102,7 +102,7 @@ class DeviceService:
         event = self._audit.recording(username, "device.added", device_id=device_id, device_type=order.type.value,
                                       by=actor, legacy_import=order.legacy_import)
         try:
-            self._users.add_device(device, temporary=temporary, also=event)
+            self._devices.add(device, temporary=temporary, also=event)
         except NoSuchUser:
             raise NotFound("user_not_found", "No such user.") from None
         self._notifier.tell(found.user, f"a {LABELS[order.type]} was added to your account. "

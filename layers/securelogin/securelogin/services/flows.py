@@ -18,23 +18,36 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from securelogin.adapters.flows import (
-    AttemptsUsed,
-    CapReached,
-    FlowClosed,
-    FlowStore,
-    Reservation,
-    completing,
-)
-from securelogin.adapters.messaging import DeliveryFailed, MessageSender
-from securelogin.adapters.stores import Completing, StaleWrite, ThrottleStore, UserStore
 from securelogin.clock import Clock, seconds_until
 from securelogin.crypto.codes import code_digest, digests_match, lookup_key, numeric_code, random_token
 from securelogin.domain.factors import ChallengeContext, FactorRegistry, IssuedChallenge, UnsupportedMethod
-from securelogin.domain.models import Challenge, Device, DeviceStatus, Flow, FlowStatus, OutgoingMessage, Purpose
+from securelogin.domain.models import (
+    Challenge,
+    Channel,
+    Device,
+    DeviceStatus,
+    Flow,
+    FlowStatus,
+    Method,
+    OutgoingMessage,
+    Purpose,
+)
 from securelogin.errors import Conflict, Gone, InvalidInput, Locked, NotFound, Throttled, Unauthenticated, Unavailable
 from securelogin.observability import Metric, count
 from securelogin.policy import Policy
+from securelogin.ports import (
+    AttemptsUsed,
+    CapReached,
+    Completing,
+    DeliveryFailed,
+    DeviceStore,
+    FlowClosed,
+    FlowStore,
+    MessageSender,
+    Reservation,
+    StaleWrite,
+    ThrottleStore,
+)
 from securelogin.services.audit import AuditTrail
 
 GONE_CODES = {
@@ -51,7 +64,6 @@ GONE_CODES = {
 EXHAUSTED_IS_THROTTLED = frozenset({Purpose.LOGIN, Purpose.WITHDRAWAL})
 # A device waits for its first answer in this flow alone; every other flow wants it active.
 ANSWERING_STATUS = {Purpose.DEVICE_ACTIVATION: DeviceStatus.PENDING}
-CODE_METHOD = "activation_code"  # a code texted to a phone that is not (yet) a device
 # What a wrong answer counts as, in the flows that have a metric for it.
 WRONG_ANSWER_METRICS = {Purpose.LOGIN: Metric.LOGIN_FAILED, Purpose.WITHDRAWAL: Metric.WITHDRAWAL_REFUSED}
 RESERVE_TRIES = 8
@@ -60,7 +72,7 @@ RESERVE_TRIES = 8
 @dataclass(frozen=True)
 class ChallengeIssued:
     device: Device
-    method: str
+    method: Method
     public: dict[str, Any]
 
 
@@ -75,10 +87,10 @@ class RightAnswer:
 
 
 class FlowEngine:
-    def __init__(self, users: UserStore, flows: FlowStore, throttles: ThrottleStore, factors: FactorRegistry,
+    def __init__(self, devices: DeviceStore, flows: FlowStore, throttles: ThrottleStore, factors: FactorRegistry,
                  sender: MessageSender, code_key: Callable[[], bytes], audit: AuditTrail, clock: Clock,
                  policy: Policy) -> None:
-        self._users = users
+        self._devices = devices
         self._flows = flows
         self._throttles = throttles
         self._factors = factors
@@ -107,7 +119,7 @@ class FlowEngine:
         return new_id, flow
 
     def start_challenged(self, purpose: Purpose, username: str, ttl: timedelta, device: Device | None,
-                         method: str | None = None, flow_id: str | None = None,
+                         method: Method | None = None, flow_id: str | None = None,
                          **fields: Any) -> tuple[str, Flow, ChallengeIssued]:
         """A new flow challenged at once on ``device`` (already read by the caller), in
         one write: a recovery, a share, a shipped card's activation, a PIN change. A
@@ -126,7 +138,7 @@ class FlowEngine:
         try:
             flow = self._flows.restart(flow) if flow_id else self._flows.create(flow)
             if issued.remember is not None:
-                self._users.remember_challenge(device, issued.remember)
+                self._devices.remember_challenge(device, issued.remember)
             if issued.message is not None:
                 self._sender.send(issued.message)
         except DeliveryFailed:
@@ -142,9 +154,10 @@ class FlowEngine:
         new_id = random_token(16)
         flow = Flow(purpose=purpose, key=lookup_key(new_id), username=username, expires_at=now + ttl, **fields)
         code = numeric_code(digits)
-        flow.challenge = Challenge(device_id=None, method=CODE_METHOD, issued_at=now, expires_at=flow.expires_at,
+        flow.challenge = Challenge(device_id=None, method=Method.ACTIVATION_CODE, issued_at=now,
+                                   expires_at=flow.expires_at,
                                    check_data={"digest": code_digest(self._code_key(), self._binding(flow), code)})
-        message = OutgoingMessage("sms", phone, text.format(code=code, minutes=int(ttl.total_seconds() // 60)))
+        message = OutgoingMessage(Channel.SMS, phone, text.format(code=code, minutes=int(ttl.total_seconds() // 60)))
         self._reserve_delivery(flow, message, now)
         try:
             self._flows.create(flow)
@@ -178,13 +191,13 @@ class FlowEngine:
 
     # ------------------------------------------------------------------ challenges
 
-    def challenge(self, flow: Flow, flow_id: str, device_id: str, method: str | None,
+    def challenge(self, flow: Flow, flow_id: str, device_id: str, method: Method | None,
                   allow: Callable[[Device], None] | None = None) -> ChallengeIssued:
         """A challenge on one of the flow's devices (``allow`` may refuse one), stored on
         the flow and delivered. Without a method asked for, the device's first that works
         (an app without push notifications is challenged by code)."""
         now = self._clock.now()
-        device = self._users.get_device(self.device_user(flow), device_id) if device_id in flow.device_ids else None
+        device = self._devices.get(self.device_user(flow), device_id) if device_id in flow.device_ids else None
         device = self.usable(device, now, flow.purpose)
         if allow is not None:
             allow(device)
@@ -196,7 +209,7 @@ class FlowEngine:
         try:
             self._flows.set_challenge(flow, challenge)
             if issued.remember is not None:
-                self._users.remember_challenge(device, issued.remember)
+                self._devices.remember_challenge(device, issued.remember)
             if issued.message is not None:
                 self._sender.send(issued.message)
         except (StaleWrite, DeliveryFailed) as exc:
@@ -206,7 +219,8 @@ class FlowEngine:
             raise Unavailable("delivery_failed", "The message could not be sent. Try again.") from None
         return ChallengeIssued(device, method, issued.public)
 
-    def _issue(self, device: Device, method: str | None, context: ChallengeContext) -> tuple[str, IssuedChallenge]:
+    def _issue(self, device: Device, method: Method | None,
+               context: ChallengeContext) -> tuple[Method, IssuedChallenge]:
         factor = self._factors.for_type(device.type)
         for candidate in [method] if method else list(factor.methods):
             try:
@@ -218,11 +232,11 @@ class FlowEngine:
     def _reserve_delivery(self, flow: Flow, message: OutgoingMessage | None, now: datetime) -> None:
         if message is None:
             return
-        if message.channel == "push":
+        if message.channel == Channel.PUSH:
             wait = self._throttles.count_push(flow.username, now, self._policy.push_window,
                                               self._policy.pushes_per_window)
         else:
-            wait = self._throttles.reserve(flow.username, flow.purpose.value, now, self._policy.resend_interval)
+            wait = self._throttles.reserve(flow.username, flow.purpose, now, self._policy.resend_interval)
         if wait is not None:
             raise Throttled("resend_too_soon", "Too many requests sent recently. Wait before asking again.",
                             math.ceil(wait.total_seconds()))
@@ -230,10 +244,10 @@ class FlowEngine:
     def _give_back_delivery(self, flow: Flow, message: OutgoingMessage | None, now: datetime) -> None:
         if message is None:
             return
-        if message.channel == "push":
+        if message.channel == Channel.PUSH:
             self._throttles.push_answered(flow.username)
         else:
-            self._throttles.release(flow.username, flow.purpose.value, now)
+            self._throttles.release(flow.username, flow.purpose, now)
 
     # ------------------------------------------------------------------ answers
 
@@ -248,7 +262,7 @@ class FlowEngine:
             raise Conflict("no_challenge", "Ask for a challenge before answering.")
         if now >= challenge.expires_at:
             raise Gone("challenge_expired", "The challenge expired. Ask for a new one.")
-        if challenge.method == "push":
+        if challenge.method == Method.PUSH:
             raise Conflict("answer_on_device", "Approve or deny on your phone, or ask for a challenge code.")
 
         device, reservation = self._count(flow, challenge, now)
@@ -317,12 +331,12 @@ class FlowEngine:
                 continue
         raise Unavailable("busy", "Too many answers at once. Try again.", retry_after_seconds=1)
 
-    @staticmethod
-    def completing(right: RightAnswer, with_device: bool = True) -> Completing:
+    def completing(self, right: RightAnswer, with_device: bool = True) -> Completing:
         """The writes that complete the flow of a right answer, for the transaction of the
         store that acts on it. ``with_device=False`` when that transaction writes the
         device itself (it must then reset the device's failures)."""
-        return completing(right.flow, right.reservation, right.now, right.device if with_device else None)
+        return self._flows.completing(right.flow, right.reservation, right.now,
+                                      right.device if with_device else None)
 
     def forgive(self, right: RightAnswer) -> None:
         """A right answer whose flow was refused for another reason (a limit) does not
@@ -333,7 +347,7 @@ class FlowEngine:
 
     def device_of(self, flow: Flow) -> Device | None:
         """The device that completed the flow (a push approval has no answer to carry it)."""
-        return self._users.get_device(self.device_user(flow), flow.confirmed_by) if flow.confirmed_by else None
+        return self._devices.get(self.device_user(flow), flow.confirmed_by) if flow.confirmed_by else None
 
     @staticmethod
     def device_user(flow: Flow) -> str:

@@ -7,17 +7,24 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from securelogin.adapters.keys import SecretBox
-from securelogin.adapters.requests import DeviceRequest, DeviceRequestStore
-from securelogin.adapters.stores import Completing, StaleWrite, UserStore
 from securelogin.clock import Clock
 from securelogin.domain.factors.code_card import CARD_ALPHABET, new_card
 from securelogin.domain.factors.ocra_card import CARD_SUITE
 from securelogin.domain.factors.temporary_code import temporary_code_digest
-from securelogin.domain.models import Device, DeviceStatus, DeviceType, Purpose, User
+from securelogin.domain.models import (
+    Device,
+    DeviceRequest,
+    DeviceRequestStatus,
+    DeviceStatus,
+    DeviceType,
+    Method,
+    Purpose,
+    User,
+)
 from securelogin.domain.pins import CARD_PIN, pin_problem
 from securelogin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from securelogin.policy import Policy
+from securelogin.ports import Completing, DeviceRequestStore, DeviceStore, SecretBox, StaleWrite, UserStore
 from securelogin.services.audit import AuditTrail
 from securelogin.services.devices import CARD_ENTRIES, DeviceService
 from securelogin.services.flows import FlowEngine
@@ -55,10 +62,11 @@ class DscPlusRequested:
 
 
 class DeviceLifecycle:
-    def __init__(self, users: UserStore, requests: DeviceRequestStore, devices: DeviceService, box: SecretBox,
-                 flows: FlowEngine, code_key, audit: AuditTrail, notifier: Notifier, clock: Clock,
-                 policy: Policy) -> None:
+    def __init__(self, users: UserStore, device_store: DeviceStore, requests: DeviceRequestStore,
+                 devices: DeviceService, box: SecretBox, flows: FlowEngine, code_key, audit: AuditTrail,
+                 notifier: Notifier, clock: Clock, policy: Policy) -> None:
         self._users = users
+        self._device_store = device_store
         self._requests = requests
         self._devices = devices
         self._box = box
@@ -74,7 +82,7 @@ class DeviceLifecycle:
     def mark_lost(self, username: str, device_id: str, actor: str) -> Device:
         device = self._own_device(username, device_id)
         try:
-            self._users.set_device_status(device, DeviceStatus.LOST,
+            self._device_store.set_status(device, DeviceStatus.LOST,
                                           (DeviceStatus.ACTIVE, DeviceStatus.PENDING, DeviceStatus.INACTIVE))
         except StaleWrite:
             raise Conflict("device_not_active", "Only an active, pending or inactive device can be lost.") from None
@@ -97,7 +105,7 @@ class DeviceLifecycle:
         if self._users.get_user(username) is None:
             raise NotFound("user_not_found", "No such user.")
         try:
-            self._users.begin_temporary_access(device)
+            self._device_store.begin_temporary_access(device)
         except StaleWrite:
             raise Conflict("consecutive_temporary_code",
                            "A temporary code was already given: the user must first activate or reactivate a "
@@ -146,7 +154,7 @@ class DeviceLifecycle:
         previous = tuple(d for d in devices if d.type == DeviceType.ONLINE_SCC and d.status == DeviceStatus.ACTIVE)
         event = self._audit.recording(username, "device.added", device_id=device_id, device_type="online_scc")
         try:
-            self._users.add_device(device, revoke=previous, devices_version=user.devices_version, also=event)
+            self._device_store.add(device, revoke=previous, devices_version=user.devices_version, also=event)
         except StaleWrite:
             raise Conflict("devices_changed", "Your devices changed meanwhile. Try again.") from None
         self._notifier.tell(user, "an Online Security Code Card was created for your account.")
@@ -188,7 +196,8 @@ class DeviceLifecycle:
             raise Conflict("request_pending", "A Digital Security Card+ request of yours is already open.")
         try:
             self._requests.create(DeviceRequest(
-                request_id=request_id, username=username, reason=reason, fee_usd=fee, status="requested",
+                request_id=request_id, username=username, reason=reason, fee_usd=fee,
+                status=DeviceRequestStatus.REQUESTED,
                 sealed_pin=self._box.seal(pin_sha1.encode(), f"request-pin|{request_id}"), created_at=now,
                 replaces_device_id=current[0].device_id if replacement else None))
         except StaleWrite:
@@ -228,7 +237,7 @@ class DeviceLifecycle:
         secret = {**self._devices.open_secret(device),
                   "pin_sha1_hex": hashlib.sha1(new_pin.encode()).hexdigest()}  # noqa: S324 - OCRA's PSHA1 input
         try:
-            self._users.replace_secret(device, self._devices.seal_secret(device.device_id, secret), right.now,
+            self._device_store.replace_secret(device, self._devices.seal_secret(device.device_id, secret), right.now,
                                        self._flows.completing(right, with_device=False))
         except StaleWrite:
             raise self._flows.gone(Purpose.PIN_CHANGE) from None
@@ -239,7 +248,7 @@ class DeviceLifecycle:
 
     def _device_challenge(self, purpose: Purpose, device: Device) -> tuple[str, datetime]:
         _, _, issued = self._flows.start_challenged(purpose, device.username, self._policy.challenge_ttl, device,
-                                                    "challenge_response",
+                                                    Method.CHALLENGE_RESPONSE,
                                                     flow_id=_device_flow_id(device.username, device.device_id))
         return issued.public["challenge_code"], issued.public["expires_at"]
 
@@ -256,7 +265,7 @@ class DeviceLifecycle:
         if device.status_at(now) == DeviceStatus.ACTIVE and not self._others_active(devices, device_id, now):
             raise Conflict("last_device", "Keep at least one other active device before returning this one.")
         try:
-            self._users.remove_device(device, DeviceStatus.RETURNED, user.devices_version)
+            self._device_store.remove(device, DeviceStatus.RETURNED, user.devices_version)
         except StaleWrite:
             raise Conflict("device_changed", "The device changed meanwhile. Try again.") from None
         user = self._users.get_user(username)
@@ -276,7 +285,7 @@ class DeviceLifecycle:
         if device.status_at(now) != DeviceStatus.ACTIVE or not self._others_active(devices, device_id, now):
             raise Conflict("last_device", "Keep at least one other active device before removing this one.")
         try:
-            self._users.remove_device(device, DeviceStatus.INACTIVE, user.devices_version)
+            self._device_store.remove(device, DeviceStatus.INACTIVE, user.devices_version)
         except StaleWrite:
             raise Conflict("device_changed", "The device changed meanwhile. Try again.") from None
         self._audit.record(username, "device.removed", device_id=device_id, device_type=device.type.value)
@@ -303,7 +312,7 @@ class DeviceLifecycle:
         user, devices = self._profile(device.username)
         temporary = [d for d in devices if d.temporary and d.status == DeviceStatus.ACTIVE]
         try:
-            self._users.make_permanent_device_active(device, expected, temporary, completing)
+            self._device_store.make_permanent_active(device, expected, temporary, completing)
         except StaleWrite:
             raise Conflict("device_changed", "The device changed meanwhile. Try again.") from None
         self._audit.record(device.username, event, device_id=device.device_id, device_type=device.type.value,
@@ -314,7 +323,7 @@ class DeviceLifecycle:
         return device
 
     def _own_device(self, username: str, device_id: str) -> Device:
-        device = self._users.get_device(username, device_id)
+        device = self._device_store.get(username, device_id)
         if device is None:
             raise NotFound("device_not_found", "No such device of yours.")
         return device

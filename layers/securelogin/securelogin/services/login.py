@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from securelogin.adapters.flows import LoginCompletion
-from securelogin.adapters.stores import StaleWrite
 from securelogin.clock import Clock
 from securelogin.domain.factors import FactorRegistry
-from securelogin.domain.models import Device, FlowStatus, Purpose, Scope, SlsMode, most_secure
+from securelogin.domain.models import Device, FlowStatus, Method, Purpose, Scope, SlsMode, most_secure
 from securelogin.observability import Metric, count
 from securelogin.policy import Policy
+from securelogin.ports import SessionGrants, StaleWrite
 from securelogin.services.audit import AuditTrail
 from securelogin.services.flows import ChallengeIssued, FlowEngine
 from securelogin.services.passwords import PasswordGate
@@ -46,12 +45,12 @@ def default_device(devices: list[Device], preferred_id: str | None) -> Device | 
 
 
 class LoginService:
-    def __init__(self, passwords: PasswordGate, flows: FlowEngine, completion: LoginCompletion,
+    def __init__(self, passwords: PasswordGate, flows: FlowEngine, grants: SessionGrants,
                  sessions: SessionService, factors: FactorRegistry, audit: AuditTrail, clock: Clock,
                  policy: Policy) -> None:
         self._passwords = passwords
         self._flows = flows
-        self._completion = completion
+        self._grants = grants
         self._sessions = sessions
         self._factors = factors
         self._audit = audit
@@ -61,7 +60,7 @@ class LoginService:
     # ------------------------------------------------------------------ password step
 
     def start(self, username: str, password: str, client: ClientInfo) -> LoginStarted:
-        found = self._passwords.check(username, password, PURPOSE.value)
+        found = self._passwords.check(username, password, PURPOSE)
         assert found.user is not None
         username = found.user.username
         now = self._clock.now()
@@ -86,7 +85,7 @@ class LoginService:
 
     # ------------------------------------------------------------------ second factor
 
-    def challenge(self, login_id: str, device_id: str, method: str | None) -> ChallengeIssued:
+    def challenge(self, login_id: str, device_id: str, method: Method | None) -> ChallengeIssued:
         return self._flows.challenge(self._flows.open(PURPOSE, login_id), login_id, device_id, method)
 
     def verify(self, login_id: str, response: str) -> GrantedSession:
@@ -97,9 +96,9 @@ class LoginService:
         granted = self._sessions.new(flow.username, scope, device)
         event = self._audit.recording(flow.username, "login.succeeded", device_id=device.device_id,
                                       device_type=device.type.value,
-                                      method=flow.challenge.method if flow.challenge else None, scope=scope.value)
+                                      method=flow.challenge.method.value if flow.challenge else None, scope=scope.value)
         try:
-            self._completion.approve(flow, right.reservation, device, granted.session, right.now, event)
+            self._grants.approve(flow, right.reservation, device, granted.session, right.now, event)
         except StaleWrite:
             raise self._flows.gone(PURPOSE) from None
         count(Metric.LOGIN_SUCCEEDED)  # the session exists: the transaction that made it succeeded, once
@@ -117,10 +116,10 @@ class LoginService:
             return status, None
         device = self._flows.device_of(flow)
         granted = self._sessions.new(flow.username, flow.scope, device)
-        event = self._audit.recording(flow.username, "login.succeeded", device_id=flow.confirmed_by, method="push",
-                                      scope=flow.scope.value)
+        event = self._audit.recording(flow.username, "login.succeeded", device_id=flow.confirmed_by,
+                                      method=Method.PUSH.value, scope=flow.scope.value)
         try:
-            self._completion.hand_out(flow, granted.session, event)
+            self._grants.hand_out(flow, granted.session, event)
         except StaleWrite:  # another read got it first
             return status, None
         count(Metric.LOGIN_SUCCEEDED)  # handed out once, whatever the number of polls

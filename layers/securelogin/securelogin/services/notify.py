@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from securelogin.adapters.messaging import DeliveryFailed, MessageSender
-from securelogin.adapters.stores import UserStore
-from securelogin.domain.models import OutgoingMessage, User
+from securelogin.domain.models import Channel, OutgoingMessage, User
 from securelogin.logs import logger
+from securelogin.ports import DeliveryFailed, MessageSender, UserStore
 
 
 class Notifier:
@@ -24,6 +23,6 @@ class Notifier:
         if not user.phones:
             return
         try:
-            self._sender.send(OutgoingMessage(channel="sms", to=user.phones[0], body=f"IBKR: {text}"))
+            self._sender.send(OutgoingMessage(channel=Channel.SMS, to=user.phones[0], body=f"IBKR: {text}"))
         except DeliveryFailed:
             logger.warning("security notice not sent", extra={"notice_for": user.username})

@@ -10,12 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from securelogin.clock import Clock
-from securelogin.domain.models import DeviceStatus, DeviceType, Purpose, most_secure
+from securelogin.domain.models import DeviceStatus, DeviceType, Method, Purpose, most_secure
 from securelogin.errors import Forbidden, InvalidInput
 from securelogin.policy import Policy
 from securelogin.services.activation import ActivationService, AppEnrolment, Enrolled
 from securelogin.services.audit import AuditTrail
-from securelogin.services.flows import CODE_METHOD, FlowEngine
+from securelogin.services.flows import FlowEngine
 from securelogin.services.passwords import PasswordGate
 
 PURPOSE = Purpose.RECOVERY
@@ -42,7 +42,7 @@ class RecoveryService:
         self._policy = policy
 
     def start(self, username: str, password: str, same_phone: bool, app_instance_id: str | None) -> RecoveryStarted:
-        found = self._passwords.check(username, password, PURPOSE.value)
+        found = self._passwords.check(username, password, PURPOSE)
         assert found.user is not None
         username = found.user.username
         now = self._clock.now()
@@ -54,7 +54,8 @@ class RecoveryService:
         device = most_secure([d for d in found.devices if d.physical and d.status_at(now) == DeviceStatus.ACTIVE])
         if device is not None:
             recovery_id, flow, issued = self._flows.start_challenged(PURPOSE, username, self._policy.challenge_ttl,
-                                                                     device, "challenge_response", details=details)
+                                                                     device, Method.CHALLENGE_RESPONSE,
+                                                                     details=details)
             self._audit.record(username, "recovery.started", method="device", device_id=device.device_id)
             return RecoveryStarted(recovery_id, "device", flow.expires_at, device_id=device.device_id,
                                    challenge=issued.public)
@@ -71,7 +72,7 @@ class RecoveryService:
         if flow.details.get("same_phone") == "true" and flow.details.get("app_instance_id"):
             # The same phone keeps its app instance, and so its original PIN.
             app = replace(app, app_instance_id=flow.details["app_instance_id"])
-        by_code = flow.challenge is not None and flow.challenge.method == CODE_METHOD
+        by_code = flow.challenge is not None and flow.challenge.method == Method.ACTIVATION_CODE
         answer = activation_code if by_code else response
         if answer is None:
             raise InvalidInput("invalid_request", "activation_code: required for an SMS recovery" if by_code

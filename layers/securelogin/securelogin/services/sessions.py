@@ -3,11 +3,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from securelogin.adapters.stores import SessionStore, UserStore
 from securelogin.clock import Clock
 from securelogin.crypto.codes import lookup_key, random_token
 from securelogin.domain.models import Device, DeviceStatus, Scope, Session, SlsMode
 from securelogin.policy import Policy
+from securelogin.ports import DeviceStore, SessionStore, UserStore
 
 
 @dataclass(frozen=True)
@@ -19,9 +19,11 @@ class GrantedSession:
 class SessionService:
     TOKEN_PREFIX = "sls_"  # noqa: S105 - a prefix, not a secret
 
-    def __init__(self, store: SessionStore, users: UserStore, clock: Clock, policy: Policy) -> None:
+    def __init__(self, store: SessionStore, users: UserStore, devices: DeviceStore, clock: Clock,
+                 policy: Policy) -> None:
         self._store = store
         self._users = users
+        self._devices = devices
         self._clock = clock
         self._policy = policy
 
@@ -55,7 +57,7 @@ class SessionService:
         (not lost, returned, revoked, removed, a cancelled share or an ended temporary
         period); a password-only trading session needs the user still opted out."""
         if session.device_id is not None:
-            device = self._users.get_device(session.username, session.device_id)
+            device = self._devices.get(session.username, session.device_id)
             return device is not None and device.status == DeviceStatus.ACTIVE and \
                 not (device.valid_until and now >= device.valid_until)
         if session.scope == Scope.TRADING:

@@ -6,13 +6,23 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from securelogin.adapters.shares import Share, ShareStore
-from securelogin.adapters.stores import Completing, StaleWrite, UserStore
 from securelogin.clock import Clock
 from securelogin.crypto.codes import lookup_key
-from securelogin.domain.models import Device, DeviceStatus, DeviceType, Identity, Purpose, User, most_secure
+from securelogin.domain.models import (
+    Device,
+    DeviceStatus,
+    DeviceType,
+    Identity,
+    Method,
+    Purpose,
+    Share,
+    ShareStatus,
+    User,
+    most_secure,
+)
 from securelogin.errors import Conflict, Gone, NotFound
 from securelogin.policy import Policy
+from securelogin.ports import Completing, DeviceStore, ShareStore, StaleWrite, UserStore
 from securelogin.services.audit import AuditTrail
 from securelogin.services.flows import FlowEngine
 from securelogin.services.notify import Notifier
@@ -42,12 +52,13 @@ def same_person(a: Identity, b: Identity) -> bool:
 
 
 class SharingService:
-    def __init__(self, passwords: PasswordGate, users: UserService, user_store: UserStore, store: ShareStore,
-                 flows: FlowEngine, audit: AuditTrail, notifier: Notifier, clock: Clock,
+    def __init__(self, passwords: PasswordGate, users: UserService, user_store: UserStore, devices: DeviceStore,
+                 store: ShareStore, flows: FlowEngine, audit: AuditTrail, notifier: Notifier, clock: Clock,
                  policy: Policy) -> None:
         self._passwords = passwords
         self._users = users
         self._user_store = user_store
+        self._devices = devices
         self._store = store
         self._flows = flows
         self._audit = audit
@@ -57,7 +68,7 @@ class SharingService:
 
     def start(self, requester: str, owner: str, owner_password: str) -> ShareStarted:
         now = self._clock.now()
-        checked = self._passwords.check(owner, owner_password, PURPOSE.value).user
+        checked = self._passwords.check(owner, owner_password, PURPOSE).user
         assert checked is not None
         owner = checked.username
         if owner == requester:
@@ -80,9 +91,10 @@ class SharingService:
             raise Conflict("less_secure_device", "Only the most secure device of the two usernames can be shared.")
 
         share_id, flow, issued = self._flows.start_challenged(PURPOSE, requester, self._policy.challenge_ttl, device,
-                                                              "challenge_response", details={"device_user": owner})
+                                                              Method.CHALLENGE_RESPONSE,
+                                                              details={"device_user": owner})
         share = Share(share_id=share_id, key=flow.key, requester=requester, owner=owner, device_id=device.device_id,
-                      status="challenged", same_entity=asking.user.entity_id == owning.user.entity_id,
+                      status=ShareStatus.CHALLENGED, same_entity=asking.user.entity_id == owning.user.entity_id,
                       created_at=now, expires_at=flow.expires_at)
         self._store.create(share)
         for who in (requester, owner):
@@ -94,29 +106,30 @@ class SharingService:
         """The requester's answer from the owner's device, counted like any other answer
         to that device (it is one device, whoever answers with it)."""
         share = self._share(share_id, requester)
-        if share.status != "challenged":
+        if share.status != ShareStatus.CHALLENGED:
             raise Gone("share_expired", "This share request has expired or was answered. Start again.")
         right = self._flows.answer(self._flows.open(PURPOSE, share_id, owner=requester), response)
         assert right.device is not None
         if share.same_entity:
-            return self._approve(share, "challenged", right.device, None, completing=self._flows.completing(right))
+            return self._approve(share, ShareStatus.CHALLENGED, right.device, None,
+                                 completing=self._flows.completing(right))
         try:
             self._store.await_compliance(share, self._flows.completing(right))
         except StaleWrite:
             raise Gone("share_expired", "This share request was already answered.") from None
         for who in (share.requester, share.owner):
             self._audit.record(who, "sharing.pending_compliance", share_id=share_id)
-        return replace(share, status="pending_compliance")
+        return replace(share, status=ShareStatus.PENDING_COMPLIANCE)
 
     def decide(self, share_id: str, approve: bool, reason: str, actor: str) -> Share:
         share = self._share(share_id, None)
-        if share.status != "pending_compliance":
+        if share.status != ShareStatus.PENDING_COMPLIANCE:
             raise Conflict("not_pending", "Only a share waiting for Compliance can be decided.")
         if approve:
-            device = self._user_store.get_device(share.owner, share.device_id)
+            device = self._devices.get(share.owner, share.device_id)
             if device is None or device.status != DeviceStatus.ACTIVE:
                 raise Conflict("device_not_active", "The owner's device is no longer active.")
-            return self._approve(share, "pending_compliance", device, reason, actor)
+            return self._approve(share, ShareStatus.PENDING_COMPLIANCE, device, reason, actor)
         try:
             self._store.reject(share, reason)
         except StaleWrite:
@@ -124,11 +137,11 @@ class SharingService:
         for who in (share.requester, share.owner):
             self._audit.record(who, "sharing.rejected", share_id=share_id, by=actor, reason=reason)
         self._tell_both(share, "the request to share a security device was rejected by Compliance.")
-        return replace(share, status="rejected", reason=reason)
+        return replace(share, status=ShareStatus.REJECTED, reason=reason)
 
     def cancel(self, requester: str, share_id: str) -> Share:
         share = self._share(share_id, requester)
-        if share.status not in ("challenged", "pending_compliance", "approved"):
+        if share.status not in (ShareStatus.CHALLENGED, ShareStatus.PENDING_COMPLIANCE, ShareStatus.APPROVED):
             raise Conflict("not_active", "This share has already ended.")
         try:
             self._store.cancel(share)
@@ -137,14 +150,14 @@ class SharingService:
         for who in (share.requester, share.owner):
             self._audit.record(who, "sharing.cancelled", share_id=share_id)
         self._tell_both(share, "the sharing of a security device between your usernames has ended.")
-        return replace(share, status="cancelled")
+        return replace(share, status=ShareStatus.CANCELLED)
 
     def pending(self) -> list[Share]:
         return self._store.pending()
 
     # ------------------------------------------------------------------ helpers
 
-    def _approve(self, share: Share, expected: str, device: Device, reason: str | None,
+    def _approve(self, share: Share, expected: ShareStatus, device: Device, reason: str | None,
                  actor: str | None = None, completing: Completing | None = None) -> Share:
         asking = self._user_store.partition(share.requester)
         own = [d for d in asking.devices
@@ -162,7 +175,7 @@ class SharingService:
                                by=actor or "same_entity")
         self._tell_both(share, f"{share.requester} may now log in with a security device of {share.owner}.",
                         known=asking.user)
-        return replace(share, status="approved", deactivated=[d.device_id for d in own], reason=reason)
+        return replace(share, status=ShareStatus.APPROVED, deactivated=[d.device_id for d in own], reason=reason)
 
     def _share(self, share_id: str, requester: str | None) -> Share:
         share = self._store.get(lookup_key(share_id))

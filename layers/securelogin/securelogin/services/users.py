@@ -4,14 +4,13 @@ import json
 import secrets
 from dataclasses import asdict, dataclass
 
-from securelogin.adapters.keys import SecretBox
-from securelogin.adapters.stores import AlreadyExists, UserStore, together
 from securelogin.clock import Clock
 from securelogin.crypto.passwords import hash_password
 from securelogin.domain.models import Device, DeviceStatus, DeviceType, IdDocument, Identity, User
 from securelogin.domain.phones import mask
 from securelogin.domain.usernames import normalise_username
 from securelogin.errors import Conflict, NotFound
+from securelogin.ports import AlreadyExists, SecretBox, UserStore, together
 from securelogin.services.audit import AuditTrail
 
 

@@ -6,9 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from securelogin.adapters.flows import Reservation
-from securelogin.adapters.ledger import LedgerStore
-from securelogin.adapters.stores import Completing, StaleWrite, UserStore, together
 from securelogin.clock import Clock
 from securelogin.domain.limits import (
     Availability,
@@ -18,10 +15,11 @@ from securelogin.domain.limits import (
     most_generous,
     room_today,
 )
-from securelogin.domain.models import Device, Flow, FlowStatus, Purpose, User
+from securelogin.domain.models import Device, Flow, FlowStatus, Method, Purpose, User
 from securelogin.errors import Forbidden, NotFound, Unavailable
 from securelogin.observability import Metric, count
 from securelogin.policy import Policy
+from securelogin.ports import Completing, LedgerStore, Reservation, StaleWrite, UserStore, together
 from securelogin.services.audit import AuditTrail
 from securelogin.services.flows import ChallengeIssued, FlowEngine
 
@@ -68,7 +66,7 @@ class WithdrawalService:
         self._audit.record(username, "withdrawal.requested", amount_usd=amount)
         return WithdrawalStarted(withdrawal_id, eligible, flow.expires_at)
 
-    def challenge(self, username: str, withdrawal_id: str, device_id: str, method: str | None) -> ChallengeIssued:
+    def challenge(self, username: str, withdrawal_id: str, device_id: str, method: Method | None) -> ChallengeIssued:
         flow = self._flows.open(PURPOSE, withdrawal_id, owner=username)
         user = self._users.get_user(username)
         assert user is not None and flow.amount_usd is not None

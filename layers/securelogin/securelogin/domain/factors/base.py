@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from securelogin.domain.models import Challenge, Device, DeviceType, OutgoingMessage
+from securelogin.domain.models import Challenge, Device, DeviceType, Method, OutgoingMessage
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,8 @@ class UnsupportedMethod(ValueError):
 class Factor(Protocol):
     device_type: DeviceType
     # The ways this factor can be challenged; the first is the default.
-    methods: tuple[str, ...]
+    methods: tuple[Method, ...]
 
-    def issue(self, device: Device, method: str, context: ChallengeContext) -> IssuedChallenge: ...
+    def issue(self, device: Device, method: Method, context: ChallengeContext) -> IssuedChallenge: ...
 
     def check(self, device: Device, challenge: Challenge, response: str, context: ChallengeContext) -> bool: ...

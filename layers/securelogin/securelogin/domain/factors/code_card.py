@@ -7,7 +7,7 @@ import secrets
 
 from securelogin.domain.factors.base import ChallengeContext, IssuedChallenge, UnsupportedMethod
 from securelogin.domain.factors.secrets import SecretOpener
-from securelogin.domain.models import Challenge, Device, DeviceType
+from securelogin.domain.models import Challenge, Device, DeviceType, Method
 from securelogin.policy import Policy
 
 # No 0/O, 1/I/L: values are read off paper and typed.
@@ -28,14 +28,14 @@ def normalise(text: str) -> str:
 
 
 class CodeCardFactor:
-    methods = ("challenge_response",)
+    methods = (Method.CHALLENGE_RESPONSE,)
 
     def __init__(self, device_type: DeviceType, policy: Policy, secrets_of: SecretOpener) -> None:
         self.device_type = device_type
         self._policy = policy
         self._secrets = secrets_of
 
-    def issue(self, device: Device, method: str, context: ChallengeContext) -> IssuedChallenge:
+    def issue(self, device: Device, method: Method, context: ChallengeContext) -> IssuedChallenge:
         if method not in self.methods:
             raise UnsupportedMethod(method)
         indices = sorted(self._secrets(device)["card"])

@@ -8,7 +8,7 @@ import secrets
 from securelogin.domain.factors.base import ChallengeContext, IssuedChallenge, UnsupportedMethod
 from securelogin.domain.factors.ocra_card import OcraFactor
 from securelogin.domain.factors.secrets import SecretOpener
-from securelogin.domain.models import Challenge, Device, DeviceType, OutgoingMessage
+from securelogin.domain.models import Challenge, Channel, Device, DeviceType, Method, OutgoingMessage
 from securelogin.policy import Policy
 
 IB_KEY_SUITE = "OCRA-1:HOTP-SHA256-8:QN06"
@@ -17,16 +17,16 @@ PUSH_TEXT = {"login": "Log in to IBKR as {username}?", "withdrawal": "Approve a 
 
 class IbKeyFactor:
     device_type = DeviceType.IB_KEY
-    methods = ("push", "challenge_response")
+    methods = (Method.PUSH, Method.CHALLENGE_RESPONSE)
 
     def __init__(self, policy: Policy, secrets_of: SecretOpener) -> None:
         self._policy = policy
         self._offline = OcraFactor(DeviceType.IB_KEY, policy, secrets_of)
 
-    def issue(self, device: Device, method: str, context: ChallengeContext) -> IssuedChallenge:
-        if method == "challenge_response":
+    def issue(self, device: Device, method: Method, context: ChallengeContext) -> IssuedChallenge:
+        if method == Method.CHALLENGE_RESPONSE:
             return self._offline.issue(device, method, context)
-        if method != "push" or not device.push_endpoint:
+        if method != Method.PUSH or not device.push_endpoint:
             raise UnsupportedMethod(method)
         nonce = secrets.token_urlsafe(16)
         expires_at = context.now + self._policy.challenge_ttl
@@ -36,11 +36,11 @@ class IbKeyFactor:
         return IssuedChallenge(
             public={"push_sent": True, "expires_at": expires_at}, check_data={"nonce": nonce},
             expires_at=expires_at,
-            message=OutgoingMessage(channel="push", to=device.push_endpoint,
+            message=OutgoingMessage(channel=Channel.PUSH, to=device.push_endpoint,
                                     body=text.format(username=device.username), data=data),
         )
 
     def check(self, device: Device, challenge: Challenge, response: str, context: ChallengeContext) -> bool:
-        if challenge.method == "challenge_response":
+        if challenge.method == Method.CHALLENGE_RESPONSE:
             return self._offline.check(device, challenge, response, context)
         return False  # a push is answered on the phone, with a signature, never by typing

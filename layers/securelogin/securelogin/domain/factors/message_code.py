@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from securelogin.crypto.codes import code_digest, digests_match, numeric_code
 from securelogin.domain.factors.base import ChallengeContext, IssuedChallenge, UnsupportedMethod
-from securelogin.domain.models import Challenge, Device, DeviceType, OutgoingMessage
+from securelogin.domain.models import Challenge, Channel, Device, DeviceType, Method, OutgoingMessage
 from securelogin.domain.phones import mask
 from securelogin.policy import Policy
 
@@ -18,9 +18,9 @@ class MessageCodeFactor:
         self._code_key = code_key
         # A deployment with no number to call from offers no voice call (400 unsupported_method),
         # rather than failing each one as a 503 that anyone could repeat to page the operators.
-        self.methods: tuple[str, ...] = ("sms", "voice") if voice else ("sms",)
+        self.methods: tuple[Method, ...] = (Method.SMS, Method.VOICE) if voice else (Method.SMS,)
 
-    def issue(self, device: Device, method: str, context: ChallengeContext) -> IssuedChallenge:
+    def issue(self, device: Device, method: Method, context: ChallengeContext) -> IssuedChallenge:
         if method not in self.methods:
             raise UnsupportedMethod(method)
         if not device.phone:
@@ -28,7 +28,7 @@ class MessageCodeFactor:
         code = numeric_code(self._policy.message_code_digits)
         expires_at = context.now + self._policy.message_code_ttl
         minutes = int(self._policy.message_code_ttl.total_seconds() // 60)
-        if method == "sms":
+        if method == Method.SMS:
             body = f"Your IBKR Secure Login code is {code}. It expires in {minutes} minutes. Never share it."
         else:
             # Speech markup so the code is read digit by digit.
@@ -42,7 +42,7 @@ class MessageCodeFactor:
             },
             check_data={"digest": code_digest(self._code_key(), context.binding, code)},
             expires_at=expires_at,
-            message=OutgoingMessage(channel=method, to=device.phone, body=body),
+            message=OutgoingMessage(channel=Channel(method), to=device.phone, body=body),
         )
 
     def check(self, device: Device, challenge: Challenge, response: str, context: ChallengeContext) -> bool:

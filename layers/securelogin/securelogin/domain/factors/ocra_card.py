@@ -7,21 +7,21 @@ from securelogin.crypto.codes import numeric_code
 from securelogin.crypto.ocra import OcraError, OcraSuite, ocra, responses_match
 from securelogin.domain.factors.base import ChallengeContext, IssuedChallenge, UnsupportedMethod
 from securelogin.domain.factors.secrets import SecretOpener
-from securelogin.domain.models import Challenge, Device, DeviceType
+from securelogin.domain.models import Challenge, Device, DeviceType, Method
 from securelogin.policy import Policy
 
 CARD_SUITE = "OCRA-1:HOTP-SHA256-8:QN06-PSHA1"
 
 
 class OcraFactor:
-    methods = ("challenge_response",)
+    methods = (Method.CHALLENGE_RESPONSE,)
 
     def __init__(self, device_type: DeviceType, policy: Policy, secrets: SecretOpener) -> None:
         self.device_type = device_type
         self._policy = policy
         self._secrets = secrets
 
-    def issue(self, device: Device, method: str, context: ChallengeContext) -> IssuedChallenge:
+    def issue(self, device: Device, method: Method, context: ChallengeContext) -> IssuedChallenge:
         if method not in self.methods:
             raise UnsupportedMethod(method)
         suite = OcraSuite.parse(device.ocra_suite or CARD_SUITE)

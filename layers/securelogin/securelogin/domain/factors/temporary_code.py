@@ -7,7 +7,7 @@ from collections.abc import Callable
 from securelogin.crypto.codes import code_digest, digests_match
 from securelogin.domain.factors.base import ChallengeContext, IssuedChallenge, UnsupportedMethod
 from securelogin.domain.factors.secrets import SecretOpener
-from securelogin.domain.models import Challenge, Device, DeviceType
+from securelogin.domain.models import Challenge, Device, DeviceType, Method
 from securelogin.policy import Policy
 
 
@@ -21,14 +21,14 @@ def temporary_code_digest(key: bytes, device_id: str, code: str) -> str:
 
 class TemporaryCodeFactor:
     device_type = DeviceType.TEMPORARY_CODE
-    methods = ("code",)
+    methods = (Method.CODE,)
 
     def __init__(self, policy: Policy, code_key: Callable[[], bytes], secrets_of: SecretOpener) -> None:
         self._policy = policy
         self._code_key = code_key
         self._secrets = secrets_of
 
-    def issue(self, device: Device, method: str, context: ChallengeContext) -> IssuedChallenge:
+    def issue(self, device: Device, method: Method, context: ChallengeContext) -> IssuedChallenge:
         if method not in self.methods:
             raise UnsupportedMethod(method)
         return IssuedChallenge(public={}, check_data={}, expires_at=context.now + self._policy.challenge_ttl)

@@ -13,8 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from pynamodb.exceptions import PutError
-
+from securelogin.adapters.dynamo import save_if
 from securelogin.adapters.table import ConfigItem
 from securelogin.crypto import envelope
 
@@ -68,7 +67,7 @@ class KmsKeyring:
             self._opened.popitem(last=False)
 
 
-class SecretBox:
+class KmsSecretBox:
     """Seals values for storage; ``context`` names where a value lives (e.g. the item key)."""
 
     def __init__(self, keyring: KmsKeyring) -> None:
@@ -103,16 +102,13 @@ class CodeDigestKey:
             return self._key
 
     def _load_or_create(self) -> bytes:
-        try:
-            stored = ConfigItem.get("CONFIG", self.NAME)
-        except ConfigItem.DoesNotExist:
+        stored = ConfigItem.find(self.NAME, consistent_read=False)
+        if stored is None:
             answer = self._kms().generate_data_key(KeyId=self._key_id, KeySpec="AES_256",
                                                    EncryptionContext={**ENCRYPTION_CONTEXT, "use": self.NAME})
-            item = ConfigItem(pk="CONFIG", sk=self.NAME, value=envelope.b64(answer["CiphertextBlob"]))
-            try:
-                item.save(condition=ConfigItem.pk.does_not_exist())
+            if save_if(ConfigItem.keyed(self.NAME, value=envelope.b64(answer["CiphertextBlob"])),
+                       ConfigItem.pk.does_not_exist()):
                 return answer["Plaintext"]
-            except PutError:
-                stored = ConfigItem.get("CONFIG", self.NAME)
+            stored = ConfigItem.get(*ConfigItem.key(self.NAME))
         return self._kms().decrypt(CiphertextBlob=envelope.unb64(stored.value), KeyId=self._key_id,
                                    EncryptionContext={**ENCRYPTION_CONTEXT, "use": self.NAME})["Plaintext"]

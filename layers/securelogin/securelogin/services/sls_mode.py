@@ -1,11 +1,11 @@
-"""The Secure Login System setting: always use a device, or opt out (rules.md)."""
+"""The Secure Login System setting of a user: always use a device, or opt out (rules.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from securelogin.adapters.stores import UserStore
 from securelogin.domain.models import SlsMode, User
 from securelogin.errors import Forbidden, InvalidInput, NotFound
+from securelogin.ports import UserStore
 from securelogin.services.audit import AuditTrail
 from securelogin.services.notify import Notifier
 
@@ -21,7 +21,7 @@ class SecureLoginSetting:
     restrictions: list[str]
 
 
-class SettingsService:
+class SlsModeService:
     def __init__(self, users: UserStore, audit: AuditTrail, notifier: Notifier) -> None:
         self._users = users
         self._audit = audit
@@ -43,7 +43,7 @@ class SettingsService:
             if not accept_risk:
                 raise InvalidInput("accept_risk_required", "accept_risk: opting out needs your acceptance of the risk.")
             restrictions.append(OPT_OUT_RESTRICTION)
-        self._users.set_mode(username, mode.value, restrictions,
+        self._users.set_mode(username, mode, restrictions,
                              self._audit.recording(username, "settings.mode_changed", mode=mode.value))
         self._notifier.tell(user, "your Secure Login setting changed: "
                             + ("you opted out." if mode == SlsMode.OPTED_OUT else "a device is always used."))

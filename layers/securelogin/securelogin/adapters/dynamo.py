@@ -1,0 +1,81 @@
+"""The DynamoDB toolkit every store writes with: conditional writes, alone or in one
+transaction, and what a failed condition means.
+
+A condition that fails is an answer, not a fault: the item changed since it was read, or
+was never in the state the write needs. ``update_if`` and ``conditional_transaction`` turn
+that answer into a value (False) or ``StaleWrite``; every other error goes on up.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from pynamodb.attributes import Attribute
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from securelogin.adapters.table import connection
+from securelogin.ports import StaleWrite
+
+
+def failed_on_condition(error: Exception) -> bool:
+    return getattr(error, "cause_response_code", None) in ("ConditionalCheckFailedException",
+                                                           "TransactionCanceledException")
+
+
+# Cancellation reasons that mean "the items changed": anything else (a validation error) is a fault.
+STALE_REASONS = {"None", "ConditionalCheckFailed", "TransactionConflict"}
+
+
+@contextmanager
+def conditional_transaction(key: str) -> Iterator[TransactWrite]:
+    """A write transaction whose conditions guard it: if one fails, the items changed
+    since they were read, and StaleWrite(key) says so."""
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            yield tx
+    except TransactWriteError as exc:
+        codes = [r.code if r is not None else "None" for r in (exc.cancellation_reasons or [])]
+        if failed_on_condition(exc) and set(codes) <= STALE_REASONS:
+            raise StaleWrite(key, tuple(i for i, code in enumerate(codes) if code == "ConditionalCheckFailed")) \
+                from exc
+        raise
+
+
+def _made(write: Callable[[], object]) -> bool:
+    try:
+        write()
+    except (UpdateError, PutError, DeleteError) as exc:
+        if failed_on_condition(exc):
+            return False
+        raise
+    return True
+
+
+def update_if(item: Model, actions: list[Action], condition: Condition | None) -> bool:
+    """One conditional update: True when made (``item`` then holds the new values), False
+    when the condition did not hold."""
+    return _made(lambda: item.update(actions=actions, condition=condition))
+
+
+def save_if(item: Model, condition: Condition) -> bool:
+    """One conditional put: True when made, False when the condition did not hold."""
+    return _made(lambda: item.save(condition=condition))
+
+
+def delete_if(item: Model, condition: Condition) -> bool:
+    """One conditional delete: True when made, False when the condition did not hold."""
+    return _made(lambda: item.delete(condition=condition))
+
+
+def lock_when_due(item: Model, failures: Attribute, locked_until: Attribute, lock_count: Attribute,
+                  until: datetime, lock_after: int) -> bool:
+    """The lock of a guarded secret (a device's answers, an app's PIN): once ``failures``
+    reached ``lock_after``, lock until ``until`` and start a new count; of parallel
+    failures, exactly one sets the lock. True for that one."""
+    return update_if(item, [failures.set(0), locked_until.set(until), lock_count.add(1)],
+                     failures >= lock_after)

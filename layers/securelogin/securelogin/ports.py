@@ -1,0 +1,233 @@
+"""What the services need from the world outside them, as Protocols: the stores, the
+message sender, the secret box. ``adapters/`` holds the AWS implementations; tests may
+hold others. Services import these, never an adapter.
+
+A store's conditional write that loses raises ``StaleWrite``; a flow's guards raise
+``FlowClosed``, ``AttemptsUsed`` or ``CapReached``. Writes that must happen in another
+store's transaction travel as ``Completing``: opaque to the services, applied by the
+store that runs the transaction.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+from securelogin.domain.models import (
+    AppInstance,
+    AuditEvent,
+    Challenge,
+    Device,
+    DeviceRequest,
+    DeviceStatus,
+    Flow,
+    OutgoingMessage,
+    PasswordLockout,
+    Purpose,
+    PushDecision,
+    Session,
+    Share,
+    ShareStatus,
+    SlsMode,
+    User,
+)
+
+# Writes added to a transaction that another store runs (a flow completing with it, the
+# audit event of what the transaction does). Called with that transaction.
+Completing = Callable[[Any], None]
+
+
+def together(*writes: Completing | None) -> Completing:
+    """Several sets of extra writes as one."""
+    def add(transaction: Any) -> None:
+        for write in writes:
+            if write is not None:
+                write(transaction)
+    return add
+
+
+class StaleWrite(Exception):
+    """A conditional write lost: the item changed since it was read. ``failed_items``
+    are the positions, in a transaction, of the writes whose condition failed."""
+
+    def __init__(self, key: str, failed_items: tuple[int, ...] = ()) -> None:
+        super().__init__(key)
+        self.failed_items = failed_items
+
+
+class AlreadyExists(Exception):
+    pass
+
+
+class NoSuchUser(Exception):
+    pass
+
+
+class FlowClosed(Exception):
+    """The flow is no longer pending, or its challenge changed since it was read."""
+
+
+class AttemptsUsed(Exception):
+    """The flow has no attempts left."""
+
+
+class CapReached(Exception):
+    """Every slot of the user's cap holds an answer from inside the window."""
+
+    def __init__(self, free_at: datetime) -> None:
+        super().__init__(free_at)
+        self.free_at = free_at
+
+
+class PinLocked(Exception):
+    def __init__(self, until: datetime) -> None:
+        super().__init__(until)
+        self.until = until
+
+
+class DeliveryFailed(Exception):
+    """A message was not taken for delivery."""
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What an answer took before it was checked: a slot of the user's cap and one of
+    the flow's attempts."""
+    slot_user: str
+    slot: str
+    stamp: int  # epoch milliseconds
+    attempts: int  # the flow's attempts, this one included
+
+
+@dataclass
+class UserPartition:
+    """Everything a login needs about one username, read at once."""
+    user: User | None
+    sealed_identity: str | None
+    lockout: PasswordLockout
+    devices: list[Device] = field(default_factory=list)
+
+
+class UserStore(Protocol):
+    def create(self, user: User, sealed_identity: str, devices: list[Device], also: Completing) -> None: ...
+    def partition(self, username: str, resolve_links: bool = True) -> UserPartition: ...
+    def with_links_resolved(self, found: UserPartition) -> UserPartition: ...
+    def get_user(self, username: str) -> User | None: ...
+    def account_users(self, account_id: str) -> list[User]: ...
+    def set_mode(self, username: str, mode: SlsMode, restrictions: list[str], also: Completing) -> None: ...
+    def release_reserve(self, username: str, device_id: str) -> None: ...
+
+
+class DeviceStore(Protocol):
+    def add(self, device: Device, temporary: list[Device] | None = None, revoke: tuple[Device, ...] = (),
+            devices_version: int | None = None, also: Completing | None = None) -> None: ...
+    def remove(self, device: Device, status: DeviceStatus, devices_version: int) -> None: ...
+    def set_status(self, device: Device, status: DeviceStatus, expected: tuple[DeviceStatus, ...]) -> None: ...
+    def begin_temporary_access(self, device: Device) -> None: ...
+    def make_permanent_active(self, device: Device, expected: tuple[DeviceStatus, ...], temporary: list[Device],
+                              completing: Completing | None = None) -> None: ...
+    def replace_secret(self, device: Device, sealed_secret: str, now: datetime, completing: Completing) -> None: ...
+    def remember_challenge(self, device: Device, value: str) -> None: ...
+    def by_id(self, device_id: str) -> Device | None: ...
+    def get(self, username: str, device_id: str) -> Device | None: ...
+
+
+class LockoutStore(Protocol):
+    def take_attempt(self, username: str, now: datetime, lock_after: int) -> PasswordLockout: ...
+    def lock(self, username: str, now: datetime, lock_after: int, lock_for: timedelta) -> datetime: ...
+    def clear(self, username: str) -> None: ...
+
+
+class ThrottleStore(Protocol):
+    def reserve(self, username: str, purpose: Purpose, now: datetime, interval: timedelta) -> timedelta | None: ...
+    def release(self, username: str, purpose: Purpose, reserved_at: datetime) -> None: ...
+    def count_push(self, username: str, now: datetime, window: timedelta, limit: int) -> timedelta | None: ...
+    def push_answered(self, username: str) -> None: ...
+
+
+class SessionStore(Protocol):
+    def put(self, session: Session) -> None: ...
+    def get(self, key: str) -> Session | None: ...
+    def delete(self, key: str) -> None: ...
+
+
+class AuditStore(Protocol):
+    def append(self, username: str, event: AuditEvent, keep_for: timedelta) -> None: ...
+    def writes(self, username: str, event: AuditEvent, keep_for: timedelta) -> Completing: ...
+    def newest_first(self, username: str, limit: int) -> list[AuditEvent]: ...
+
+
+class FlowStore(Protocol):
+    def create(self, flow: Flow) -> Flow: ...
+    def restart(self, flow: Flow) -> Flow: ...
+    def get(self, purpose: Purpose, key: str) -> Flow | None: ...
+    def first_of(self, purposes: tuple[Purpose, ...], key: str) -> Flow | None: ...
+    def set_challenge(self, flow: Flow, challenge: Challenge) -> int: ...
+    def device_for_answer(self, username: str, device_id: str) -> tuple[Device | None, dict[str, int]]: ...
+    def slots(self, username: str) -> dict[str, int]: ...
+    def reserve_answer(self, flow: Flow, device: Device | None, slot_user: str, slots: dict[str, int] | None,
+                       now: datetime, max_attempts: int, cap: int, window: timedelta) -> Reservation: ...
+    def count_failure(self, device: Device, now: datetime, lock_after: int,
+                      lock_for: timedelta) -> datetime | None: ...
+    def decide_push(self, flow: Flow, decision: PushDecision, device: Device, now: datetime,
+                    also: Completing) -> None: ...
+    def forgive(self, device: Device | None, reservation: Reservation, now: datetime) -> None: ...
+    def completing(self, flow: Flow, reservation: Reservation | None, now: datetime,
+                   confirmed_by: Device | None = None) -> Completing: ...
+
+
+class SessionGrants(Protocol):
+    def approve(self, flow: Flow, reservation: Reservation, device: Device, session: Session, now: datetime,
+                also: Completing) -> None: ...
+    def hand_out(self, flow: Flow, session: Session, also: Completing) -> None: ...
+
+
+class EnrolmentStore(Protocol):
+    def app_instance(self, app_instance_id: str) -> AppInstance | None: ...
+    def take_pin_attempt(self, instance: AppInstance, now: datetime, max_failures: int) -> None: ...
+    def pin_was_right(self, instance: AppInstance) -> None: ...
+    def lock_pin_if_due(self, instance: AppInstance, now: datetime, max_failures: int,
+                        lock_for: timedelta) -> datetime | None: ...
+    def enrol(self, flow: Flow, reservation: Reservation | None, now: datetime, device: Device,
+              instance: AppInstance, new_instance: bool, revoke: list[Device], temporary: list[Device],
+              devices_version: int, also: Completing) -> None: ...
+
+
+class ShareStore(Protocol):
+    def create(self, share: Share) -> None: ...
+    def get(self, key: str) -> Share | None: ...
+    def pending(self, limit: int = 100) -> list[Share]: ...
+    def await_compliance(self, share: Share, completing: Completing) -> None: ...
+    def approve(self, share: Share, expected_status: ShareStatus, link: Device, deactivate: list[Device],
+                reason: str | None, completing: Completing | None = None) -> None: ...
+    def reject(self, share: Share, reason: str) -> None: ...
+    def cancel(self, share: Share) -> None: ...
+
+
+class DeviceRequestStore(Protocol):
+    def create(self, request: DeviceRequest) -> None: ...
+    def get(self, request_id: str) -> DeviceRequest | None: ...
+    def fulfil(self, request: DeviceRequest, device: Device) -> None: ...
+
+
+class LedgerStore(Protocol):
+    def totals(self, username: str, since: date, until: date) -> dict[date, float]: ...
+    def authorize(self, flow: Flow, amount: float, room_today: float | None, device: Device,
+                  reservation: Reservation | None, now: datetime, also: Completing) -> None: ...
+
+
+class MessageSender(Protocol):
+    def send(self, message: OutgoingMessage) -> None: ...
+
+
+class PushEndpoints(Protocol):
+    def register(self, platform: str, push_token: str, app_instance_id: str) -> str | None: ...
+
+
+class SecretBox(Protocol):
+    """Seals values for storage; ``context`` names where a value lives, and opening under
+    another context fails."""
+
+    def seal(self, plaintext: bytes, context: str) -> str: ...
+    def open(self, sealed: str, context: str) -> bytes: ...
