@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import segno
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
@@ -18,13 +17,11 @@ from securelogin.api.schemas import (
     FlowId,
     SmsActivationBody,
 )
-from securelogin.clock import iso
 from securelogin.domain.models import Scope
 from securelogin.runtime import services
-from securelogin.services.activation import AppEnrolment
+from securelogin.services.enrolment import AppEnrolment
 
 activation = Router()
-QR_URI = "ibkr-ibkey://activate?session_id={session_id}"
 
 
 def enrolment(body: EnrolBody) -> AppEnrolment:
@@ -43,8 +40,7 @@ def start_by_sms(body: SmsActivationBody) -> ActivationSent:
     session = bearer_session(activation)
     full_user = session.username if session is not None and session.scope == Scope.FULL else None
     started = services().activation.start_by_sms(body.username, body.password, body.phone, full_user)
-    return ActivationSent(activation_id=started.activation_id, sent_to=started.sent_to,
-                          expires_at=iso(started.expires_at))
+    return views.activation_sent(started)
 
 
 @activation.post("/v1/activation/<activation_id>/complete", **operation(
@@ -60,10 +56,7 @@ def complete_by_sms(activation_id: Annotated[FlowId, Path()], body: CompleteSmsA
     "startActivationByQr", "A QR code and session ID for the app to scan", area=Area.ACTIVATION,
     auth=Auth.FULL_SESSION, status=201))
 def start_by_qr() -> QrSession:
-    session = services().activation.start_by_qr(full_caller(activation).username)
-    payload = QR_URI.format(session_id=session.session_id)
-    return QrSession(session_id=session.session_id, qr_payload=payload,
-                     qr_svg=segno.make(payload, error="m").svg_inline(scale=4), expires_at=iso(session.expires_at))
+    return views.qr_session(services().activation.start_by_qr(full_caller(activation).username))
 
 
 @activation.post("/v1/activation/qr/complete", **operation(

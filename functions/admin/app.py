@@ -22,10 +22,10 @@ from securelogin.api.schemas import (
     ShareDecisionBody,
     Username,
 )
-from securelogin.clock import iso, system_clock
+from securelogin.clock import system_clock
 from securelogin.domain.models import DeviceType, IdDocument, Identity
 from securelogin.runtime import services
-from securelogin.services.devices import DeviceOrder
+from securelogin.services.backoffice_devices import DeviceOrder
 from securelogin.services.users import NewUser
 
 users = Router()
@@ -55,10 +55,7 @@ def create_user(body: CreateUserBody) -> UserCreated:
 @users.get("/v1/admin/users/<username>", **back_office("getUser", "A user, their identity and devices",
                                                       errors=NO_USER))
 def get_user(username: Annotated[Username, Path()]) -> UserRecord:
-    seen = services().users.view(username)
-    now = system_clock.now()
-    return UserRecord(**views.user_fields(seen.user), identity=views.identity(seen.identity),
-                      devices=[views.device(d, now) for d in seen.devices])
+    return views.user_record(services().users.view(username), system_clock.now())
 
 
 @users.post("/v1/admin/users/<username>/devices", **back_office(
@@ -69,16 +66,14 @@ def get_user(username: Annotated[Username, Path()]) -> UserRecord:
 def issue_device(username: Annotated[Username, Path()], body: IssueDeviceBody) -> IssuedDevice:
     order = DeviceOrder(type=DeviceType(body.type), serial=body.serial, seed_hex=body.seed_hex, pin=body.pin,
                         legacy_import=body.legacy_import)
-    issued = services().devices.issue(username, order, actor=admin_actor(users))
-    shown_once = {"seed_hex": issued.generated_seed_hex, "card": issued.card}
-    return IssuedDevice(**views.device_fields(issued.device, system_clock.now()),
-                        **{name: value for name, value in shown_once.items() if value})
+    issued = services().backoffice_devices.issue(username, order, actor=admin_actor(users))
+    return views.issued_device(issued, system_clock.now())
 
 
 @users.post("/v1/admin/users/<username>/devices/<device_id>/lost", **back_office(
     "markDeviceLost", "Mark a user's device lost", errors=codes(NO_USER, {404: "device_not_found"})))
 def mark_lost(username: Annotated[Username, Path()], device_id: Annotated[DeviceId, Path()]) -> DeviceShown:
-    device = services().lifecycle.mark_lost(username, device_id, actor=admin_actor(users))
+    device = services().backoffice_devices.mark_lost(username, device_id, actor=admin_actor(users))
     return views.device(device, system_clock.now())
 
 
@@ -86,23 +81,20 @@ def mark_lost(username: Annotated[Username, Path()], device_id: Annotated[Device
     "issueTemporaryCode", "Issue a temporary code for a user who lost their device", status=201,
     errors=codes(NO_USER, {409: "consecutive_temporary_code"})))
 def temporary_code(username: Annotated[Username, Path()]) -> TemporaryCode:
-    issued = services().lifecycle.issue_temporary_code(username, actor=admin_actor(users))
-    return TemporaryCode(device_id=issued.device.device_id, code=issued.code,
-                         full_access_until=iso(issued.device.full_access_until),
-                         portal_access_until=iso(issued.device.valid_until))
+    return views.temporary_code(services().backoffice_devices.issue_temporary_code(username, actor=admin_actor(users)))
 
 
 @users.post("/v1/admin/device-requests/<request_id>/fulfil", **back_office(
     "fulfilDeviceRequest", "Ship the DSC+ a user requested", errors={404: "request_not_found",
                                                                      409: "request_fulfilled"}))
 def fulfil(request_id: Annotated[RequestId, Path()], body: FulfilBody) -> DeviceShown:
-    device = services().lifecycle.fulfil(request_id, body.serial, body.seed_hex, actor=admin_actor(users))
+    device = services().backoffice_devices.fulfil(request_id, body.serial, body.seed_hex, actor=admin_actor(users))
     return views.device(device, system_clock.now())
 
 
 @users.get("/v1/admin/sharing", **back_office("listShares", "Shares waiting for Compliance"))
 def pending_shares(status: Annotated[Literal["pending"], Query()] = "pending") -> Shares:
-    return Shares(shares=[views.share(s) for s in services().sharing.pending()])
+    return views.shares(services().sharing.pending())
 
 
 @users.post("/v1/admin/sharing/<share_id>/decision", **back_office(
@@ -116,8 +108,7 @@ def decide_share(share_id: Annotated[FlowId, Path()], body: ShareDecisionBody) -
 @users.get("/v1/admin/users/<username>/audit", **back_office("getAuditTrail", "A user's audit trail, newest first"))
 def get_audit(username: Annotated[Username, Path()],
               limit: Annotated[int, Query(ge=1, le=500)] = 100) -> AuditTrail:
-    events = services().audit.newest_first(username, limit)
-    return AuditTrail(events=[views.audit_event(e) for e in events])
+    return views.audit_trail(services().audit.newest_first(username, limit))
 
 
 app = make_resolver(users)

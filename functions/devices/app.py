@@ -14,7 +14,7 @@ from securelogin.api.http import caller, full_caller, lambda_entry, make_resolve
 from securelogin.api.openapi import ANSWER_ERRORS, Area, Auth, codes, operation
 from securelogin.api.responses import Device, DeviceChallenge, DscPlusRequested, OnlineCard
 from securelogin.api.schemas import DeviceId, DscPlusRequestBody, PinChangeBody, ResponseBody
-from securelogin.clock import iso, system_clock
+from securelogin.clock import system_clock
 from securelogin.domain.models import Scope
 from securelogin.runtime import services
 
@@ -33,7 +33,7 @@ def own_device(operation_id: str, summary: str, **more):
     "removeDevice", "Remove one of your devices", status=204,
     errors=codes(NOT_YOURS, {409: "last_device, shared_device, device_changed"})))
 def remove(device_id: Annotated[DeviceId, Path()]) -> None:
-    services().lifecycle.deactivate(full_caller(devices).username, device_id)
+    services().user_devices.deactivate(full_caller(devices).username, device_id)
     return Response(status_code=204)
 
 
@@ -41,24 +41,23 @@ def remove(device_id: Annotated[DeviceId, Path()]) -> None:
     "requestDscPlus", "Request a Digital Security Card+ by post", status=201,
     errors={400: "weak_pin", 403: "not_eligible", 409: "request_pending"}))
 def request_dsc_plus(body: DscPlusRequestBody) -> DscPlusRequested:
-    requested = services().lifecycle.request_dsc_plus(full_caller(devices).username, body.pin, body.reason)
-    return DscPlusRequested(request_id=requested.request_id, status="requested", fee_usd=requested.fee_usd,
-                            reserve_usd=requested.reserve_usd)
+    requested = services().user_devices.request_dsc_plus(full_caller(devices).username, body.pin, body.reason)
+    return views.dsc_plus_requested(requested)
 
 
 @devices.post("/v1/devices/<device_id>/activation-challenge", **own_device(
     "requestActivationChallenge", "A challenge to activate a card that arrived",
     errors=codes(NOT_YOURS, {409: "not_pending"})))
 def activation_challenge(device_id: Annotated[DeviceId, Path()]) -> DeviceChallenge:
-    question, expires_at = services().lifecycle.activation_challenge(full_caller(devices).username, device_id)
-    return DeviceChallenge(challenge_code=question, expires_at=iso(expires_at))
+    code, expires_at = services().user_devices.activation_challenge(full_caller(devices).username, device_id)
+    return views.device_challenge(code, expires_at)
 
 
 @devices.post("/v1/devices/<device_id>/activate", **own_device(
     "activateDevice", "Activate a card with its response to the activation challenge",
     errors=codes(NOT_YOURS, ANSWER_ERRORS, DEVICE_CHALLENGE_GONE, {409: "not_pending, device_changed"})))
 def activate(device_id: Annotated[DeviceId, Path()], body: ResponseBody) -> Device:
-    device = services().lifecycle.activate(full_caller(devices).username, device_id, body.response)
+    device = services().user_devices.activate(full_caller(devices).username, device_id, body.response)
     return views.device(device, system_clock.now())
 
 
@@ -66,15 +65,15 @@ def activate(device_id: Annotated[DeviceId, Path()], body: ResponseBody) -> Devi
     "requestPinChallenge", "A challenge to answer with a DSC+'s current PIN before changing it",
     errors=codes(NOT_YOURS, {409: "not_a_dsc_plus"})))
 def pin_challenge(device_id: Annotated[DeviceId, Path()]) -> DeviceChallenge:
-    question, expires_at = services().lifecycle.pin_challenge(full_caller(devices).username, device_id)
-    return DeviceChallenge(challenge_code=question, expires_at=iso(expires_at))
+    code, expires_at = services().user_devices.pin_challenge(full_caller(devices).username, device_id)
+    return views.device_challenge(code, expires_at)
 
 
 @devices.put("/v1/devices/<device_id>/pin", **own_device(
     "changePin", "Change a DSC+'s PIN", errors=codes(NOT_YOURS, ANSWER_ERRORS, DEVICE_CHALLENGE_GONE,
                                                     {400: "weak_pin", 409: "not_a_dsc_plus, device_changed"})))
 def change_pin(device_id: Annotated[DeviceId, Path()], body: PinChangeBody) -> Device:
-    device = services().lifecycle.change_pin(full_caller(devices).username, device_id, body.response, body.new_pin)
+    device = services().user_devices.change_pin(full_caller(devices).username, device_id, body.response, body.new_pin)
     return views.device(device, system_clock.now())
 
 
@@ -82,7 +81,7 @@ def change_pin(device_id: Annotated[DeviceId, Path()], body: PinChangeBody) -> D
     "returnDevice", "Send back a device (its fee reserve is released)",
     errors=codes(NOT_YOURS, {409: "not_returnable, last_device, shared_device, device_changed"})))
 def return_device(device_id: Annotated[DeviceId, Path()]) -> Device:
-    returned = services().lifecycle.return_device(full_caller(devices).username, device_id)
+    returned = services().user_devices.return_device(full_caller(devices).username, device_id)
     return views.device(returned, system_clock.now())
 
 
@@ -94,7 +93,7 @@ def return_device(device_id: Annotated[DeviceId, Path()]) -> Device:
                              409: "not_reactivatable, shared_device_in_use, shared_device, device_changed"})))
 def reactivate(device_id: Annotated[DeviceId, Path()]) -> Device:
     who = full_caller(devices)
-    reactivated = services().lifecycle.reactivate(who.username, device_id, who.device_id)
+    reactivated = services().user_devices.reactivate(who.username, device_id, who.device_id)
     return views.device(reactivated, system_clock.now())
 
 
@@ -104,8 +103,7 @@ def reactivate(device_id: Annotated[DeviceId, Path()]) -> Device:
 def online_card() -> OnlineCard:
     who = caller(devices)
     who.require(Scope.FULL, Scope.PORTAL_ONLY)
-    made = services().lifecycle.online_card(who.username, who.device_id)
-    return OnlineCard(device_id=made.device.device_id, card=made.card, valid_until=iso(made.device.valid_until))
+    return views.online_card(services().user_devices.online_card(who.username, who.device_id))
 
 
 app = make_resolver(devices)

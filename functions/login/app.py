@@ -12,7 +12,7 @@ from securelogin.api.http import caller, lambda_entry, make_resolver
 from securelogin.api.openapi import ANSWER_ERRORS, CHALLENGE_ERRORS, Area, Auth, codes, operation
 from securelogin.api.responses import ChallengeIssued, LoginStarted, LoginStatus, SessionGranted
 from securelogin.api.schemas import ChallengeBody, FlowId, LoginBody, VerifyBody
-from securelogin.clock import iso, system_clock
+from securelogin.clock import system_clock
 from securelogin.runtime import services
 from securelogin.services.login import ClientInfo
 
@@ -30,13 +30,7 @@ LOGIN_GONE = {410: "login_expired"}
 def start_login(body: LoginBody) -> LoginStarted:
     started = services().login.start(body.username, body.password,
                                      ClientInfo(body.client.platform, body.client.version))
-    now = system_clock.now()
-    fields = {"login_id": started.login_id, "expires_at": iso(started.expires_at),
-              "devices": [views.device(d, now) for d in started.devices],
-              "default_device_id": started.default_device_id}
-    if started.trading_session is not None:  # opted out: the password alone opens a trading session
-        fields |= views.session_granted(started.trading_session) | {"restrictions": started.restrictions}
-    return LoginStarted(**fields)
+    return views.login_started(started, system_clock.now())
 
 
 @login.post("/v1/login/<login_id>/challenge", **operation(
@@ -50,16 +44,14 @@ def challenge(login_id: Annotated[FlowId, Path()], body: ChallengeBody) -> Chall
     "verifyLogin", "Answer the device's challenge and get a session", area=Area.LOGIN,
     errors=codes(LOGIN_GONE, ANSWER_ERRORS)))
 def verify(login_id: Annotated[FlowId, Path()], body: VerifyBody) -> SessionGranted:
-    return SessionGranted(**views.session_granted(services().login.verify(login_id, body.response)))
+    return views.session_granted(services().login.verify(login_id, body.response))
 
 
 @login.get("/v1/login/<login_id>", **operation(
     "getLoginStatus", "Poll a login waiting for a push approval", area=Area.LOGIN, errors=LOGIN_GONE))
 def status(login_id: Annotated[FlowId, Path()]) -> LoginStatus:
     state, granted = services().login.status(login_id)
-    if granted is not None:  # the first read after a push approval
-        return LoginStatus(status=state.value, **views.session_granted(granted))
-    return LoginStatus(status=state.value)
+    return views.login_status(state, granted)
 
 
 @login.post("/v1/logout", **operation("logout", "End the session", area=Area.LOGIN, auth=Auth.SESSION, status=204))

@@ -24,9 +24,7 @@ def me() -> Profile:
     who = caller(portal)
     who.require(*ANY_SESSION)
     user, devices = services().users.profile(who.username)
-    now = system_clock.now()
-    return Profile(**views.user_fields(user), devices=[views.device(d, now) for d in devices],
-                   withdrawal_limits=services().withdrawals.limits(user, devices))
+    return views.profile(user, devices, services().withdrawals.limits(user, devices), system_clock.now())
 
 
 @portal.get("/v1/settings/secure-login", **operation(
@@ -35,9 +33,7 @@ def me() -> Profile:
 def secure_login_setting() -> SecureLoginSetting:
     who = caller(portal)
     who.require(*ANY_SESSION)
-    setting = services().sls_mode.view(who.username)
-    return SecureLoginSetting(mode=setting.mode, can_change=setting.can_change,
-                              primary_username=setting.primary_username, restrictions=setting.restrictions)
+    return views.secure_login_setting(services().sls_mode.view(who.username))
 
 
 @portal.put("/v1/settings/secure-login", **operation(
@@ -48,7 +44,7 @@ def change_secure_login(body: SettingsBody) -> SecureLoginChanged:
     who = caller(portal)
     who.require(Scope.FULL)
     setting = services().sls_mode.change(who.username, SlsMode(body.mode), body.accept_risk)
-    return SecureLoginChanged(mode=setting.mode, restrictions=setting.restrictions)
+    return views.secure_login_changed(setting)
 
 
 app = make_resolver(portal)

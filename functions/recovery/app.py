@@ -11,9 +11,8 @@ from securelogin.api.http import lambda_entry, make_resolver
 from securelogin.api.openapi import ANSWER_ERRORS, ENROLMENT_ERRORS, Area, codes, operation
 from securelogin.api.responses import AppEnrolled, RecoveryStarted
 from securelogin.api.schemas import CompleteRecoveryBody, FlowId, RecoveryBody
-from securelogin.clock import iso
 from securelogin.runtime import services
-from securelogin.services.activation import AppEnrolment
+from securelogin.services.enrolment import AppEnrolment
 
 recovery = Router()
 
@@ -25,14 +24,7 @@ recovery = Router()
             503: "delivery_failed"}))
 def start(body: RecoveryBody) -> RecoveryStarted:
     started = services().recovery.start(body.username, body.password, body.same_phone, body.app_instance_id)
-    answer = RecoveryStarted(recovery_id=started.recovery_id, method=started.method,
-                             expires_at=iso(started.expires_at))
-    if started.sent_to:
-        answer.sent_to = started.sent_to
-    if started.device_id:
-        answer.device_id = started.device_id
-        answer.challenge = views.jsonable(started.challenge)
-    return answer
+    return views.recovery_started(started)
 
 
 @recovery.post("/v1/recovery/<recovery_id>/complete", **operation(

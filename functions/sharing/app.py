@@ -32,24 +32,21 @@ def share_route(operation_id: str, summary: str, **more):
     description="The owner's username and password; the answer challenges the owner's device."))
 def request_share(body: ShareBody) -> ShareStarted:
     started = services().sharing.start(full_caller(sharing).username, body.owner_username, body.owner_password)
-    return ShareStarted(share_id=started.share.share_id, device=views.device(started.device, system_clock.now()),
-                        challenge=views.jsonable(started.challenge))
+    return views.share_started(started, system_clock.now())
 
 
 @sharing.post("/v1/sharing/<share_id>/complete", **share_route(
     "completeShare", "Answer the owner's device's challenge", errors=codes(SHARE_GONE, ANSWER_ERRORS),
     description="`approved` when both usernames are of one entity; otherwise `pending_compliance`."))
 def complete(share_id: Annotated[FlowId, Path()], body: ResponseBody) -> ShareState:
-    done = services().sharing.complete(full_caller(sharing).username, share_id, body.response)
-    return ShareState(share_id=done.share_id, status=done.status)
+    return views.share_state(services().sharing.complete(full_caller(sharing).username, share_id, body.response))
 
 
 @sharing.delete("/v1/sharing/<share_id>", **share_route(
     "cancelShare", "Stop using a shared device, or withdraw a request",
     errors=codes(SHARE_GONE, {409: "not_active, share_changed"})))
 def cancel(share_id: Annotated[FlowId, Path()]) -> ShareState:
-    cancelled = services().sharing.cancel(full_caller(sharing).username, share_id)
-    return ShareState(share_id=share_id, status=cancelled.status)
+    return views.share_state(services().sharing.cancel(full_caller(sharing).username, share_id))
 
 
 app = make_resolver(sharing)

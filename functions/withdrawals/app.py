@@ -9,15 +9,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from securelogin.api import views
 from securelogin.api.http import full_caller, lambda_entry, make_resolver
 from securelogin.api.openapi import ANSWER_ERRORS, CHALLENGE_ERRORS, Area, Auth, codes, operation
-from securelogin.api.responses import (
-    ChallengeIssued,
-    Remaining,
-    WithdrawalAuthorized,
-    WithdrawalStarted,
-    WithdrawalStatus,
-)
+from securelogin.api.responses import ChallengeIssued, WithdrawalAuthorized, WithdrawalStarted, WithdrawalStatus
 from securelogin.api.schemas import ChallengeBody, FlowId, VerifyBody, WithdrawalBody
-from securelogin.clock import iso
 from securelogin.runtime import services
 
 withdrawals = Router()
@@ -35,8 +28,7 @@ def withdrawal_route(operation_id: str, summary: str, **more):
     errors={403: "limit_exceeded"}))
 def create(body: WithdrawalBody) -> WithdrawalStarted:
     started = services().withdrawals.create(full_caller(withdrawals).username, body.amount_usd)
-    return WithdrawalStarted(withdrawal_id=started.withdrawal_id, eligible_devices=started.eligible_device_ids,
-                             expires_at=iso(started.expires_at))
+    return views.withdrawal_started(started)
 
 
 @withdrawals.post("/v1/withdrawals/<withdrawal_id>/challenge", **withdrawal_route(
@@ -53,8 +45,7 @@ def challenge(withdrawal_id: Annotated[FlowId, Path()], body: ChallengeBody) -> 
     errors=codes(WITHDRAWAL_GONE, ANSWER_ERRORS, {403: "limit_exceeded"})))
 def verify(withdrawal_id: Annotated[FlowId, Path()], body: VerifyBody) -> WithdrawalAuthorized:
     left = services().withdrawals.verify(full_caller(withdrawals).username, withdrawal_id, body.response)
-    return WithdrawalAuthorized(status="authorized",
-                                remaining=Remaining(today=left.today, five_business_days=left.five_business_days))
+    return views.withdrawal_authorized(left)
 
 
 @withdrawals.get("/v1/withdrawals/<withdrawal_id>", **withdrawal_route(

@@ -9,7 +9,7 @@ from securelogin.crypto.ocra import ocra
 from securelogin.domain.models import DeviceType
 from securelogin.errors import InvalidInput, NotFound, Throttled, Unauthenticated
 from securelogin.runtime import build_services
-from securelogin.services.devices import DeviceOrder
+from securelogin.services.backoffice_devices import DeviceOrder
 from securelogin.services.login import ClientInfo
 from securelogin.settings import Settings
 
@@ -26,7 +26,7 @@ def alice(world, new_user):
 
 
 def issue(world, **order):
-    return world.services.devices.issue("alice", DeviceOrder(**order), actor="cs")
+    return world.services.backoffice_devices.issue("alice", DeviceOrder(**order), actor="cs")
 
 
 def session_of(world, login_id, answer):
@@ -89,7 +89,7 @@ def test_card_pins_must_be_four_hard_digits(alice, pin):
 
 def test_no_device_for_an_unknown_user(world):
     with pytest.raises(NotFound):
-        world.services.devices.issue("nobody", DeviceOrder(type=DeviceType.SCC), actor="cs")
+        world.services.backoffice_devices.issue("nobody", DeviceOrder(type=DeviceType.SCC), actor="cs")
 
 
 def test_issuing_is_audited_and_the_user_is_told(world_over_http, new_user):
@@ -113,7 +113,7 @@ def test_a_hundred_wrong_answers_an_hour_stop_every_device(aws, new_user):
     settings = Settings.from_environment().model_copy(update={"policy_overrides": {"user_failures_per_hour": 4}})
     world = build_services(settings, Clock())
     world.users.create(new_user(), actor="tester")
-    cards = [world.devices.issue("alice", DeviceOrder(type=DeviceType.SCC), actor="cs") for _ in range(2)]
+    cards = [world.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.SCC), actor="cs") for _ in range(2)]
     for card in cards:
         for _ in range(2):
             started = world.login.start("alice", PASSWORD, PORTAL)

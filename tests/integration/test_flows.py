@@ -13,8 +13,8 @@ from securelogin.crypto.ocra import ocra
 from securelogin.domain.models import DeviceStatus, DeviceType, IdDocument, Identity, Scope, SlsMode
 from securelogin.errors import Conflict, Forbidden, Gone, InvalidInput, Locked, NotFound, Throttled, Unauthenticated
 from securelogin.runtime import build_services
-from securelogin.services.activation import AppEnrolment
-from securelogin.services.devices import DeviceOrder
+from securelogin.services.backoffice_devices import DeviceOrder
+from securelogin.services.enrolment import AppEnrolment
 from securelogin.services.login import ClientInfo
 from securelogin.settings import Settings
 
@@ -31,7 +31,7 @@ APP = AppEnrolment(pin="7Q!x2", platform="ios", public_key=base64.b64encode(
 def with_alice(world, new_user):
     """alice, with an SMS device and a DSC+ (PIN 4831)."""
     world.services.users.create(new_user("alice", identity=ME, balance_usd=900_000), actor="tester")
-    world.card = world.services.devices.issue(  # type: ignore[attr-defined]
+    world.card = world.services.backoffice_devices.issue(  # type: ignore[attr-defined]
         "alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"), "cs").device
     return world
 
@@ -139,8 +139,8 @@ def test_the_cap_on_answers_holds_over_any_sixty_minutes(aws, monkeypatch, new_u
     clock = Clock()
     services = build_services(Settings.from_environment(), clock)
     services.users.create(new_user("alice"), actor="tester")
-    device = services.devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"),
-                                    "cs").device
+    device = services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED,
+                                                                    pin="4831"), "cs").device
 
     def login():
         started = services.login.start("alice", PASSWORD, PORTAL)
@@ -170,8 +170,8 @@ def test_a_right_answer_gives_its_slot_back(aws, monkeypatch, new_user):
 
     services = build_services(Settings.from_environment(), Clock())
     services.users.create(new_user("alice"), actor="tester")
-    device = services.devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"),
-                                    "cs").device
+    device = services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED,
+                                                                    pin="4831"), "cs").device
     for _ in range(5):
         started = services.login.start("alice", PASSWORD, PORTAL)
         public = services.login.challenge(started.login_id, device.device_id, None).public
@@ -192,7 +192,7 @@ def shared(alice, new_user):
 
 
 def test_a_lost_shared_card_stops_for_every_username_at_once(shared):
-    shared.services.lifecycle.mark_lost("alice", shared.card.device_id, "cs")
+    shared.services.backoffice_devices.mark_lost("alice", shared.card.device_id, "cs")
     twin = {d.device_id: d for d in shared.services.users.profile("twin")[1]}
     assert twin[shared.card.device_id].status == DeviceStatus.LOST
     offered = shared.services.login.start("twin", PASSWORD, PORTAL).devices
@@ -221,8 +221,8 @@ def test_wrong_sharing_answers_count_toward_the_owners_card(alice, new_user):
 
 
 def test_a_changed_pin_holds_for_everyone_sharing_the_card(shared):
-    code, _ = shared.services.lifecycle.pin_challenge("twin", shared.card.device_id)
-    shared.services.lifecycle.change_pin("twin", shared.card.device_id, card({"challenge_code": code}), "7391")
+    code, _ = shared.services.user_devices.pin_challenge("twin", shared.card.device_id)
+    shared.services.user_devices.change_pin("twin", shared.card.device_id, card({"challenge_code": code}), "7391")
     login_id, public = card_login(shared, "alice")
     assert shared.services.login.verify(login_id, card(public, pin="7391")).session.username == "alice"
 
@@ -230,16 +230,16 @@ def test_a_changed_pin_holds_for_everyone_sharing_the_card(shared):
 # ------------------------------------------------------------------ changing a DSC+ PIN (KB1018)
 
 def test_changing_the_pin_is_answered_with_the_current_one(alice):
-    code, _ = alice.services.lifecycle.pin_challenge("alice", alice.card.device_id)
+    code, _ = alice.services.user_devices.pin_challenge("alice", alice.card.device_id)
     with pytest.raises(InvalidInput):  # a weak PIN is refused before the answer is counted
-        alice.services.lifecycle.change_pin("alice", alice.card.device_id, card({"challenge_code": code}), "1234")
+        alice.services.user_devices.change_pin("alice", alice.card.device_id, card({"challenge_code": code}), "1234")
     with pytest.raises(Unauthenticated) as wrong:
-        alice.services.lifecycle.change_pin("alice", alice.card.device_id,
-                                            card({"challenge_code": code}, pin="0000"), "7391")
+        alice.services.user_devices.change_pin("alice", alice.card.device_id,
+                                               card({"challenge_code": code}, pin="0000"), "7391")
     assert wrong.value.extra["attempts_left"] == 4
-    alice.services.lifecycle.change_pin("alice", alice.card.device_id, card({"challenge_code": code}), "7391")
+    alice.services.user_devices.change_pin("alice", alice.card.device_id, card({"challenge_code": code}), "7391")
     with pytest.raises(Gone):  # the challenge is spent
-        alice.services.lifecycle.change_pin("alice", alice.card.device_id, card({"challenge_code": code}), "7391")
+        alice.services.user_devices.change_pin("alice", alice.card.device_id, card({"challenge_code": code}), "7391")
     login_id, public = card_login(alice)
     with pytest.raises(Unauthenticated):
         alice.services.login.verify(login_id, card(public))
@@ -249,34 +249,34 @@ def test_changing_the_pin_is_answered_with_the_current_one(alice):
 def test_only_an_active_dsc_plus_has_a_pin_to_change(alice):
     sms = next(d for d in alice.services.users.profile("alice")[1] if d.type == DeviceType.SMS)
     with pytest.raises(Conflict):
-        alice.services.lifecycle.pin_challenge("alice", sms.device_id)
+        alice.services.user_devices.pin_challenge("alice", sms.device_id)
 
 
 # ------------------------------------------------------------------ a shipped card
 
 def test_a_shipped_card_takes_five_answers_per_challenge(alice):
     world = alice
-    request = world.services.lifecycle.request_dsc_plus("alice", "4831", "lost")
-    shipped = world.services.lifecycle.fulfil(request.request_id, "DSC-1", SEED, "cs")
-    question, _ = world.services.lifecycle.activation_challenge("alice", shipped.device_id)
+    request = world.services.user_devices.request_dsc_plus("alice", "4831", "lost")
+    shipped = world.services.backoffice_devices.fulfil(request.request_id, "DSC-1", SEED, "cs")
+    question, _ = world.services.user_devices.activation_challenge("alice", shipped.device_id)
     for _ in range(5):
         with pytest.raises(Unauthenticated):
-            world.services.lifecycle.activate("alice", shipped.device_id, "00000000")
+            world.services.user_devices.activate("alice", shipped.device_id, "00000000")
     with pytest.raises(Gone):
-        world.services.lifecycle.activate("alice", shipped.device_id, card({"challenge_code": question}))
-    question, _ = world.services.lifecycle.activation_challenge("alice", shipped.device_id)
+        world.services.user_devices.activate("alice", shipped.device_id, card({"challenge_code": question}))
+    question, _ = world.services.user_devices.activation_challenge("alice", shipped.device_id)
     for _ in range(4):
         with pytest.raises(Unauthenticated):
-            world.services.lifecycle.activate("alice", shipped.device_id, "00000000")
+            world.services.user_devices.activate("alice", shipped.device_id, "00000000")
     with pytest.raises(Locked):  # the tenth wrong answer in a row locks the card
-        world.services.lifecycle.activate("alice", shipped.device_id, "00000000")
+        world.services.user_devices.activate("alice", shipped.device_id, "00000000")
 
 
 # ------------------------------------------------------------------ sessions end with what opened them
 
 def test_a_temporary_code_session_ends_with_its_full_access(world, new_user):
     world.services.users.create(new_user("alice"), actor="tester")
-    issued = world.services.lifecycle.issue_temporary_code("alice", "cs")
+    issued = world.services.backoffice_devices.issue_temporary_code("alice", "cs")
     world.clock.advance(2 * 86400 - 1800)
     started = world.services.login.start("alice", PASSWORD, PORTAL)
     world.services.login.challenge(started.login_id, issued.device.device_id, None)
@@ -290,11 +290,11 @@ def test_a_temporary_code_session_ends_with_its_full_access(world, new_user):
 
 def test_a_permanent_device_from_the_back_office_ends_the_temporary_period(world, new_user):
     world.services.users.create(new_user("alice"), actor="tester")
-    temporary = world.services.lifecycle.issue_temporary_code("alice", "cs").device
-    world.services.devices.issue("alice", DeviceOrder(type=DeviceType.SCC), "cs")
+    temporary = world.services.backoffice_devices.issue_temporary_code("alice", "cs").device
+    world.services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.SCC), "cs")
     statuses = {d.device_id: d.status for d in world.services.users.profile("alice")[1]}
     assert statuses[temporary.device_id] == DeviceStatus.REVOKED
-    assert world.services.lifecycle.issue_temporary_code("alice", "cs").code  # no longer "two in a row"
+    assert world.services.backoffice_devices.issue_temporary_code("alice", "cs").code  # no longer "two in a row"
 
 
 # ------------------------------------------------------------------ names and devices
@@ -311,11 +311,11 @@ def test_usernames_that_differ_only_in_case_or_width_are_one(world, new_user):
 def test_the_last_device_cannot_be_returned_and_an_sms_device_never(alice):
     sms = next(d for d in alice.services.users.profile("alice")[1] if d.type == DeviceType.SMS)
     with pytest.raises(Conflict) as refused:
-        alice.services.lifecycle.return_device("alice", sms.device_id)
+        alice.services.user_devices.return_device("alice", sms.device_id)
     assert refused.value.code == "not_returnable"
-    alice.services.lifecycle.deactivate("alice", sms.device_id)
+    alice.services.user_devices.deactivate("alice", sms.device_id)
     with pytest.raises(Conflict) as last:
-        alice.services.lifecycle.return_device("alice", alice.card.device_id)
+        alice.services.user_devices.return_device("alice", alice.card.device_id)
     assert last.value.code == "last_device"
 
 
@@ -325,8 +325,8 @@ def test_a_session_ends_when_its_device_is_lost_and_cannot_bring_it_back(alice):
     login_id, public = card_login(alice)
     granted = alice.services.login.verify(login_id, card(public))
     with pytest.raises(Forbidden):  # reactivating needs another device's session
-        alice.services.lifecycle.reactivate("alice", alice.card.device_id, alice.card.device_id)
-    alice.services.lifecycle.mark_lost("alice", alice.card.device_id, "cs")
+        alice.services.user_devices.reactivate("alice", alice.card.device_id, alice.card.device_id)
+    alice.services.backoffice_devices.mark_lost("alice", alice.card.device_id, "cs")
     assert alice.services.sessions.authorize(granted.token) is None
 
 
@@ -351,26 +351,26 @@ def test_a_trading_session_ends_when_the_user_opts_back_in(world, new_user):
 
 def test_whoever_uses_a_shared_card_cannot_remove_return_or_work_around_it(shared):
     with pytest.raises(Conflict) as removing:
-        shared.services.lifecycle.deactivate("twin", shared.card.device_id)
+        shared.services.user_devices.deactivate("twin", shared.card.device_id)
     with pytest.raises(Conflict) as returning:
-        shared.services.lifecycle.return_device("twin", shared.card.device_id)
+        shared.services.user_devices.return_device("twin", shared.card.device_id)
     assert removing.value.code == returning.value.code == "shared_device"
-    own = shared.services.devices.issue("twin", DeviceOrder(type=DeviceType.SCC), "cs").device
-    shared.services.lifecycle.deactivate("twin", own.device_id)
+    own = shared.services.backoffice_devices.issue("twin", DeviceOrder(type=DeviceType.SCC), "cs").device
+    shared.services.user_devices.deactivate("twin", own.device_id)
     with pytest.raises(Conflict) as reviving:
-        shared.services.lifecycle.reactivate("twin", own.device_id, None)
+        shared.services.user_devices.reactivate("twin", own.device_id, None)
     assert reviving.value.code == "shared_device_in_use"
-    shared.services.lifecycle.mark_lost("alice", shared.card.device_id, "cs")
+    shared.services.backoffice_devices.mark_lost("alice", shared.card.device_id, "cs")
     with pytest.raises(Conflict):  # the owner's lost card comes back only by its owner
-        shared.services.lifecycle.reactivate("twin", shared.card.device_id, None)
+        shared.services.user_devices.reactivate("twin", shared.card.device_id, None)
 
 
 # ------------------------------------------------------------------ the device as challenged
 
 def test_a_pin_changed_after_the_challenge_is_the_pin_that_answers(alice):
     login_id, public = card_login(alice)
-    code, _ = alice.services.lifecycle.pin_challenge("alice", alice.card.device_id)
-    alice.services.lifecycle.change_pin("alice", alice.card.device_id, card({"challenge_code": code}), "2957")
+    code, _ = alice.services.user_devices.pin_challenge("alice", alice.card.device_id)
+    alice.services.user_devices.change_pin("alice", alice.card.device_id, card({"challenge_code": code}), "2957")
     with pytest.raises(Unauthenticated):  # the challenge's copy of the card still has the old PIN
         alice.services.login.verify(login_id, card(public, pin="4831"))
     assert alice.services.login.verify(login_id, card(public, pin="2957")).session.scope == Scope.FULL
@@ -378,7 +378,7 @@ def test_a_pin_changed_after_the_challenge_is_the_pin_that_answers(alice):
 
 def test_a_device_marked_lost_after_the_challenge_cannot_answer_it(alice):
     login_id, public = card_login(alice)
-    alice.services.lifecycle.mark_lost("alice", alice.card.device_id, actor="cs")
+    alice.services.backoffice_devices.mark_lost("alice", alice.card.device_id, actor="cs")
     with pytest.raises(NotFound):
         alice.services.login.verify(login_id, card(public))
 

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from securelogin.crypto.ocra import ocra
 from securelogin.domain.models import DeviceStatus, DeviceType, Method, PushDecision
 from securelogin.errors import Conflict, Gone, InvalidInput, Locked, Throttled, Unauthenticated
-from securelogin.services.activation import AppEnrolment
+from securelogin.services.enrolment import AppEnrolment
 from securelogin.services.login import ClientInfo
 
 PASSWORD = "correct horse 1"

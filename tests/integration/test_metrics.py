@@ -37,8 +37,8 @@ from securelogin.domain.models import DeviceType, Method, PushDecision, SlsMode
 from securelogin.errors import Forbidden, Gone, Locked, Throttled, Unauthenticated, Unavailable
 from securelogin.observability import Metric, count, metrics
 from securelogin.runtime import build_services
-from securelogin.services.activation import AppEnrolment
-from securelogin.services.devices import DeviceOrder
+from securelogin.services.backoffice_devices import DeviceOrder
+from securelogin.services.enrolment import AppEnrolment
 from securelogin.services.login import ClientInfo
 from securelogin.settings import Settings
 
@@ -216,7 +216,7 @@ def test_a_password_only_login_of_an_opted_out_user_is_a_success(alice, emf):
 
 
 def test_a_temporary_code_login_is_a_success(alice, emf):
-    temporary = alice.services.lifecycle.issue_temporary_code("alice", "cs")
+    temporary = alice.services.backoffice_devices.issue_temporary_code("alice", "cs")
     started = alice.services.login.start("alice", PASSWORD, PORTAL)
     device = next(d for d in started.devices if d.type == DeviceType.TEMPORARY_CODE)
     alice.services.login.challenge(started.login_id, device.device_id, None)
@@ -243,7 +243,8 @@ def test_a_withdrawal_is_authorized_once_and_a_wrong_answer_refused(alice, emf):
 
 
 def test_a_device_whose_limit_is_too_low_is_a_refusal(alice, emf):
-    alice.services.devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"), "cs")
+    alice.services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED,
+                                                                 pin="4831"), "cs")
     sms = next(d for d in alice.services.users.profile("alice")[1] if d.type == DeviceType.SMS)
     started = alice.services.withdrawals.create("alice", 250_000)  # the card covers it, the SMS device not
     emf()

@@ -14,7 +14,7 @@ from securelogin.api.errors import STATUS
 from securelogin.crypto.ocra import ocra
 from securelogin.domain.models import DeviceStatus, DeviceType
 from securelogin.errors import DomainError
-from securelogin.services.devices import DeviceOrder
+from securelogin.services.backoffice_devices import DeviceOrder
 from securelogin.services.login import ClientInfo
 
 PASSWORD = "correct horse 1"
@@ -83,7 +83,8 @@ def test_sixteen_right_answers_open_one_session(world):
 
 
 def test_sixteen_guesses_are_counted_as_sixteen_and_checked_at_most_five_times(world):
-    world.services.devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"), "cs")
+    world.services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED,
+                                                                 pin="4831"), "cs")
     login_id, _ = card_login(world)
     outcomes = race(lambda i: world.services.login.verify(login_id, f"{i:08d}"))
     assert codes(outcomes)["invalid_response"] == 5 and not winners(outcomes), codes(outcomes)
@@ -92,7 +93,8 @@ def test_sixteen_guesses_are_counted_as_sixteen_and_checked_at_most_five_times(w
 
 
 def test_racing_guesses_lock_a_device_once(world):
-    world.services.devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"), "cs")
+    world.services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED,
+                                                                 pin="4831"), "cs")
     logins = [card_login(world)[0] for _ in range(4)]
     outcomes = race(lambda i: world.services.login.verify(logins[i % 4], f"{i:08d}"))
     assert set(codes(outcomes)) <= {"invalid_response", "device_locked"} and not winners(outcomes)
@@ -101,7 +103,8 @@ def test_racing_guesses_lock_a_device_once(world):
 
 
 def test_racing_right_answers_never_lock_a_device(world):
-    world.services.devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"), "cs")
+    world.services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED,
+                                                                 pin="4831"), "cs")
     ready = [card_login(world) for _ in range(RACERS)]
     outcomes = race(lambda i: world.services.login.verify(*ready[i]))
     assert len(winners(outcomes)) == RACERS, codes(outcomes)
@@ -127,7 +130,7 @@ def test_sixteen_completions_of_one_qr_session_enrol_one_app(world):
 
 
 def test_sixteen_back_office_requests_give_one_temporary_code(world):
-    outcomes = race(lambda _: world.services.lifecycle.issue_temporary_code("alice", "cs"))
+    outcomes = race(lambda _: world.services.backoffice_devices.issue_temporary_code("alice", "cs"))
     assert len(winners(outcomes)) == 1 and set(codes(outcomes)) == {"consecutive_temporary_code"}
 
 
@@ -136,13 +139,13 @@ def test_sixteen_dsc_plus_requests_open_one(world):
     mark = len(world.embedded.outbox.snapshot())
     started = world.services.activation.start_by_sms("alice", PASSWORD, "+15550001111")
     world.services.activation.complete_by_sms(started.activation_id, texted(world, 8, mark), app.enrolment())
-    outcomes = race(lambda _: world.services.lifecycle.request_dsc_plus("alice", "5820", "new"))
+    outcomes = race(lambda _: world.services.user_devices.request_dsc_plus("alice", "5820", "new"))
     assert len(winners(outcomes)) == 1 and set(codes(outcomes)) == {"request_pending"}
 
 
 def _ready_withdrawals(world, amount: float) -> list[tuple[str, str]]:
-    world.services.devices.issue("alice", DeviceOrder(type=DeviceType.DSC, seed_hex=SEED, pin="4831",
-                                                      legacy_import=True), "cs")
+    world.services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.DSC, seed_hex=SEED, pin="4831",
+                                                                 legacy_import=True), "cs")
     card = next(d for d in world.services.users.profile("alice")[1] if d.type == DeviceType.DSC)
     ready = []
     for _ in range(RACERS):
@@ -167,10 +170,10 @@ def test_sixteen_withdrawals_that_do_not_fit_pass_up_to_the_limit(world):
 
 
 def test_two_devices_removed_at_once_leave_one(world):
-    scc = world.services.devices.issue("alice", DeviceOrder(type=DeviceType.SCC), "cs").device
+    scc = world.services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.SCC), "cs").device
     sms = next(d for d in world.services.users.profile("alice")[1] if d.type == DeviceType.SMS)
     targets = [scc.device_id, sms.device_id]
-    outcomes = race(lambda i: world.services.lifecycle.deactivate("alice", targets[i % 2]))
+    outcomes = race(lambda i: world.services.user_devices.deactivate("alice", targets[i % 2]))
     assert len(winners(outcomes)) == 1
     active = [d for d in world.services.users.profile("alice")[1] if d.status == DeviceStatus.ACTIVE]
     assert len(active) == 1
@@ -186,8 +189,8 @@ def test_sixteen_enrolments_at_once_leave_one_active_ib_key(world):
 
 
 def test_sixteen_online_cards_at_once_leave_one(world):
-    issued = world.services.lifecycle.issue_temporary_code("alice", "cs")
-    outcomes = race(lambda _: world.services.lifecycle.online_card("alice", issued.device.device_id))
+    issued = world.services.backoffice_devices.issue_temporary_code("alice", "cs")
+    outcomes = race(lambda _: world.services.user_devices.online_card("alice", issued.device.device_id))
     assert len(winners(outcomes)) >= 1 and set(codes(outcomes)) <= {"devices_changed"}
     cards = [d for d in world.services.users.profile("alice")[1]
              if d.type == DeviceType.ONLINE_SCC and d.status == DeviceStatus.ACTIVE]

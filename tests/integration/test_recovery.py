@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from securelogin.crypto.ocra import ocra
 from securelogin.domain.models import DeviceStatus, DeviceType, Method
 from securelogin.errors import Forbidden, Gone, InvalidInput, Unauthenticated
-from securelogin.services.activation import AppEnrolment
-from securelogin.services.devices import DeviceOrder
+from securelogin.services.backoffice_devices import DeviceOrder
+from securelogin.services.enrolment import AppEnrolment
 from securelogin.services.login import ClientInfo
 
 PASSWORD = "correct horse 1"
@@ -91,7 +91,8 @@ def test_another_phone_gets_a_new_instance_and_the_old_secret_stops_working(worl
 
 
 def test_a_physical_device_answers_instead_of_an_sms(world):
-    world.services.devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"), "cs")
+    world.services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED,
+                                                                 pin="4831"), "cs")
     old = activate(world)
     mark = len(outbox(world))
     started = world.services.recovery.start("alice", PASSWORD, False, None)

@@ -7,7 +7,7 @@ from securelogin.adapters.devices import DeviceStore
 from securelogin.crypto.ocra import ocra
 from securelogin.domain.models import Device, DeviceStatus, DeviceType, IdDocument, Identity
 from securelogin.errors import Conflict, Unauthenticated
-from securelogin.services.devices import DeviceOrder
+from securelogin.services.backoffice_devices import DeviceOrder
 from securelogin.services.login import ClientInfo
 
 PASSWORD = "correct horse 1"
@@ -21,7 +21,8 @@ def pair(world, new_user):
     """``owner`` and ``twin``: one person, one entity; ``owner`` has a DSC+."""
     world.services.users.create(new_user("owner", identity=ME), actor="tester")
     world.services.users.create(new_user("twin", phones=["+15550002222"], identity=ME), actor="tester")
-    world.services.devices.issue("owner", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"), "cs")
+    world.services.backoffice_devices.issue("owner", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED,
+                                                                 pin="4831"), "cs")
     return world
 
 
@@ -34,7 +35,7 @@ def statuses(world, username):
 
 
 def test_same_entity_shares_at_once_and_cancelling_gives_the_own_card_back(pair):
-    own = pair.services.devices.issue("twin", DeviceOrder(type=DeviceType.SCC), "cs").device
+    own = pair.services.backoffice_devices.issue("twin", DeviceOrder(type=DeviceType.SCC), "cs").device
     started = pair.services.sharing.start("twin", "owner", PASSWORD)
     assert started.device.type == DeviceType.DSC_PLUS
     with pytest.raises(Unauthenticated) as wrong:
@@ -58,7 +59,8 @@ def test_same_entity_shares_at_once_and_cancelling_gives_the_own_card_back(pair)
 def test_another_entity_waits_for_compliance(world, new_user):
     world.services.users.create(new_user("owner", identity=ME, entity_id="E1"), actor="tester")
     world.services.users.create(new_user("twin", phones=["+15550002222"], identity=ME, entity_id="E2"), "tester")
-    world.services.devices.issue("owner", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"), "cs")
+    world.services.backoffice_devices.issue("owner", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED,
+                                                                 pin="4831"), "cs")
     first = world.services.sharing.start("twin", "owner", PASSWORD)
     assert world.services.sharing.complete("twin", first.share.share_id, answer(first.challenge)).status == \
         "pending_compliance"
@@ -76,7 +78,7 @@ def test_a_stranger_cannot_share(world, new_user):
     world.services.users.create(new_user("owner", identity=ME), actor="tester")
     other = Identity("1970-01-01", "US", "US", IdDocument("passport", "X1"), "123456789")
     world.services.users.create(new_user("stranger", phones=["+15550002222"], identity=other), "tester")
-    world.services.devices.issue("owner", DeviceOrder(type=DeviceType.SCC), "cs")
+    world.services.backoffice_devices.issue("owner", DeviceOrder(type=DeviceType.SCC), "cs")
     with pytest.raises(Conflict) as refused:
         world.services.sharing.start("stranger", "owner", PASSWORD)
     assert refused.value.code == "different_identification"
@@ -91,15 +93,16 @@ def test_the_owners_password_is_checked(pair):
 def test_only_the_most_secure_device_can_be_shared(world, new_user):
     world.services.users.create(new_user("owner", identity=ME), actor="tester")
     world.services.users.create(new_user("twin", phones=["+15550002222"], identity=ME), actor="tester")
-    world.services.devices.issue("owner", DeviceOrder(type=DeviceType.SCC), "cs")
-    world.services.devices.issue("twin", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"), "cs")
+    world.services.backoffice_devices.issue("owner", DeviceOrder(type=DeviceType.SCC), "cs")
+    world.services.backoffice_devices.issue("twin", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED,
+                                                                pin="4831"), "cs")
     with pytest.raises(Conflict) as refused:
         world.services.sharing.start("twin", "owner", PASSWORD)
     assert refused.value.code == "less_secure_device"
 
 
 def test_no_sharing_while_a_temporary_device_is_assigned(pair):
-    pair.services.lifecycle.issue_temporary_code("twin", "cs")
+    pair.services.backoffice_devices.issue_temporary_code("twin", "cs")
     with pytest.raises(Conflict) as refused:
         pair.services.sharing.start("twin", "owner", PASSWORD)
     assert refused.value.code == "temporary_device_assigned"

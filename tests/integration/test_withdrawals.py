@@ -9,7 +9,7 @@ import pytest
 from securelogin.crypto.ocra import ocra
 from securelogin.domain.models import DeviceType, SlsMode
 from securelogin.errors import Forbidden, Gone, InvalidInput
-from securelogin.services.devices import DeviceOrder
+from securelogin.services.backoffice_devices import DeviceOrder
 from securelogin.services.login import ClientInfo
 
 PASSWORD = "correct horse 1"
@@ -42,7 +42,8 @@ def last_sms_code(world):
 
 
 def test_the_confirming_device_sets_the_limit(rich):
-    card = rich.services.devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"), "cs")
+    card = rich.services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED,
+                                                                       pin="4831"), "cs")
     sms = by_type(rich, DeviceType.SMS)
     started = rich.services.withdrawals.create("alice", 250_000)
     assert started.eligible_device_ids == [card.device.device_id]
@@ -80,8 +81,8 @@ def test_a_withdrawal_belongs_to_its_user(rich, new_user):
 def test_two_parallel_withdrawals_can_never_overdraw(world_over_http, new_user):
     world = world_over_http
     world.services.users.create(new_user(balance_usd=5_000_000), actor="tester")
-    dsc = world.services.devices.issue("alice", DeviceOrder(type=DeviceType.DSC, seed_hex=SEED, pin="4831",
-                                                            legacy_import=True), "cs")  # 1,000,000 a day
+    dsc = world.services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.DSC, seed_hex=SEED, pin="4831",
+                                                                       legacy_import=True), "cs")  # 1,000,000 a day
     answers = []
     for _ in range(2):
         started = world.services.withdrawals.create("alice", 600_000)
@@ -109,11 +110,12 @@ def test_two_parallel_withdrawals_can_never_overdraw(world_over_http, new_user):
 
 
 def test_a_fee_reserve_lowers_what_can_be_withdrawn(rich):
-    old = rich.services.devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED, pin="4831"), "cs")
-    rich.services.lifecycle.request_dsc_plus("alice", "5902", "broken")
+    old = rich.services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED,
+                                                                      pin="4831"), "cs")
+    rich.services.user_devices.request_dsc_plus("alice", "5902", "broken")
     limits = rich.services.withdrawals.limits(*rich.services.users.profile("alice"))
     assert limits["sms"]["remaining_today"] == 200_000 - 20
-    rich.services.lifecycle.return_device("alice", old.device.device_id)
+    rich.services.user_devices.return_device("alice", old.device.device_id)
     assert rich.services.withdrawals.limits(*rich.services.users.profile("alice"))["sms"]["remaining_today"] == 200_000
 
 

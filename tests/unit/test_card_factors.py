@@ -6,6 +6,7 @@ from securelogin.crypto.ocra import ocra
 from securelogin.domain.factors import ChallengeContext
 from securelogin.domain.factors.code_card import CARD_ALPHABET, CodeCardFactor, new_card
 from securelogin.domain.factors.ocra_card import CARD_SUITE, OcraFactor
+from securelogin.domain.factors.secrets import DeviceSecret
 from securelogin.domain.models import Challenge, Device, DeviceStatus, DeviceType
 from securelogin.policy import Policy
 
@@ -24,7 +25,7 @@ def challenge_of(issued):
 
 
 def test_an_ocra_card_is_asked_six_digits_and_answers_with_seed_and_pin():
-    factor = OcraFactor(DeviceType.DSC_PLUS, Policy(), lambda d: {"seed_hex": SEED, "pin_sha1_hex": PIN_SHA1})
+    factor = OcraFactor(DeviceType.DSC_PLUS, Policy(), lambda d: DeviceSecret(seed_hex=SEED, pin_sha1_hex=PIN_SHA1))
     device = card_device(DeviceType.DSC_PLUS)
     issued = factor.issue(device, "challenge_response", CONTEXT)
     question = issued.public["challenge_code"]
@@ -37,7 +38,7 @@ def test_an_ocra_card_is_asked_six_digits_and_answers_with_seed_and_pin():
 
 
 def test_fresh_questions_each_time():
-    factor = OcraFactor(DeviceType.GOLD, Policy(), lambda d: {})
+    factor = OcraFactor(DeviceType.GOLD, Policy(), lambda d: DeviceSecret())
     questions = {factor.issue(card_device(DeviceType.GOLD), "challenge_response", CONTEXT).public["challenge_code"]
                  for _ in range(50)}
     assert len(questions) > 40
@@ -52,7 +53,7 @@ def test_cards_have_distinct_three_digit_indices():
 @pytest.fixture
 def scc():
     card = {"001": "AB3", "002": "CD4", "003": "EF5"}
-    return CodeCardFactor(DeviceType.SCC, Policy(), lambda d: {"card": card}), card
+    return CodeCardFactor(DeviceType.SCC, Policy(), lambda d: DeviceSecret(card=card)), card
 
 
 def test_a_code_card_asks_two_different_indices_and_never_the_same_pair_twice(scc):

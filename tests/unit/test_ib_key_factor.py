@@ -5,6 +5,7 @@ import pytest
 from securelogin.crypto.ocra import ocra
 from securelogin.domain.factors import ChallengeContext, UnsupportedMethod
 from securelogin.domain.factors.ib_key import IB_KEY_SUITE, IbKeyFactor
+from securelogin.domain.factors.secrets import DeviceSecret
 from securelogin.domain.models import Challenge, Device, DeviceStatus, DeviceType
 from securelogin.policy import Policy
 
@@ -20,7 +21,7 @@ def ib_key(push_endpoint="arn:aws:sns:us-east-1:1:endpoint/GCM/app/x"):
 
 @pytest.fixture
 def factor():
-    return IbKeyFactor(Policy(), lambda device: {"seed_hex": SECRET})
+    return IbKeyFactor(Policy(), lambda device: DeviceSecret(seed_hex=SECRET))
 
 
 def test_a_push_carries_what_the_app_needs_to_answer(factor):

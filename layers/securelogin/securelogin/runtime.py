@@ -16,14 +16,14 @@ if TYPE_CHECKING:
     from securelogin.ports import MessageSender
     from securelogin.services.activation import ActivationService
     from securelogin.services.audit import AuditTrail
-    from securelogin.services.devices import DeviceService
-    from securelogin.services.lifecycle import DeviceLifecycle
+    from securelogin.services.backoffice_devices import BackOfficeDevices
     from securelogin.services.login import LoginService
     from securelogin.services.push import PushService
     from securelogin.services.recovery import RecoveryService
     from securelogin.services.sessions import SessionService
     from securelogin.services.sharing import SharingService
     from securelogin.services.sls_mode import SlsModeService
+    from securelogin.services.user_devices import UserDevices
     from securelogin.services.users import UserService
     from securelogin.services.withdrawals import WithdrawalService
 
@@ -32,11 +32,11 @@ if TYPE_CHECKING:
 class Services:
     policy: Policy
     users: UserService
-    devices: DeviceService
+    backoffice_devices: BackOfficeDevices
+    user_devices: UserDevices
     login: LoginService
     activation: ActivationService
     recovery: RecoveryService
-    lifecycle: DeviceLifecycle
     sharing: SharingService
     push: PushService
     withdrawals: WithdrawalService
@@ -76,9 +76,11 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
     from securelogin.domain.models import DeviceType
     from securelogin.services.activation import ActivationService
     from securelogin.services.audit import AuditTrail
-    from securelogin.services.devices import OCRA_CARDS, DeviceService
+    from securelogin.services.backoffice_devices import BackOfficeDevices
+    from securelogin.services.device_common import OCRA_CARDS
+    from securelogin.services.device_secrets import DeviceSecrets
+    from securelogin.services.enrolment import IbKeyEnrolment
     from securelogin.services.flows import FlowEngine
-    from securelogin.services.lifecycle import DeviceLifecycle
     from securelogin.services.login import LoginService
     from securelogin.services.notify import Notifier
     from securelogin.services.passwords import PasswordGate
@@ -87,6 +89,7 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
     from securelogin.services.sessions import SessionService
     from securelogin.services.sharing import SharingService
     from securelogin.services.sls_mode import SlsModeService
+    from securelogin.services.user_devices import UserDevices
     from securelogin.services.users import UserService
     from securelogin.services.withdrawals import WithdrawalService
 
@@ -106,7 +109,7 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
     audit = AuditTrail(AuditStore(), clock, policy)
     sessions = SessionService(SessionStore(), user_store, device_store, clock, policy)
     notifier = Notifier(sender, user_store)
-    devices = DeviceService(user_store, device_store, box, audit, notifier, clock)
+    device_secrets = DeviceSecrets(box)
     users = UserService(user_store, box, audit, clock)
     passwords = PasswordGate(user_store, LockoutStore(), audit, clock, policy)
     throttles = ThrottleStore()
@@ -115,27 +118,29 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
                                    {"ios": settings.push_application_ios, "android": settings.push_application_android})
     factors = FactorRegistry([
         MessageCodeFactor(policy, code_key, voice=bool(settings.voice_origination_identity)),
-        IbKeyFactor(policy, devices.open_secret),
-        *(OcraFactor(kind, policy, devices.open_secret) for kind in sorted(OCRA_CARDS)),
-        CodeCardFactor(DeviceType.SCC, policy, devices.open_secret),
-        CodeCardFactor(DeviceType.ONLINE_SCC, policy, devices.open_secret),
-        TemporaryCodeFactor(policy, code_key, devices.open_secret),
+        IbKeyFactor(policy, device_secrets.open),
+        *(OcraFactor(kind, policy, device_secrets.open) for kind in sorted(OCRA_CARDS)),
+        CodeCardFactor(DeviceType.SCC, policy, device_secrets.open),
+        CodeCardFactor(DeviceType.ONLINE_SCC, policy, device_secrets.open),
+        TemporaryCodeFactor(policy, code_key, device_secrets.open),
     ])
     flows = FlowEngine(device_store, flow_store, throttles, factors, sender, code_key, audit, clock, policy)
     withdrawals = WithdrawalService(flows, user_store, LedgerStore(), audit, clock, policy)
-    activation = ActivationService(passwords, users, EnrolmentStore(), flows, push_endpoints, devices, audit,
-                                   notifier, clock, policy)
+    enrolment = IbKeyEnrolment(users, EnrolmentStore(), flows, push_endpoints, device_secrets, audit, notifier, clock,
+                               policy)
+    requests = DeviceRequestStore()
     return Services(
         policy=policy,
         users=users,
-        devices=devices,
+        backoffice_devices=BackOfficeDevices(user_store, device_store, requests, device_secrets, code_key, audit,
+                                             notifier, clock, policy),
+        user_devices=UserDevices(user_store, device_store, requests, device_secrets, flows, audit, notifier, clock,
+                                 policy),
         login=LoginService(passwords, flows, SessionGrants(), sessions, factors, audit, clock, policy),
-        activation=activation,
-        lifecycle=DeviceLifecycle(user_store, device_store, DeviceRequestStore(), devices, box, flows, code_key, audit,
-                                  notifier, clock, policy),
+        activation=ActivationService(passwords, flows, enrolment, audit, policy),
         sharing=SharingService(passwords, users, user_store, device_store, ShareStore(), flows, audit, notifier, clock,
                                policy),
-        recovery=RecoveryService(passwords, flows, activation, audit, clock, policy),
+        recovery=RecoveryService(passwords, flows, enrolment, audit, clock, policy),
         push=PushService(device_store, flow_store, throttles, withdrawals.authorize, audit, clock),
         withdrawals=withdrawals,
         sls_mode=SlsModeService(user_store, audit, notifier),

@@ -1,1 +1,2 @@
-"""The flows of the service. They see domain objects and stores, never HTTP or items."""
+"""The flows of the service. They see domain objects and the ports (``securelogin.ports``),
+never HTTP, table items or an adapter."""

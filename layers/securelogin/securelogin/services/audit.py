@@ -1,3 +1,5 @@
+"""The audit trail service: security events recorded per user, alone or inside the
+transaction of what they record."""
 from __future__ import annotations
 
 from securelogin.clock import Clock

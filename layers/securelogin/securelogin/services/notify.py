@@ -1,3 +1,4 @@
+"""Security notices to a user by SMS, sent after a change and never undoing it."""
 from __future__ import annotations
 
 from securelogin.domain.models import Channel, OutgoingMessage, User

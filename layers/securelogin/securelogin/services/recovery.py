@@ -13,8 +13,8 @@ from securelogin.clock import Clock
 from securelogin.domain.models import DeviceStatus, DeviceType, Method, Purpose, most_secure
 from securelogin.errors import Forbidden, InvalidInput
 from securelogin.policy import Policy
-from securelogin.services.activation import ActivationService, AppEnrolment, Enrolled
 from securelogin.services.audit import AuditTrail
+from securelogin.services.enrolment import AppEnrolment, Enrolled, IbKeyEnrolment
 from securelogin.services.flows import FlowEngine
 from securelogin.services.passwords import PasswordGate
 
@@ -32,11 +32,11 @@ class RecoveryStarted:
 
 
 class RecoveryService:
-    def __init__(self, passwords: PasswordGate, flows: FlowEngine, activation: ActivationService,
+    def __init__(self, passwords: PasswordGate, flows: FlowEngine, enrolment: IbKeyEnrolment,
                  audit: AuditTrail, clock: Clock, policy: Policy) -> None:
         self._passwords = passwords
         self._flows = flows
-        self._activation = activation
+        self._enrolment = enrolment
         self._audit = audit
         self._clock = clock
         self._policy = policy
@@ -63,8 +63,8 @@ class RecoveryService:
             self._audit.record(username, "recovery.refused", reason="no_way_to_prove_possession")
             raise Forbidden("contact_client_services",
                             "We cannot reach a device or phone of yours. Please contact Client Services.")
-        sent = self._activation.send_token(username, found.user.phones[0], PURPOSE, details)
-        return RecoveryStarted(sent.activation_id, "sms", sent.expires_at, sent_to=sent.sent_to)
+        sent = self._enrolment.send_token(username, found.user.phones[0], PURPOSE, details)
+        return RecoveryStarted(sent.flow_id, "sms", sent.expires_at, sent_to=sent.sent_to)
 
     def complete(self, recovery_id: str, app: AppEnrolment, activation_code: str | None,
                  response: str | None) -> Enrolled:
@@ -77,7 +77,7 @@ class RecoveryService:
         if answer is None:
             raise InvalidInput("invalid_request", "activation_code: required for an SMS recovery" if by_code
                                else "response: required for a recovery by device")
-        plan = self._activation.plan(flow.username, app, replacing=True)  # a refused PIN spends no attempt
+        plan = self._enrolment.plan(flow.username, app, replacing=True)  # a refused PIN spends no attempt
         right = self._flows.answer(flow, answer)
-        return self._activation.enrol(right.flow, app, plan, right.reservation, self._audit.recording(
+        return self._enrolment.enrol(right.flow, app, plan, right.reservation, self._audit.recording(
             flow.username, "recovery.completed", same_phone=flow.details.get("same_phone") == "true"))

@@ -1,3 +1,5 @@
+"""Sessions: made when a flow grants one, stored under the lookup key of their token,
+and checked on every request so that they end with what opened them."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,3 +1,5 @@
+"""Users: creating one from the back office (identity sealed, SMS enrolled at once) and
+reading one with their identity and devices."""
 from __future__ import annotations
 
 import json

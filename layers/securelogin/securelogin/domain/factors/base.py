@@ -1,3 +1,5 @@
+"""What every factor is: the Factor Protocol, the context a challenge belongs to, and
+the challenge a factor issues."""
 from __future__ import annotations
 
 from dataclasses import dataclass

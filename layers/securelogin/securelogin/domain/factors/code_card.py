@@ -38,7 +38,7 @@ class CodeCardFactor:
     def issue(self, device: Device, method: Method, context: ChallengeContext) -> IssuedChallenge:
         if method not in self.methods:
             raise UnsupportedMethod(method)
-        indices = sorted(self._secrets(device)["card"])
+        indices = sorted(self._secrets(device).card)
         while True:
             first, second = secrets.choice(indices), secrets.choice(indices)
             pair = f"{first},{second}"
@@ -49,7 +49,7 @@ class CodeCardFactor:
                                check_data={"indices": pair}, expires_at=expires_at, remember=pair)
 
     def check(self, device: Device, challenge: Challenge, response: str, context: ChallengeContext) -> bool:
-        card = self._secrets(device)["card"]
+        card = self._secrets(device).card
         first, second = challenge.check_data["indices"].split(",")
         expected = normalise(card[first] + card[second])
         return hmac.compare_digest(expected.encode(), normalise(response).encode())

@@ -34,9 +34,9 @@ class OcraFactor:
         secret = self._secrets(device)
         candidate = "".join(response.split())
         try:
-            expected = ocra(device.ocra_suite or CARD_SUITE, bytes.fromhex(secret["seed_hex"]),
+            expected = ocra(device.ocra_suite or CARD_SUITE, bytes.fromhex(secret.seed_hex),
                             challenge.check_data["question"],
-                            pin_hash=bytes.fromhex(secret["pin_sha1_hex"]) if "pin_sha1_hex" in secret else None)
+                            pin_hash=bytes.fromhex(secret.pin_sha1_hex) if secret.pin_sha1_hex is not None else None)
         except OcraError:
             return False
         return responses_match(expected, candidate)

@@ -1,3 +1,4 @@
+"""The registry that picks a device type's factor."""
 from __future__ import annotations
 
 from securelogin.domain.factors.base import Factor

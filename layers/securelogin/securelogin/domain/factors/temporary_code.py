@@ -34,5 +34,5 @@ class TemporaryCodeFactor:
         return IssuedChallenge(public={}, check_data={}, expires_at=context.now + self._policy.challenge_ttl)
 
     def check(self, device: Device, challenge: Challenge, response: str, context: ChallengeContext) -> bool:
-        expected = self._secrets(device)["code_digest"]
+        expected = self._secrets(device).code_digest
         return digests_match(expected, temporary_code_digest(self._code_key(), device.device_id, response))

@@ -1,16 +1,15 @@
-"""A device's life after issue: lost and found, temporary codes and the Online Security
-Code Card, and the DSC+ from request to return."""
+"""What a logged-in user does to their own devices: the Online Security Code Card of a
+temporary-code session, reactivating a found device, the DSC+ from request to activation
+and PIN change, and returning or removing a device."""
 from __future__ import annotations
 
-import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from securelogin.clock import Clock
-from securelogin.domain.factors.code_card import CARD_ALPHABET, new_card
-from securelogin.domain.factors.ocra_card import CARD_SUITE
-from securelogin.domain.factors.temporary_code import temporary_code_digest
+from securelogin.domain.factors.code_card import new_card
+from securelogin.domain.factors.secrets import DeviceSecret
 from securelogin.domain.models import (
     Device,
     DeviceRequest,
@@ -19,33 +18,33 @@ from securelogin.domain.models import (
     DeviceType,
     Method,
     Purpose,
-    User,
 )
-from securelogin.domain.pins import CARD_PIN, pin_problem
-from securelogin.errors import Conflict, Forbidden, InvalidInput, NotFound
+from securelogin.errors import Conflict, Forbidden
 from securelogin.policy import Policy
-from securelogin.ports import Completing, DeviceRequestStore, DeviceStore, SecretBox, StaleWrite, UserStore
+from securelogin.ports import Completing, DeviceRequestStore, DeviceStore, StaleWrite, UserStore
 from securelogin.services.audit import AuditTrail
-from securelogin.services.devices import CARD_ENTRIES, DeviceService
+from securelogin.services.device_common import (
+    CARD_ENTRIES,
+    active_temporary,
+    card_pin_sha1_hex,
+    one_of,
+    own_device,
+    profile,
+    refuse_weak_card_pin,
+)
+from securelogin.services.device_secrets import DeviceSecrets
 from securelogin.services.flows import FlowEngine
 from securelogin.services.notify import Notifier
 from securelogin.services.users import new_device_id
 
 REPLACEMENT_REASONS = ("lost", "broken", "battery")
+FOUND_STATUSES = (DeviceStatus.LOST, DeviceStatus.INACTIVE)
 
 
 def _device_flow_id(username: str, device_id: str) -> str:
     """A device's activation or PIN change is named by the device, not by a random id:
     one open at a time per device and user, a new challenge replacing the last."""
     return f"{username}|{device_id}"
-
-FOUND_STATUSES = (DeviceStatus.LOST, DeviceStatus.INACTIVE)
-
-
-@dataclass(frozen=True)
-class TemporaryCode:
-    device: Device
-    code: str  # shown once to Client Services, who reads it to the user
 
 
 @dataclass(frozen=True)
@@ -61,86 +60,23 @@ class DscPlusRequested:
     reserve_usd: float
 
 
-class DeviceLifecycle:
+class UserDevices:
     def __init__(self, users: UserStore, device_store: DeviceStore, requests: DeviceRequestStore,
-                 devices: DeviceService, box: SecretBox, flows: FlowEngine, code_key, audit: AuditTrail,
-                 notifier: Notifier, clock: Clock, policy: Policy) -> None:
+                 device_secrets: DeviceSecrets, flows: FlowEngine, audit: AuditTrail, notifier: Notifier,
+                 clock: Clock, policy: Policy) -> None:
         self._users = users
         self._device_store = device_store
         self._requests = requests
-        self._devices = devices
-        self._box = box
+        self._secrets = device_secrets
         self._flows = flows
-        self._code_key = code_key
         self._audit = audit
         self._notifier = notifier
         self._clock = clock
         self._policy = policy
 
-    # ------------------------------------------------------------------ back office
-
-    def mark_lost(self, username: str, device_id: str, actor: str) -> Device:
-        device = self._own_device(username, device_id)
-        try:
-            self._device_store.set_status(device, DeviceStatus.LOST,
-                                          (DeviceStatus.ACTIVE, DeviceStatus.PENDING, DeviceStatus.INACTIVE))
-        except StaleWrite:
-            raise Conflict("device_not_active", "Only an active, pending or inactive device can be lost.") from None
-        self._audit.record(username, "device.lost", device_id=device_id, device_type=device.type.value, by=actor)
-        self._notifier.tell_username(username, "a security device of yours was reported lost. "
-                                               "If this was not you, call Client Services.")
-        device.status = DeviceStatus.LOST
-        return device
-
-    def issue_temporary_code(self, username: str, actor: str) -> TemporaryCode:
-        now = self._clock.now()
-        code = "".join(secrets.choice(CARD_ALPHABET) for _ in range(self._policy.temporary_code_length))
-        device_id = new_device_id()
-        full_until = now + self._policy.temporary_full_access
-        device = Device(device_id=device_id, username=username, type=DeviceType.TEMPORARY_CODE,
-                        label="Temporary code", status=DeviceStatus.ACTIVE, created_at=now,
-                        valid_until=full_until + self._policy.temporary_portal_access, full_access_until=full_until,
-                        sealed_secret=self._devices.seal_secret(device_id, {
-                            "code_digest": temporary_code_digest(self._code_key(), device_id, code)}))
-        if self._users.get_user(username) is None:
-            raise NotFound("user_not_found", "No such user.")
-        try:
-            self._device_store.begin_temporary_access(device)
-        except StaleWrite:
-            raise Conflict("consecutive_temporary_code",
-                           "A temporary code was already given: the user must first activate or reactivate a "
-                           "permanent device.") from None
-        self._audit.record(username, "temporary_code.issued", device_id=device_id, by=actor)
-        self._notifier.tell_username(username, "Client Services gave you a temporary code. "
-                                               "If you did not ask for it, call us.")
-        return TemporaryCode(device, code)
-
-    def fulfil(self, request_id: str, serial: str, seed_hex: str, actor: str) -> Device:
-        request = self._requests.get(request_id)
-        if request is None:
-            raise NotFound("request_not_found", "No such device request.")
-        now = self._clock.now()
-        device_id = new_device_id()
-        pin_sha1_hex = self._box.open(request.sealed_pin, f"request-pin|{request_id}").decode()
-        device = Device(device_id=device_id, username=request.username, type=DeviceType.DSC_PLUS,
-                        label=f"Digital Security Card+ {serial}", status=DeviceStatus.PENDING, created_at=now,
-                        serial=serial, ocra_suite=CARD_SUITE,
-                        sealed_secret=self._devices.seal_secret(device_id, {"seed_hex": seed_hex.lower(),
-                                                                            "pin_sha1_hex": pin_sha1_hex}))
-        try:
-            self._requests.fulfil(request, device)
-        except StaleWrite:
-            raise Conflict("request_fulfilled", "This request was already fulfilled.") from None
-        self._audit.record(request.username, "device.shipped", device_id=device_id, request_id=request_id, by=actor)
-        self._notifier.tell_username(request.username, "your Digital Security Card+ is on its way. "
-                                                       "Activate it when it arrives.")
-        return device
-
-    # ------------------------------------------------------------------ the user, with a session
-
     def online_card(self, username: str, session_device_id: str | None) -> OnlineCard:
         now = self._clock.now()
-        user, devices = self._profile(username)
+        user, devices = profile(self._users, username)
         source = next((d for d in devices if d.device_id == session_device_id), None)
         if source is None or source.type != DeviceType.TEMPORARY_CODE or source.status_at(now) != DeviceStatus.ACTIVE:
             raise Forbidden("temporary_code_session_required",
@@ -150,7 +86,7 @@ class DeviceLifecycle:
         device = Device(device_id=device_id, username=username, type=DeviceType.ONLINE_SCC,
                         label="Online Security Code Card", status=DeviceStatus.ACTIVE, created_at=now,
                         valid_until=now + self._policy.online_card_validity,
-                        sealed_secret=self._devices.seal_secret(device_id, {"card": card}))
+                        sealed_secret=self._secrets.seal(device_id, DeviceSecret(card=card)))
         previous = tuple(d for d in devices if d.type == DeviceType.ONLINE_SCC and d.status == DeviceStatus.ACTIVE)
         event = self._audit.recording(username, "device.added", device_id=device_id, device_type="online_scc")
         try:
@@ -164,10 +100,8 @@ class DeviceLifecycle:
         """A found device comes back, by a session that another device opened."""
         if session_device_id == device_id:
             raise Forbidden("another_device_required", "Log in with another device to reactivate this one.")
-        _, devices = self._profile(username)
-        device = next((d for d in devices if d.device_id == device_id), None)
-        if device is None:
-            raise NotFound("device_not_found", "No such device of yours.")
+        _, devices = profile(self._users, username)
+        device = one_of(devices, device_id)
         if device.temporary or device.status not in FOUND_STATUSES:
             raise Conflict("not_reactivatable", "Only a lost or inactive permanent device can be reactivated.")
         self._refuse_link(device)
@@ -178,7 +112,7 @@ class DeviceLifecycle:
 
     def request_dsc_plus(self, username: str, pin: str, reason: str) -> DscPlusRequested:
         now = self._clock.now()
-        user, devices = self._profile(username)
+        user, devices = profile(self._users, username)
         current = [d for d in devices if d.type == DeviceType.DSC_PLUS
                    and d.status in (DeviceStatus.ACTIVE, DeviceStatus.LOST, DeviceStatus.INACTIVE)]
         has_ib_key = any(d.type == DeviceType.IB_KEY and d.status == DeviceStatus.ACTIVE for d in devices)
@@ -186,19 +120,17 @@ class DeviceLifecycle:
         if not replacement and not (has_ib_key and user.balance_usd >= self._policy.dsc_plus_min_balance_usd):
             raise Forbidden("not_eligible", "A Digital Security Card+ is for IB Key users with at least USD "
                             f"{self._policy.dsc_plus_min_balance_usd:,.0f}, or to replace one.")
-        problem = pin_problem(pin, CARD_PIN, None)
-        if problem:
-            raise InvalidInput("weak_pin", f"The PIN {problem}: choose 4 digits that are hard to guess.")
+        refuse_weak_card_pin(pin)
         fee = self._policy.dsc_plus_replacement_fee_usd if replacement and reason != "battery" else 0.0
         request_id = "req_" + secrets.token_hex(10)
-        pin_sha1 = hashlib.sha1(pin.encode()).hexdigest()  # noqa: S324 - OCRA's PSHA1 input
+        pin_sha1 = card_pin_sha1_hex(pin)
         if user.open_request_id:
             raise Conflict("request_pending", "A Digital Security Card+ request of yours is already open.")
         try:
             self._requests.create(DeviceRequest(
                 request_id=request_id, username=username, reason=reason, fee_usd=fee,
                 status=DeviceRequestStatus.REQUESTED,
-                sealed_pin=self._box.seal(pin_sha1.encode(), f"request-pin|{request_id}"), created_at=now,
+                sealed_pin=self._secrets.seal_request_pin(request_id, pin_sha1), created_at=now,
                 replaces_device_id=current[0].device_id if replacement else None))
         except StaleWrite:
             raise Conflict("request_pending", "A Digital Security Card+ request of yours is already open.") from None
@@ -207,7 +139,7 @@ class DeviceLifecycle:
 
     def activation_challenge(self, username: str, device_id: str) -> tuple[str, datetime]:
         """A challenge for a shipped card, answered once to activate it (5 answers per challenge)."""
-        device = self._own_device(username, device_id)
+        device = own_device(self._device_store, username, device_id)
         if device.status != DeviceStatus.PENDING:
             raise Conflict("not_pending", "Only a device waiting for activation can be activated.")
         return self._device_challenge(Purpose.DEVICE_ACTIVATION, device)
@@ -221,24 +153,21 @@ class DeviceLifecycle:
 
     def pin_challenge(self, username: str, device_id: str) -> tuple[str, datetime]:
         """A challenge for changing a DSC+ PIN (KB1018), answered with the current PIN."""
-        device = self._own_device(username, device_id)
+        device = own_device(self._device_store, username, device_id)
         if device.type != DeviceType.DSC_PLUS or device.status != DeviceStatus.ACTIVE:
             raise Conflict("not_a_dsc_plus", "Only an active Digital Security Card+ has a PIN to change here.")
         return self._device_challenge(Purpose.PIN_CHANGE, device)
 
     def change_pin(self, username: str, device_id: str, response: str, new_pin: str) -> Device:
-        problem = pin_problem(new_pin, CARD_PIN, None)
-        if problem:  # checked first: a refused PIN spends no answer
-            raise InvalidInput("weak_pin", f"The PIN {problem}: choose 4 digits that are hard to guess.")
+        refuse_weak_card_pin(new_pin)  # checked first: a refused PIN spends no answer
         flow = self._flows.open(Purpose.PIN_CHANGE, _device_flow_id(username, device_id), owner=username)
         right = self._flows.answer(flow, response)
         device = right.device
         assert device is not None
-        secret = {**self._devices.open_secret(device),
-                  "pin_sha1_hex": hashlib.sha1(new_pin.encode()).hexdigest()}  # noqa: S324 - OCRA's PSHA1 input
+        secret = replace(self._secrets.open(device), pin_sha1_hex=card_pin_sha1_hex(new_pin))
         try:
-            self._device_store.replace_secret(device, self._devices.seal_secret(device.device_id, secret), right.now,
-                                       self._flows.completing(right, with_device=False))
+            self._device_store.replace_secret(device, self._secrets.seal(device.device_id, secret), right.now,
+                                              self._flows.completing(right, with_device=False))
         except StaleWrite:
             raise self._flows.gone(Purpose.PIN_CHANGE) from None
         self._audit.record(device.holder, "device.pin_changed", device_id=device_id, by=username)
@@ -246,18 +175,10 @@ class DeviceLifecycle:
                                                "If this was not you, call Client Services.")
         return device
 
-    def _device_challenge(self, purpose: Purpose, device: Device) -> tuple[str, datetime]:
-        _, _, issued = self._flows.start_challenged(purpose, device.username, self._policy.challenge_ttl, device,
-                                                    Method.CHALLENGE_RESPONSE,
-                                                    flow_id=_device_flow_id(device.username, device.device_id))
-        return issued.public["challenge_code"], issued.public["expires_at"]
-
     def return_device(self, username: str, device_id: str) -> Device:
         now = self._clock.now()
-        user, devices = self._profile(username)
-        device = next((d for d in devices if d.device_id == device_id), None)
-        if device is None:
-            raise NotFound("device_not_found", "No such device of yours.")
+        user, devices = profile(self._users, username)
+        device = one_of(devices, device_id)
         if device.temporary or device.type == DeviceType.SMS \
                 or device.status in (DeviceStatus.RETURNED, DeviceStatus.REVOKED):
             raise Conflict("not_returnable", "This device cannot be returned.")
@@ -277,10 +198,8 @@ class DeviceLifecycle:
 
     def deactivate(self, username: str, device_id: str) -> None:
         now = self._clock.now()
-        user, devices = self._profile(username)
-        device = next((d for d in devices if d.device_id == device_id), None)
-        if device is None:
-            raise NotFound("device_not_found", "No such device of yours.")
+        user, devices = profile(self._users, username)
+        device = one_of(devices, device_id)
         self._refuse_link(device)
         if device.status_at(now) != DeviceStatus.ACTIVE or not self._others_active(devices, device_id, now):
             raise Conflict("last_device", "Keep at least one other active device before removing this one.")
@@ -292,6 +211,12 @@ class DeviceLifecycle:
         self._notifier.tell(user, "a security device was removed from your account. If this was not you, call us.")
 
     # ------------------------------------------------------------------ helpers
+
+    def _device_challenge(self, purpose: Purpose, device: Device) -> tuple[str, datetime]:
+        _, _, issued = self._flows.start_challenged(purpose, device.username, self._policy.challenge_ttl, device,
+                                                    Method.CHALLENGE_RESPONSE,
+                                                    flow_id=_device_flow_id(device.username, device.device_id))
+        return issued.public["challenge_code"], issued.public["expires_at"]
 
     @staticmethod
     def _refuse_link(device: Device) -> None:
@@ -309,8 +234,8 @@ class DeviceLifecycle:
 
     def _make_active(self, device: Device, expected: tuple[DeviceStatus, ...], event: str,
                      completing: Completing | None = None) -> Device:
-        user, devices = self._profile(device.username)
-        temporary = [d for d in devices if d.temporary and d.status == DeviceStatus.ACTIVE]
+        user, devices = profile(self._users, device.username)
+        temporary = active_temporary(devices)
         try:
             self._device_store.make_permanent_active(device, expected, temporary, completing)
         except StaleWrite:
@@ -321,15 +246,3 @@ class DeviceLifecycle:
                             else f"your {device.label} is now active.")
         device.status = DeviceStatus.ACTIVE
         return device
-
-    def _own_device(self, username: str, device_id: str) -> Device:
-        device = self._device_store.get(username, device_id)
-        if device is None:
-            raise NotFound("device_not_found", "No such device of yours.")
-        return device
-
-    def _profile(self, username: str) -> tuple[User, list[Device]]:
-        found = self._users.partition(username)
-        if found.user is None:
-            raise NotFound("user_not_found", "No such user.")
-        return found.user, found.devices
