@@ -131,15 +131,15 @@ def test_every_worker_sees_the_calls_and_faults_of_the_one_embedded_aws(stack):
     assert stack.call("PUT", "/_local/outbox")[0] == 405
 
 
-def test_sigterm_to_the_process_group_stops_every_process_quickly():
+def test_sigterm_to_the_process_group_ends_every_process_without_a_kill():
     stack = Stack()
     processes = [stack.process.pid, *_children(stack.process.pid)]
-    started = time.monotonic()
     stack.stop()
-    while any(_running(pid) for pid in processes) and time.monotonic() - started < 10:
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in processes) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not any(_running(pid) for pid in processes)
-    assert time.monotonic() - started < 2
+    assert stack.process.returncode == 0  # 1 when a process had to be killed after SIGTERM
 
 
 def test_the_children_end_when_the_parent_is_killed():

@@ -121,16 +121,21 @@ def _fork(name: str, target: Callable[..., None], *args: object) -> BaseProcess:
     return process
 
 
-def _stop_all(processes: list[BaseProcess]) -> None:
+def _stop_all(processes: list[BaseProcess]) -> list[str]:
+    """Stops every process, killing those still running ``STOP_SECONDS`` after SIGTERM;
+    returns the names of the killed ones."""
     for process in processes:
         if process.is_alive():
             process.terminate()
     deadline = time.monotonic() + STOP_SECONDS
+    killed = []
     for process in processes:
         process.join(max(0.0, deadline - time.monotonic()))
         if process.is_alive():
             process.kill()
             process.join()
+            killed.append(process.name)
+    return killed
 
 
 def _cores() -> int:
@@ -178,7 +183,10 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        _stop_all(processes)
+        killed = _stop_all(processes)
+        if killed:
+            print(f"killed after {STOP_SECONDS:.0f} s, not stopped by SIGTERM: {', '.join(killed)}", file=sys.stderr)
+            exit_code = 1
     # Nothing is left to clean up, and tearing down moto's and boto3's modules takes seconds.
     sys.stdout.flush()
     sys.stderr.flush()
