@@ -1,0 +1,1049 @@
+"""In-memory implementations of every port (``securelogin.ports``), so that the services
+can be unit-tested without moto; ``fake_services`` wires the services over them.
+
+The fakes keep what the services rely on from the DynamoDB adapters, write for write:
+the same conditions, the same values returned and the same exceptions raised in the
+same situations. Every store works on one ``FakeTable`` (a write may span stores, as an
+item in DynamoDB may be written by any of them), and a store that runs a transaction
+runs a ``FakeTransaction``: the ``Completing`` writes of other stores (a flow completing,
+an audit event) are staged on it and applied only if every condition holds.
+
+What they leave out, on purpose: TTL expiry (items the adapters let DynamoDB expire
+stay until overwritten); eventual consistency (GSI queries and non-consistent reads see
+every write at once); concurrency (a test interleaves by calling a service from inside a
+fake's write); attributes that are absent rather than default (a flow made by
+``restart`` counts as not handed out); DynamoDB's type round trip (an audit detail comes
+back exactly as written); AWS faults and validation errors, but for two writes to one
+item in a transaction (ValueError). A single conditional write whose failure the adapter
+lets through as pynamodb's error raises ``ConditionFailed`` here.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+
+from securelogin.clock import Clock
+from securelogin.crypto.envelope import SealedValueError
+from securelogin.domain.factors import FactorRegistry
+from securelogin.domain.factors.code_card import CodeCardFactor
+from securelogin.domain.factors.ib_key import IbKeyFactor
+from securelogin.domain.factors.message_code import MessageCodeFactor
+from securelogin.domain.factors.ocra_card import CARD_SUITE, OcraFactor
+from securelogin.domain.factors.secrets import DeviceSecret
+from securelogin.domain.factors.temporary_code import TemporaryCodeFactor
+from securelogin.domain.models import (
+    AppInstance,
+    AuditEvent,
+    Challenge,
+    Device,
+    DeviceRequest,
+    DeviceRequestStatus,
+    DeviceStatus,
+    DeviceType,
+    Flow,
+    FlowStatus,
+    OutgoingMessage,
+    PasswordLockout,
+    Purpose,
+    PushDecision,
+    Session,
+    Share,
+    ShareStatus,
+    SlsMode,
+    User,
+    lock_ends,
+)
+from securelogin.policy import Policy
+from securelogin.ports import (
+    AlreadyExists,
+    AttemptsUsed,
+    CapReached,
+    Completing,
+    DeliveryFailed,
+    FlowClosed,
+    NoSuchUser,
+    PinLocked,
+    Reservation,
+    StaleWrite,
+    UserPartition,
+)
+from securelogin.services.audit import AuditTrail
+from securelogin.services.device_common import OCRA_CARDS, card_pin_sha1_hex
+from securelogin.services.device_secrets import DeviceSecrets
+from securelogin.services.flows import FlowEngine
+from securelogin.services.login import LoginService
+from securelogin.services.notify import Notifier
+from securelogin.services.passwords import PasswordGate
+from securelogin.services.push import PushService
+from securelogin.services.sessions import SessionService
+from securelogin.services.sharing import SharingService
+from securelogin.services.sls_mode import SlsModeService
+from securelogin.services.users import UserService
+from securelogin.services.withdrawals import WithdrawalService
+
+Item = tuple[str, ...]  # what a staged write writes: one item of the table, as ("DEVICE", username, device_id)
+
+
+class ConditionFailed(Exception):
+    """A single conditional write whose failure the adapter does not turn into an answer
+    (pynamodb's PutError or UpdateError goes up as a fault): a flow id or session key
+    that collides, a device that vanished under ``remember_challenge``."""
+
+
+# ---------------------------------------------------------------------- the table and its transactions
+
+class FakeTransaction:
+    """Writes staged by a store and by the ``Completing`` callables it is given, applied
+    all or none: every condition is checked against the table as it was before any of
+    them; if one fails, nothing is applied and StaleWrite names the positions that
+    failed. Two writes to one item are refused, as DynamoDB refuses them."""
+
+    def __init__(self) -> None:
+        self._writes: list[tuple[Callable[[], bool], Callable[[], None] | None]] = []
+        self._items: set[Item] = set()
+
+    def stage(self, item: Item, condition: Callable[[], bool] | None = None,
+              apply: Callable[[], None] | None = None) -> None:
+        """One write of ``item`` (or, without ``apply``, a condition check on it)."""
+        if item in self._items:
+            raise ValueError(f"two writes to {item} in one transaction")
+        self._items.add(item)
+        self._writes.append((condition or (lambda: True), apply))
+
+    def commit(self, key: str) -> None:
+        failed = tuple(i for i, (condition, _) in enumerate(self._writes) if not condition())
+        if failed:
+            raise StaleWrite(key, failed)
+        for _, apply in self._writes:
+            if apply is not None:
+                apply()
+
+
+@contextmanager
+def transaction(key: str) -> Iterator[FakeTransaction]:
+    """``dynamo.conditional_transaction``: committed when the block ends without raising."""
+    tx = FakeTransaction()
+    yield tx
+    tx.commit(key)
+
+
+@dataclass
+class PushGuard:
+    window_start: datetime
+    unanswered: int
+
+
+def through_link(link: Device, shared: Device | None) -> Device:
+    """``records.through_link``: a shared device as its owner holds it, under the link's
+    username; a cancelled link, or a device the owner no longer has, is not usable."""
+    if shared is None:
+        return replace(link, status=DeviceStatus.REVOKED)
+    status = shared.status if link.status == DeviceStatus.ACTIVE else link.status
+    return replace(shared, username=link.username, shared_from=link.shared_from, status=status,
+                   label=link.label, created_at=link.created_at)
+
+
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class FakeTable:
+    """Every item, by kind, and the writes several stores make (``table.py``'s key
+    design: a device lives in its user's partition; a shared one is a link there and
+    its state stays in the owner's item). Reads hand out copies, as a read of DynamoDB
+    does."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, User] = {}
+        self.identities: dict[str, str] = {}
+        self.lockouts: dict[str, PasswordLockout] = {}
+        self.devices: dict[tuple[str, str], Device] = {}
+        self.answer_slots: dict[str, dict[str, int]] = {}
+        self.throttles: dict[tuple[str, Purpose], datetime] = {}
+        self.push_guards: dict[str, PushGuard] = {}
+        self.flows: dict[tuple[Purpose, str], Flow] = {}
+        self.sessions: dict[str, Session] = {}
+        self.audit: dict[str, dict[str, AuditEvent]] = {}  # username -> sort key -> event
+        self.app_instances: dict[str, AppInstance] = {}
+        self.requests: dict[str, DeviceRequest] = {}
+        self.shares: dict[str, Share] = {}
+        self.pending_shares: dict[str, str] = {}  # GSI1 SHARES#pending_compliance: share key -> created at
+        self.spent: dict[tuple[str, date], float] = {}
+
+    # ------------------------------------------------------------------ devices
+
+    def read_device(self, username: str, device_id: str) -> Device | None:
+        """The device item in ``username``'s partition as it is (a link, for a shared one)."""
+        stored = self.devices.get((username, device_id))
+        return copy.deepcopy(stored) if stored is not None else None
+
+    def held(self, device: Device | None) -> Device | None:
+        """A device as its holder keeps it: through its link when it is shared."""
+        if device is None or device.shared_from is None:
+            return device
+        return through_link(device, self.read_device(device.shared_from, device.device_id))
+
+    def state(self, device: Device) -> tuple[str, str]:
+        """The key of the item that holds the device's state: the owner's, for a shared one."""
+        return device.holder, device.device_id
+
+    def stage_new_device(self, tx: FakeTransaction, device: Device) -> None:
+        key = (device.username, device.device_id)
+        tx.stage(("DEVICE", *key), lambda: key not in self.devices,
+                 lambda: self.devices.__setitem__(key, copy.deepcopy(device)))
+
+    def stage_device_update(self, tx: FakeTransaction, key: tuple[str, str], change: Callable[[Device], None],
+                            condition: Callable[[Device], bool] = lambda d: True) -> None:
+        """An update of an existing device item (every such update is conditional on it)."""
+        tx.stage(("DEVICE", *key), lambda: key in self.devices and condition(self.devices[key]),
+                 lambda: change(self.devices[key]))
+
+    def stage_revoke(self, tx: FakeTransaction, devices: list[Device]) -> None:
+        """``devices.revoke_in``: these devices end for good."""
+        for old in devices:
+            self.stage_device_update(tx, self.state(old), _set_status(DeviceStatus.REVOKED))
+
+    # ------------------------------------------------------------------ the user's profile
+
+    def stage_profile(self, tx: FakeTransaction, username: str, devices_version: int | None = None,
+                      end_temporary: bool = False, change: Callable[[User], None] | None = None) -> None:
+        """``users.update_profile``: the one write to the profile; with ``devices_version``
+        the set of devices changes only if it is still the one read."""
+        def holds() -> bool:
+            user = self.users.get(username)
+            return user is not None and (devices_version is None or user.devices_version == devices_version)
+
+        def apply() -> None:
+            user = self.users[username]
+            if change is not None:
+                change(user)
+            if devices_version is not None:
+                user.devices_version += 1
+            if end_temporary:
+                user.awaiting_permanent_device = False
+
+        writes = change is not None or devices_version is not None or end_temporary
+        tx.stage(("USER", username), holds, apply if writes else None)
+
+    # ------------------------------------------------------------------ flows
+
+    def stage_complete_flow(self, tx: FakeTransaction, flow: Flow, status: FlowStatus = FlowStatus.APPROVED,
+                            confirmed_by: Device | None = None, reservation: Reservation | None = None,
+                            now: datetime | None = None, hand_out: bool = False) -> None:
+        """``flows.complete_flow``: the pending flow, at the version it was read, ends as
+        ``status``, once; a right answer gives back what it took, a push approval records
+        the device's use."""
+        key = (flow.purpose, flow.key)
+
+        def pending() -> bool:
+            stored = self.flows.get(key)
+            return stored is not None and stored.status == FlowStatus.PENDING and stored.version == flow.version
+
+        def complete() -> None:
+            stored = self.flows[key]
+            stored.status, stored.challenge = status, None
+            if hand_out:
+                stored.session_handed_out = True
+            if confirmed_by is not None:
+                stored.confirmed_by = confirmed_by.device_id
+
+        tx.stage(("FLOW", *key), pending, complete)
+        if reservation is not None:
+            assert now is not None
+            self.stage_give_back(tx, confirmed_by, reservation, now)
+        elif confirmed_by is not None and status == FlowStatus.APPROVED:
+            assert now is not None
+            self.stage_device_update(tx, self.state(confirmed_by), _set(last_used_at=now))
+
+    def stage_give_back(self, tx: FakeTransaction, device: Device | None, reservation: Reservation,
+                        now: datetime) -> None:
+        """A right answer gives back its slot of the cap and resets the device's failures."""
+        if device is not None:
+            self.stage_device_update(tx, self.state(device), _set(last_used_at=now, consecutive_failures=0))
+        tx.stage(("ANSWERS", reservation.slot_user), None,
+                 lambda: self.answer_slots.setdefault(reservation.slot_user, {}).pop(reservation.slot, None))
+
+    # ------------------------------------------------------------------ sessions
+
+    def stage_new_session(self, tx: FakeTransaction, session: Session) -> None:
+        tx.stage(("SESSION", session.key), lambda: session.key not in self.sessions,
+                 lambda: self.sessions.__setitem__(session.key, copy.deepcopy(session)))
+
+
+def _set(**values: object) -> Callable[[object], None]:
+    def change(item: object) -> None:
+        for name, value in values.items():
+            setattr(item, name, value)
+    return change
+
+
+def _set_status(status: DeviceStatus) -> Callable[[Device], None]:
+    return _set(status=status)
+
+
+# ---------------------------------------------------------------------- the stores
+
+class FakeUserStore:
+    """Users with their answer slots and first devices; a username's partition in one read."""
+
+    def __init__(self, table: FakeTable) -> None:
+        self._t = table
+
+    def create(self, user: User, sealed_identity: str, devices: list[Device], also: Completing) -> None:
+        t = self._t
+
+        def put() -> None:
+            t.users[user.username] = replace(copy.deepcopy(user), devices_version=0)
+            t.identities[user.username] = sealed_identity
+
+        try:
+            with transaction(user.username) as tx:
+                tx.stage(("USER", user.username), lambda: user.username not in t.users, put)
+                tx.stage(("ANSWERS", user.username), None, lambda: t.answer_slots.__setitem__(user.username, {}))
+                for device in devices:
+                    t.stage_new_device(tx, device)
+                also(tx)
+        except StaleWrite as exc:
+            raise AlreadyExists(user.username) from exc
+
+    def partition(self, username: str, resolve_links: bool = True) -> UserPartition:
+        t = self._t
+        user = t.users.get(username)
+        lockout = t.lockouts.get(username)
+        found = UserPartition(user=copy.deepcopy(user), sealed_identity=t.identities.get(username),
+                              lockout=copy.deepcopy(lockout) if lockout else PasswordLockout())
+        found.devices = sorted((copy.deepcopy(d) for (owner, _), d in t.devices.items() if owner == username),
+                               key=lambda d: (d.created_at, d.device_id))
+        return self.with_links_resolved(found) if resolve_links else found
+
+    def with_links_resolved(self, found: UserPartition) -> UserPartition:
+        found.devices = [self._t.held(d) or d for d in found.devices]
+        return found
+
+    def get_user(self, username: str) -> User | None:
+        return copy.deepcopy(self._t.users.get(username))
+
+    def account_users(self, account_id: str) -> list[User]:
+        return [copy.deepcopy(u) for _, u in sorted(self._t.users.items()) if u.account_id == account_id][:100]
+
+    def set_mode(self, username: str, mode: SlsMode, restrictions: list[str], also: Completing) -> None:
+        with transaction(username) as tx:
+            self._t.stage_profile(tx, username, change=_set(sls_mode=mode, restrictions=list(restrictions)))
+            also(tx)
+
+    def release_reserve(self, username: str, device_id: str) -> None:
+        user = self._t.users.get(username)
+        if user is not None:
+            user.reserves.pop(device_id, None)
+
+
+class FakeDeviceStore:
+    """Devices, each write with the profile write that keeps the set of devices consistent."""
+
+    def __init__(self, table: FakeTable) -> None:
+        self._t = table
+
+    def add(self, device: Device, temporary: list[Device] | None = None, revoke: tuple[Device, ...] = (),
+            devices_version: int | None = None, also: Completing | None = None) -> None:
+        t = self._t
+        try:
+            with transaction(device.username) as tx:
+                t.stage_profile(tx, device.username, devices_version, end_temporary=temporary is not None)
+                t.stage_revoke(tx, [*(temporary or []), *revoke])
+                t.stage_new_device(tx, device)
+                if also is not None:
+                    also(tx)
+        except StaleWrite as exc:
+            if devices_version is not None:
+                raise
+            raise NoSuchUser(device.username) from exc
+
+    def remove(self, device: Device, status: DeviceStatus, devices_version: int) -> None:
+        with transaction(device.device_id) as tx:
+            self._t.stage_device_update(tx, self._t.state(device), _set_status(status),
+                                        lambda d: d.status == device.status)
+            self._t.stage_profile(tx, device.username, devices_version)
+
+    def set_status(self, device: Device, status: DeviceStatus, expected: tuple[DeviceStatus, ...]) -> None:
+        stored = self._t.devices.get(self._t.state(device))
+        if stored is None or stored.status not in expected:
+            raise StaleWrite(device.device_id)  # one conditional update (``update_if``): no failed items
+        stored.status = status
+
+    def begin_temporary_access(self, device: Device) -> None:
+        t = self._t
+        with transaction(device.username) as tx:
+            tx.stage(("USER", device.username),
+                     lambda: device.username in t.users and not t.users[device.username].awaiting_permanent_device,
+                     lambda: _set(awaiting_permanent_device=True)(t.users[device.username]))
+            t.stage_new_device(tx, device)
+
+    def make_permanent_active(self, device: Device, expected: tuple[DeviceStatus, ...], temporary: list[Device],
+                              completing: Completing | None = None) -> None:
+        t = self._t
+        with transaction(device.device_id) as tx:
+            t.stage_device_update(tx, t.state(device), _set(status=DeviceStatus.ACTIVE, consecutive_failures=0),
+                                  lambda d: d.status in expected)
+            t.stage_profile(tx, device.username, end_temporary=True)
+            t.stage_revoke(tx, temporary)
+            if completing is not None:
+                completing(tx)
+
+    def replace_secret(self, device: Device, sealed_secret: str, now: datetime, completing: Completing) -> None:
+        t = self._t
+        with transaction(device.device_id) as tx:
+            t.stage_device_update(tx, t.state(device),
+                                  _set(sealed_secret=sealed_secret, consecutive_failures=0, last_used_at=now),
+                                  lambda d: d.status == DeviceStatus.ACTIVE)
+            completing(tx)
+
+    def remember_challenge(self, device: Device, value: str) -> None:
+        stored = self._t.devices.get(self._t.state(device))
+        if stored is None:
+            raise ConditionFailed(device.device_id)
+        stored.last_challenge = value
+
+    def by_id(self, device_id: str) -> Device | None:
+        """The owner's item only: a link is not found by id."""
+        return next((copy.deepcopy(d) for (_, i), d in self._t.devices.items()
+                     if i == device_id and d.shared_from is None), None)
+
+    def get(self, username: str, device_id: str) -> Device | None:
+        return self._t.held(self._t.read_device(username, device_id))
+
+
+class FakeLockoutStore:
+    """The password guard of each username, known or not: counted before the check."""
+
+    def __init__(self, table: FakeTable) -> None:
+        self._t = table
+
+    def take_attempt(self, username: str, now: datetime, lock_after: int) -> PasswordLockout:
+        current = self._t.lockouts.get(username)
+        if current is None or ((current.locked_until is None or current.locked_until <= now)
+                               and current.failures < lock_after):
+            current = self._t.lockouts.setdefault(username, PasswordLockout())
+            current.failures += 1
+            return PasswordLockout(current.failures, None)
+        locked = current.locked_until if current.locked_until and current.locked_until > now else None
+        return PasswordLockout(current.failures, locked or now + timedelta(seconds=1))
+
+    def lock(self, username: str, now: datetime, lock_after: int, lock_for: timedelta) -> datetime:
+        until = now + lock_for
+        current = self._t.lockouts.get(username)
+        if current is not None and current.failures >= lock_after:
+            current.failures, current.locked_until = 0, until
+        return until
+
+    def clear(self, username: str) -> None:
+        self._t.lockouts.pop(username, None)
+
+
+class FakeThrottleStore:
+    """One send per interval for each purpose, and the cap on unanswered pushes."""
+
+    def __init__(self, table: FakeTable) -> None:
+        self._t = table
+
+    def reserve(self, username: str, purpose: Purpose, now: datetime, interval: timedelta) -> timedelta | None:
+        last = self._t.throttles.get((username, purpose))
+        if last is None or last <= now - interval:
+            self._t.throttles[(username, purpose)] = now
+            return None
+        return max(timedelta(seconds=1), last + interval - now)
+
+    def release(self, username: str, purpose: Purpose, reserved_at: datetime) -> None:
+        if self._t.throttles.get((username, purpose)) == reserved_at:
+            del self._t.throttles[(username, purpose)]
+
+    def count_push(self, username: str, now: datetime, window: timedelta, limit: int) -> timedelta | None:
+        guard = self._t.push_guards.get(username)
+        if guard is None or guard.window_start <= now - window:
+            self._t.push_guards[username] = PushGuard(now, 1)
+            return None
+        if guard.unanswered < limit:
+            guard.unanswered += 1
+            return None
+        return max(timedelta(seconds=1), guard.window_start + window - now)
+
+    def push_answered(self, username: str) -> None:
+        guard = self._t.push_guards.get(username)
+        if guard is not None and guard.unanswered > 0:
+            guard.unanswered -= 1
+
+
+class FakeSessionStore:
+    """Sessions by the lookup key of their token; deleting one revokes it."""
+
+    def __init__(self, table: FakeTable) -> None:
+        self._t = table
+
+    def put(self, session: Session) -> None:
+        if session.key in self._t.sessions:
+            raise ConditionFailed(session.key)
+        self._t.sessions[session.key] = copy.deepcopy(session)
+
+    def get(self, key: str) -> Session | None:
+        return copy.deepcopy(self._t.sessions.get(key))
+
+    def delete(self, key: str) -> None:
+        self._t.sessions.pop(key, None)
+
+
+class FakeAuditStore:
+    """The append-only trail, one per username, read newest first."""
+
+    def __init__(self, table: FakeTable) -> None:
+        self._t = table
+
+    @staticmethod
+    def _sort_key(event: AuditEvent) -> str:
+        return f"{event.at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{secrets.token_hex(8)}"
+
+    def append(self, username: str, event: AuditEvent, keep_for: timedelta) -> None:
+        trail, sort_key = self._t.audit.setdefault(username, {}), self._sort_key(event)
+        if sort_key in trail:
+            raise AlreadyExists(sort_key)
+        trail[sort_key] = event
+
+    def writes(self, username: str, event: AuditEvent, keep_for: timedelta) -> Completing:
+        """The event as a write of another store's FakeTransaction: recorded if, and only
+        if, that transaction commits."""
+        sort_key = self._sort_key(event)
+
+        def stage(tx: FakeTransaction) -> None:
+            tx.stage(("AUDIT", username, sort_key), lambda: sort_key not in self._t.audit.get(username, {}),
+                     lambda: self._t.audit.setdefault(username, {}).__setitem__(sort_key, event))
+        return stage
+
+    def newest_first(self, username: str, limit: int) -> list[AuditEvent]:
+        trail = self._t.audit.get(username, {})
+        return [trail[k] for k in sorted(trail, reverse=True)[:limit]]
+
+
+class FakeFlowStore:
+    """Flows in progress, and the guards every answer passes (``adapters/flows.py``): an
+    attempt of the flow and a slot of the user's cap are taken before an answer is checked."""
+
+    def __init__(self, table: FakeTable) -> None:
+        self._t = table
+
+    # ------------------------------------------------------------------ the flow itself
+
+    def create(self, flow: Flow) -> Flow:
+        key = (flow.purpose, flow.key)
+        if key in self._t.flows:
+            raise ConditionFailed(flow.key)
+        self._t.flows[key] = replace(copy.deepcopy(flow), attempts=0, session_handed_out=False, confirmed_by=None)
+        return flow
+
+    def restart(self, flow: Flow) -> Flow:
+        """Replaces any flow under the key: pending again, a new version, its attempts afresh."""
+        key = (flow.purpose, flow.key)
+        earlier = self._t.flows.get(key)
+        kept = {"session_handed_out": earlier.session_handed_out, "amount_usd": earlier.amount_usd,
+                "confirmed_by": earlier.confirmed_by} if earlier else {"session_handed_out": False}
+        self._t.flows[key] = Flow(purpose=flow.purpose, key=flow.key, username=flow.username,
+                                  expires_at=flow.expires_at, status=FlowStatus.PENDING,
+                                  device_ids=list(flow.device_ids), challenge=copy.deepcopy(flow.challenge),
+                                  attempts=0, version=(earlier.version if earlier else 0) + 1, scope=flow.scope,
+                                  details=dict(flow.details), **kept)
+        return copy.deepcopy(self._t.flows[key])
+
+    def get(self, purpose: Purpose, key: str) -> Flow | None:
+        return copy.deepcopy(self._t.flows.get((purpose, key)))
+
+    def first_of(self, purposes: tuple[Purpose, ...], key: str) -> Flow | None:
+        return next((self.get(p, key) for p in purposes if (p, key) in self._t.flows), None)
+
+    def set_challenge(self, flow: Flow, challenge: Challenge) -> int:
+        stored = self._t.flows.get((flow.purpose, flow.key))
+        if stored is None or stored.status != FlowStatus.PENDING or stored.version != flow.version:
+            raise StaleWrite(flow.key)
+        stored.challenge, stored.version = copy.deepcopy(challenge), stored.version + 1
+        return stored.version
+
+    # ------------------------------------------------------------------ answers
+
+    def device_for_answer(self, username: str, device_id: str) -> tuple[Device | None, dict[str, int]]:
+        return self._t.held(self._t.read_device(username, device_id)), self.slots(username)
+
+    def slots(self, username: str) -> dict[str, int]:
+        """A user made before the cap existed gets its (empty) slots now."""
+        return dict(self._t.answer_slots.setdefault(username, {}))
+
+    def reserve_answer(self, flow: Flow, device: Device | None, slot_user: str, slots: dict[str, int] | None,
+                       now: datetime, max_attempts: int, cap: int, window: timedelta) -> Reservation:
+        t = self._t
+        cutoff = _millis(now - window)
+        if slots is None:
+            free = [str(secrets.randbelow(cap))]
+        else:
+            free = [str(n) for n in range(cap) if slots.get(str(n), 0) <= cutoff]
+            if not free:
+                raise CapReached(datetime.fromtimestamp(min(slots.values()) / 1000, tz=now.tzinfo) + window)
+        slot, stamp = secrets.choice(free), _millis(now)
+        if slot_user not in t.answer_slots:
+            if slots is None:  # no slots to set a slot in: the caller reads them (which makes them) and tries again
+                raise StaleWrite(flow.key)
+            raise ValueError(f"{slot_user} has no answer slots")
+        key = (flow.purpose, flow.key)
+
+        def flow_takes() -> bool:
+            stored = t.flows.get(key)
+            return (stored is not None and stored.status == FlowStatus.PENDING and stored.version == flow.version
+                    and stored.attempts < max_attempts)
+
+        try:
+            with transaction(flow.key) as tx:
+                tx.stage(("FLOW", *key), flow_takes, lambda: _set(attempts=t.flows[key].attempts + 1)(t.flows[key]))
+                if device is not None:
+                    tx.stage(("DEVICE", *t.state(device)), lambda: self._answers_as(device, now))
+                    if device.shared_from is not None:  # the share must still stand
+                        link = (device.username, device.device_id)
+                        tx.stage(("DEVICE", *link),
+                                 lambda: link in t.devices and t.devices[link].status == DeviceStatus.ACTIVE)
+                tx.stage(("ANSWERS", slot_user), lambda: t.answer_slots[slot_user].get(slot, 0) <= cutoff,
+                         lambda: t.answer_slots[slot_user].__setitem__(slot, stamp))
+        except StaleWrite:
+            current = t.flows.get(key)
+            if current is None or current.status != FlowStatus.PENDING or current.version != flow.version:
+                raise FlowClosed(flow.key) from None
+            if current.attempts >= max_attempts:
+                raise AttemptsUsed(flow.key) from None
+            raise
+        return Reservation(slot_user, slot, stamp, flow.attempts + 1)
+
+    def _answers_as(self, device: Device, now: datetime) -> bool:
+        """The device's item is unlocked and, in all that checking an answer reads, as ``device`` shows it."""
+        stored = self._t.devices.get(self._t.state(device))
+        return (stored is not None and stored.status == device.status
+                and (stored.locked_until is None or stored.locked_until <= now)
+                and (stored.sealed_secret, stored.valid_until, stored.full_access_until)
+                == (device.sealed_secret, device.valid_until, device.full_access_until))
+
+    def count_failure(self, device: Device, now: datetime, lock_after: int,
+                      lock_for: timedelta) -> datetime | None:
+        """One more failure; at ``lock_after`` a lock (``lock_ends``: doubled per earlier lock)."""
+        stored = self._t.devices.get(self._t.state(device))
+        if stored is None:
+            raise ConditionFailed(device.device_id)
+        stored.consecutive_failures += 1
+        if stored.consecutive_failures < lock_after:
+            return None
+        until = lock_ends(now, lock_for, stored.lock_count)
+        stored.consecutive_failures, stored.locked_until, stored.lock_count = 0, until, stored.lock_count + 1
+        return until
+
+    def decide_push(self, flow: Flow, decision: PushDecision, device: Device, now: datetime,
+                    also: Completing) -> None:
+        status = FlowStatus.APPROVED if decision == PushDecision.APPROVE else FlowStatus.DENIED
+        with transaction(flow.key) as tx:
+            self._t.stage_complete_flow(tx, flow, status, confirmed_by=device, now=now)
+            also(tx)
+
+    def forgive(self, device: Device | None, reservation: Reservation, now: datetime) -> None:
+        with transaction(reservation.slot) as tx:
+            self._t.stage_give_back(tx, device, reservation, now)
+
+    def completing(self, flow: Flow, reservation: Reservation | None, now: datetime,
+                   confirmed_by: Device | None = None) -> Completing:
+        return lambda tx: self._t.stage_complete_flow(tx, flow, confirmed_by=confirmed_by, reservation=reservation,
+                                                      now=now)
+
+
+class FakeSessionGrants:
+    """The writes that end a login by granting its session."""
+
+    def __init__(self, table: FakeTable) -> None:
+        self._t = table
+
+    def approve(self, flow: Flow, reservation: Reservation, device: Device, session: Session, now: datetime,
+                also: Completing) -> None:
+        with transaction(flow.key) as tx:
+            self._t.stage_complete_flow(tx, flow, confirmed_by=device, reservation=reservation, now=now,
+                                        hand_out=True)
+            self._t.stage_new_session(tx, session)
+            also(tx)
+
+    def hand_out(self, flow: Flow, session: Session, also: Completing) -> None:
+        t, key = self._t, (flow.purpose, flow.key)
+        with transaction(flow.key) as tx:
+            tx.stage(("FLOW", *key), lambda: key in t.flows and t.flows[key].status == FlowStatus.APPROVED
+                     and not t.flows[key].session_handed_out,
+                     lambda: _set(session_handed_out=True)(t.flows[key]))
+            t.stage_new_session(tx, session)
+            also(tx)
+
+
+class FakeEnrolmentStore:
+    """App instances with their PIN guard, and the one write that enrols an IB Key."""
+
+    def __init__(self, table: FakeTable) -> None:
+        self._t = table
+
+    def app_instance(self, app_instance_id: str) -> AppInstance | None:
+        return copy.deepcopy(self._t.app_instances.get(app_instance_id))
+
+    def take_pin_attempt(self, instance: AppInstance, now: datetime, max_failures: int) -> None:
+        stored = self._t.app_instances.get(instance.app_instance_id)
+        if stored is not None and (stored.pin_locked_until is None or stored.pin_locked_until <= now) \
+                and stored.pin_failures < max_failures:
+            stored.pin_failures += 1
+            return
+        current = stored or instance
+        if current.pin_locked_until and current.pin_locked_until > now:
+            raise PinLocked(current.pin_locked_until)
+        raise PinLocked(now)  # a lock is being set by a concurrent guess
+
+    def pin_was_right(self, instance: AppInstance) -> None:
+        stored = self._t.app_instances.get(instance.app_instance_id)
+        if stored is not None:
+            stored.pin_failures = 0
+
+    def lock_pin_if_due(self, instance: AppInstance, now: datetime, max_failures: int,
+                        lock_for: timedelta) -> datetime | None:
+        until = lock_ends(now, lock_for, instance.pin_lock_count)
+        stored = self._t.app_instances.get(instance.app_instance_id)
+        if stored is None or stored.pin_failures < max_failures:
+            return None
+        stored.pin_failures, stored.pin_locked_until, stored.pin_lock_count = 0, until, stored.pin_lock_count + 1
+        return until
+
+    def enrol(self, flow: Flow, reservation: Reservation | None, now: datetime, device: Device,
+              instance: AppInstance, new_instance: bool, revoke: list[Device], temporary: list[Device],
+              devices_version: int, also: Completing) -> None:
+        t, app = self._t, instance.app_instance_id
+        with transaction(flow.key) as tx:
+            t.stage_complete_flow(tx, flow, reservation=reservation, now=now)
+            t.stage_new_device(tx, device)
+            t.stage_revoke(tx, revoke)
+            t.stage_profile(tx, device.username, devices_version, end_temporary=True)
+            t.stage_revoke(tx, temporary)
+            also(tx)
+            if new_instance:
+                fresh = replace(copy.deepcopy(instance), pin_failures=0, pin_locked_until=None, pin_lock_count=0)
+                tx.stage(("APP", app), lambda: app not in t.app_instances,
+                         lambda: t.app_instances.__setitem__(app, fresh))
+            elif instance.push_endpoint:
+                tx.stage(("APP", app), lambda: app in t.app_instances
+                         and t.app_instances[app].pin_hash == instance.pin_hash,
+                         lambda: _set(push_endpoint=instance.push_endpoint)(t.app_instances[app]))
+
+
+class FakeShareStore:
+    """Device shares, from the owner's challenge through Compliance to the link and its end."""
+
+    def __init__(self, table: FakeTable) -> None:
+        self._t = table
+
+    def _stage_status(self, tx: FakeTransaction, share: Share, expected: ShareStatus, status: ShareStatus,
+                      **values: object) -> None:
+        t = self._t
+
+        def apply() -> None:
+            _set(status=status, **values)(t.shares[share.key])
+            if status == ShareStatus.PENDING_COMPLIANCE:
+                t.pending_shares[share.key] = share.created_at.isoformat()
+            else:
+                t.pending_shares.pop(share.key, None)
+        tx.stage(("SHARE", share.key), lambda: share.key in t.shares and t.shares[share.key].status == expected,
+                 apply)
+
+    def create(self, share: Share) -> None:
+        if share.key in self._t.shares:
+            raise ConditionFailed(share.key)
+        self._t.shares[share.key] = replace(copy.deepcopy(share), deactivated=[], reason=None)
+
+    def get(self, key: str) -> Share | None:
+        return copy.deepcopy(self._t.shares.get(key))
+
+    def pending(self, limit: int = 100) -> list[Share]:
+        waiting = sorted(self._t.pending_shares, key=lambda k: self._t.pending_shares[k])[:limit]
+        return [copy.deepcopy(self._t.shares[k]) for k in waiting]
+
+    def await_compliance(self, share: Share, completing: Completing) -> None:
+        with transaction(share.key) as tx:
+            self._stage_status(tx, share, ShareStatus.CHALLENGED, ShareStatus.PENDING_COMPLIANCE)
+            completing(tx)
+
+    def approve(self, share: Share, expected_status: ShareStatus, link: Device, deactivate: list[Device],
+                reason: str | None, completing: Completing | None = None) -> None:
+        t = self._t
+        values: dict[str, object] = {"deactivated": [d.device_id for d in deactivate]}
+        if reason:
+            values["reason"] = reason
+        with transaction(share.key) as tx:
+            self._stage_status(tx, share, expected_status, ShareStatus.APPROVED, **values)
+            link_key = (link.username, link.device_id)
+            tx.stage(("DEVICE", *link_key), None, lambda: t.devices.__setitem__(link_key, copy.deepcopy(link)))
+            for own in deactivate:
+                t.stage_device_update(tx, (own.username, own.device_id), _set_status(DeviceStatus.INACTIVE),
+                                      lambda d: d.status == DeviceStatus.ACTIVE)
+            if completing is not None:
+                completing(tx)
+
+    def reject(self, share: Share, reason: str) -> None:
+        stored = self._t.shares.get(share.key)
+        if stored is None or stored.status != ShareStatus.PENDING_COMPLIANCE:
+            raise StaleWrite(share.key)  # one conditional update (``update_if``): no failed items
+        stored.status, stored.reason = ShareStatus.REJECTED, reason
+        self._t.pending_shares.pop(share.key, None)
+
+    def cancel(self, share: Share) -> None:
+        """Ends a share as the caller read it: an approved one revokes the link and brings
+        the requester's own devices back."""
+        t = self._t
+        with transaction(share.key) as tx:
+            self._stage_status(tx, share, share.status, ShareStatus.CANCELLED)
+            if share.status == ShareStatus.APPROVED:
+                t.stage_device_update(tx, (share.requester, share.device_id), _set_status(DeviceStatus.REVOKED),
+                                      lambda d: d.shared_from == share.owner)
+                for device_id in share.deactivated:
+                    t.stage_device_update(tx, (share.requester, device_id), _set_status(DeviceStatus.ACTIVE),
+                                          lambda d: d.status == DeviceStatus.INACTIVE)
+
+
+class FakeDeviceRequestStore:
+    """DSC+ requests, from the user's request (one open at a time) to the back office's fulfilment."""
+
+    def __init__(self, table: FakeTable) -> None:
+        self._t = table
+
+    def create(self, request: DeviceRequest) -> None:
+        t, username = self._t, request.username
+
+        def hold(user: User) -> None:
+            user.open_request_id = request.request_id
+            if request.fee_usd and request.replaces_device_id:
+                user.reserves[request.replaces_device_id] = request.fee_usd
+
+        with transaction(request.request_id) as tx:
+            tx.stage(("REQUEST", request.request_id), lambda: request.request_id not in t.requests,
+                     lambda: t.requests.__setitem__(request.request_id, request))
+            tx.stage(("USER", username), lambda: username in t.users and t.users[username].open_request_id is None,
+                     lambda: hold(t.users[username]))
+
+    def get(self, request_id: str) -> DeviceRequest | None:
+        return self._t.requests.get(request_id)  # frozen: no copy needed
+
+    def fulfil(self, request: DeviceRequest, device: Device) -> None:
+        t, request_id = self._t, request.request_id
+        def still_requested() -> bool:
+            stored = t.requests.get(request_id)
+            return stored is not None and stored.status == DeviceRequestStatus.REQUESTED
+
+        with transaction(request_id) as tx:
+            tx.stage(("REQUEST", request_id), still_requested,
+                     lambda: t.requests.__setitem__(request_id, replace(t.requests[request_id],
+                                                                        status=DeviceRequestStatus.FULFILLED)))
+            t.stage_new_device(tx, device)
+            t.stage_profile(tx, request.username, change=_set(open_request_id=None))
+
+
+class FakeLedgerStore:
+    """USD authorized per user and UTC day; authorizing adds to today's total on the
+    condition that the total before it is at most ``room_today``."""
+
+    def __init__(self, table: FakeTable) -> None:
+        self._t = table
+
+    def totals(self, username: str, since: date, until: date) -> dict[date, float]:
+        return {day: total for (who, day), total in self._t.spent.items()
+                if who == username and since <= day <= until}
+
+    def authorize(self, flow: Flow, amount: float, room_today: float | None, device: Device,
+                  reservation: Reservation | None, now: datetime, also: Completing) -> None:
+        t, day = self._t, (flow.username, now.date())
+        with transaction(flow.key) as tx:
+            tx.stage(("SPENT", flow.username, now.date().isoformat()),
+                     lambda: room_today is None or day not in t.spent or t.spent[day] <= room_today,
+                     lambda: t.spent.__setitem__(day, t.spent.get(day, 0.0) + amount))
+            t.stage_complete_flow(tx, flow, confirmed_by=device, reservation=reservation, now=now)
+            also(tx)
+
+
+# ---------------------------------------------------------------------- the world outside the table
+
+class RecordingSender:
+    """Keeps every message it takes; while ``failing``, refuses them (DeliveryFailed)."""
+
+    def __init__(self) -> None:
+        self.sent: list[OutgoingMessage] = []
+        self.failing = False
+
+    def send(self, message: OutgoingMessage) -> None:
+        if self.failing:
+            raise DeliveryFailed(f"{message.channel} delivery failed")
+        self.sent.append(message)
+
+    def last(self, channel: str | None = None, to: str | None = None) -> OutgoingMessage:
+        return [m for m in self.sent if (channel is None or m.channel == channel) and (to is None or m.to == to)][-1]
+
+
+class FakePushEndpoints:
+    """An endpoint per app instance for the platforms that have an application."""
+
+    def __init__(self, platforms: tuple[str, ...] = ("ios", "android")) -> None:
+        self._platforms = platforms
+        self.registered: list[tuple[str, str, str]] = []
+
+    def register(self, platform: str, push_token: str, app_instance_id: str) -> str | None:
+        if platform not in self._platforms:
+            return None
+        self.registered.append((platform, push_token, app_instance_id))
+        return f"arn:aws:sns:us-east-1:000000000000:endpoint/{platform}/fake/{app_instance_id}"
+
+
+class FakeSecretBox:
+    """Seals as ``fake.`` and the base64 of context and plaintext: readable, reversible,
+    and bound to the context (opening under another raises SealedValueError, as the KMS
+    box does)."""
+
+    def seal(self, plaintext: bytes, context: str) -> str:
+        return "fake." + base64.urlsafe_b64encode(context.encode() + b"\x00" + plaintext).decode()
+
+    def open(self, sealed: str, context: str) -> bytes:
+        prefix, _, body = sealed.partition(".")
+        try:
+            sealed_context, separator, plaintext = base64.urlsafe_b64decode(body).partition(b"\x00")
+        except (binascii.Error, ValueError):
+            raise SealedValueError("not a sealed value") from None
+        if prefix != "fake" or not separator or sealed_context != context.encode():
+            raise SealedValueError("sealed value does not open")
+        return plaintext
+
+
+class FakeClock(Clock):
+    """The service's Clock from a fixed moment (so the day, and the business days
+    around it, are known), moved on by ``advance``."""
+
+    START = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)  # a Tuesday, no holiday near it
+
+    def __init__(self, start: datetime = START) -> None:
+        super().__init__()
+        self._start = start
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=self._offset.value)
+
+
+# ---------------------------------------------------------------------- the services over the fakes
+
+CODE_KEY = bytes(range(32))
+
+
+@dataclass
+class FakeStores:
+    table: FakeTable
+    users: FakeUserStore
+    devices: FakeDeviceStore
+    lockouts: FakeLockoutStore
+    throttles: FakeThrottleStore
+    sessions: FakeSessionStore
+    audit: FakeAuditStore
+    flows: FakeFlowStore
+    grants: FakeSessionGrants
+    enrolment: FakeEnrolmentStore
+    shares: FakeShareStore
+    requests: FakeDeviceRequestStore
+    ledger: FakeLedgerStore
+
+    @classmethod
+    def over(cls, table: FakeTable) -> FakeStores:
+        return cls(table, FakeUserStore(table), FakeDeviceStore(table), FakeLockoutStore(table),
+                   FakeThrottleStore(table), FakeSessionStore(table), FakeAuditStore(table), FakeFlowStore(table),
+                   FakeSessionGrants(table), FakeEnrolmentStore(table), FakeShareStore(table),
+                   FakeDeviceRequestStore(table), FakeLedgerStore(table))
+
+
+@dataclass
+class FakeServices:
+    """The services as ``runtime.build_services`` wires them, over the fakes; the device,
+    activation and recovery services are left out (a test adds devices through the
+    DeviceStore port, with ``add_device``)."""
+    clock: FakeClock
+    policy: Policy
+    stores: FakeStores
+    sender: RecordingSender
+    box: FakeSecretBox
+    device_secrets: DeviceSecrets
+    push_endpoints: FakePushEndpoints
+    factors: FactorRegistry
+    audit: AuditTrail
+    sessions: SessionService
+    notifier: Notifier
+    users: UserService
+    passwords: PasswordGate
+    flows: FlowEngine
+    login: LoginService
+    withdrawals: WithdrawalService
+    sharing: SharingService
+    push: PushService
+    sls_mode: SlsModeService
+
+    @property
+    def table(self) -> FakeTable:
+        return self.stores.table
+
+    def add_device(self, username: str, type_: DeviceType, secret: DeviceSecret | None = None,
+                   **fields: object) -> Device:
+        """An active device of ``username``, added through the DeviceStore port."""
+        device_id = "dev_" + secrets.token_hex(6)
+        sealed = self.device_secrets.seal(device_id, secret) if secret is not None else None
+        device = Device(device_id=device_id, username=username, type=type_, label=f"{type_.value} {device_id}",
+                        status=DeviceStatus.ACTIVE, created_at=self.clock.now(), sealed_secret=sealed,
+                        **fields)
+        self.stores.devices.add(device)
+        return device
+
+    def add_ocra_card(self, username: str, seed_hex: str, pin: str, type_: DeviceType = DeviceType.DSC_PLUS) -> Device:
+        return self.add_device(username, type_, DeviceSecret(seed_hex=seed_hex, pin_sha1_hex=card_pin_sha1_hex(pin)),
+                               serial=f"{type_.value.upper()}-1", ocra_suite=CARD_SUITE)
+
+
+def fake_services(clock: FakeClock | None = None, policy: Policy | None = None) -> FakeServices:
+    """The services over fresh fakes, wired as ``runtime.build_services`` wires them."""
+    clock = clock or FakeClock()
+    policy = policy or Policy()
+    stores = FakeStores.over(FakeTable())
+    sender, box = RecordingSender(), FakeSecretBox()
+    device_secrets = DeviceSecrets(box)
+
+    def code_key() -> bytes:
+        return CODE_KEY
+
+    audit = AuditTrail(stores.audit, clock, policy)
+    sessions = SessionService(stores.sessions, stores.users, stores.devices, clock, policy)
+    notifier = Notifier(sender, stores.users)
+    users = UserService(stores.users, box, audit, clock)
+    passwords = PasswordGate(stores.users, stores.lockouts, audit, clock, policy)
+    factors = FactorRegistry([
+        MessageCodeFactor(policy, code_key, voice=True),
+        IbKeyFactor(policy, device_secrets.open),
+        *(OcraFactor(kind, policy, device_secrets.open) for kind in sorted(OCRA_CARDS)),
+        CodeCardFactor(DeviceType.SCC, policy, device_secrets.open),
+        CodeCardFactor(DeviceType.ONLINE_SCC, policy, device_secrets.open),
+        TemporaryCodeFactor(policy, code_key, device_secrets.open),
+    ])
+    flows = FlowEngine(stores.devices, stores.flows, stores.throttles, factors, sender, code_key, audit, clock,
+                       policy)
+    withdrawals = WithdrawalService(flows, stores.users, stores.ledger, audit, clock, policy)
+    return FakeServices(
+        clock=clock, policy=policy, stores=stores, sender=sender, box=box, device_secrets=device_secrets,
+        push_endpoints=FakePushEndpoints(),
+        factors=factors, audit=audit, sessions=sessions, notifier=notifier, users=users, passwords=passwords,
+        flows=flows,
+        login=LoginService(passwords, flows, stores.grants, sessions, factors, audit, clock, policy),
+        withdrawals=withdrawals,
+        sharing=SharingService(passwords, users, stores.users, stores.devices, stores.shares, flows, audit, notifier,
+                               clock, policy),
+        push=PushService(stores.devices, stores.flows, stores.throttles, withdrawals.authorize, audit, clock),
+        sls_mode=SlsModeService(stores.users, audit, notifier),
+    )

@@ -1,0 +1,243 @@
+"""The flow engine over the fakes: an answer is taken from every limit before it is
+checked, wrong answers lock the device (each lock twice as long), the user's cap holds
+across flows, and a flow's id means nothing under another purpose."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from fakes import CODE_KEY, FakeServices, fake_services, transaction
+
+from securelogin.crypto.codes import lookup_key
+from securelogin.crypto.ocra import ocra
+from securelogin.domain.factors import FactorRegistry
+from securelogin.domain.factors.ocra_card import CARD_SUITE, OcraFactor
+from securelogin.domain.models import DeviceStatus, DeviceType, FlowStatus, Purpose
+from securelogin.errors import Conflict, Gone, Locked, NotFound, Throttled, Unauthenticated, Unavailable
+from securelogin.policy import Policy
+from securelogin.services.flows import GONE_CODES, FlowEngine
+
+SEED = "3132333435363738393031323334353637383930313233343536373839303132"
+PIN = "4831"
+WRONG = "00000000"
+
+
+def right(public: dict) -> str:
+    return ocra(CARD_SUITE, bytes.fromhex(SEED), public["challenge_code"], pin=PIN)
+
+
+def with_alice(world: FakeServices, new_user) -> FakeServices:
+    world.users.create(new_user("alice"), actor="tester")
+    return world
+
+
+@pytest.fixture
+def world(new_user) -> FakeServices:
+    return with_alice(fake_services(), new_user)
+
+
+@pytest.fixture
+def card(world):
+    return world.add_ocra_card("alice", SEED, PIN)
+
+
+def challenged(world, card, engine: FlowEngine | None = None) -> tuple[str, dict]:
+    """A login flow of alice's, challenged on the card: its id and what the card is shown."""
+    engine = engine or world.flows
+    flow_id, flow = engine.start(Purpose.LOGIN, "alice", world.policy.login_ttl, device_ids=[card.device_id])
+    return flow_id, engine.challenge(flow, flow_id, card.device_id, None).public
+
+
+def answer(world, flow_id: str, response: str, engine: FlowEngine | None = None):
+    engine = engine or world.flows
+    return engine.answer(engine.open(Purpose.LOGIN, flow_id), response)
+
+
+def complete(world, right_answer) -> None:
+    """What a service does with a right answer: completes its flow in a write of its own."""
+    with transaction(right_answer.flow.key) as tx:
+        world.flows.completing(right_answer)(tx)
+
+
+def stored_flow(world, flow_id: str):
+    return world.stores.flows.get(Purpose.LOGIN, lookup_key(flow_id))
+
+
+# ------------------------------------------------------------------ counted, then checked
+
+class WatchingFactor:
+    """The card's factor, noting what the table held each time it was asked to check."""
+
+    def __init__(self, world: FakeServices, card) -> None:
+        self._inner = OcraFactor(DeviceType.DSC_PLUS, world.policy, world.device_secrets.open)
+        self._world, self._card = world, card
+        self.device_type, self.methods = self._inner.device_type, self._inner.methods
+        self.seen: list[tuple[int, int]] = []  # (the flow's attempts, alice's slots in use)
+
+    def issue(self, device, method, context):
+        return self._inner.issue(device, method, context)
+
+    def check(self, device, challenge, response, context):
+        table = self._world.table
+        flow = next(f for f in table.flows.values() if f.key == context.transaction_key)
+        self.seen.append((flow.attempts, len(table.answer_slots["alice"])))
+        return self._inner.check(device, challenge, response, context)
+
+
+def test_an_answer_is_counted_before_it_is_checked(world, card):
+    watching = WatchingFactor(world, card)
+    engine = FlowEngine(world.stores.devices, world.stores.flows, world.stores.throttles, FactorRegistry([watching]),
+                        world.sender, lambda: CODE_KEY, world.audit, world.clock, world.policy)
+    flow_id, public = challenged(world, card, engine)
+
+    with pytest.raises(Unauthenticated):
+        answer(world, flow_id, WRONG, engine)
+    assert watching.seen == [(1, 1)]  # the attempt and the slot were taken before the check
+    assert world.table.devices[("alice", card.device_id)].consecutive_failures == 1
+
+    got = answer(world, flow_id, right(public), engine)
+    assert watching.seen == [(1, 1), (2, 2)] and got.reservation.attempts == 2
+    complete(world, got)
+    assert len(world.table.answer_slots["alice"]) == 1  # the right answer gave its slot back; the wrong one keeps its
+    assert world.table.devices[("alice", card.device_id)].consecutive_failures == 0
+    assert stored_flow(world, flow_id).status == FlowStatus.APPROVED
+
+
+def test_an_answer_that_cannot_be_counted_is_never_checked(world, card):
+    watching = WatchingFactor(world, card)
+    engine = FlowEngine(world.stores.devices, world.stores.flows, world.stores.throttles, FactorRegistry([watching]),
+                        world.sender, lambda: CODE_KEY, world.audit, world.clock, world.policy)
+    flow_id, public = challenged(world, card, engine)
+    world.stores.devices.set_status(card, DeviceStatus.LOST, (DeviceStatus.ACTIVE,))  # after the challenge
+    with pytest.raises(NotFound):  # the device changed since it was challenged: read again, and refused
+        answer(world, flow_id, right(public), engine)
+    assert watching.seen == []
+    assert stored_flow(world, flow_id).attempts == 0
+
+
+def test_a_flow_takes_its_attempts_then_is_spent(world, card):
+    flow_id, public = challenged(world, card)
+    lefts = []
+    for _ in range(world.policy.attempts_per_transaction):
+        with pytest.raises(Unauthenticated) as wrong:
+            answer(world, flow_id, WRONG)
+        lefts.append(wrong.value.extra["attempts_left"])
+    assert lefts == [4, 3, 2, 1, 0]
+    with pytest.raises(Throttled) as spent:
+        answer(world, flow_id, right(public))
+    assert spent.value.code == "too_many_attempts"
+    assert [e.type for e in world.audit.newest_first("alice")].count("login.answer_failed") == 5
+
+
+# ------------------------------------------------------------------ the device's lock
+
+def wrong_answers(world, card, count: int) -> list[Exception]:
+    """``count`` wrong answers from the card, over as many flows as its attempts need."""
+    refusals: list[Exception] = []
+    while len(refusals) < count:
+        flow_id, _ = challenged(world, card)
+        for _ in range(min(world.policy.attempts_per_transaction, count - len(refusals))):
+            with pytest.raises((Unauthenticated, Locked)) as refused:
+                answer(world, flow_id, WRONG)
+            refusals.append(refused.value)
+    return refusals
+
+
+def test_wrong_answers_lock_the_device_at_the_policy_count_and_each_lock_doubles(world, card):
+    lock_after, first_lock = world.policy.device_lock_after, world.policy.device_lock_duration
+    refusals = wrong_answers(world, card, lock_after)
+    assert [type(r) for r in refusals] == [Unauthenticated] * (lock_after - 1) + [Locked]
+    assert refusals[-1].extra["retry_after_seconds"] == first_lock.total_seconds()
+    with pytest.raises(Locked):
+        challenged(world, card)  # a locked device is not challenged
+
+    world.clock.advance(first_lock.total_seconds())
+    refusals = wrong_answers(world, card, lock_after)
+    assert isinstance(refusals[-1], Locked) and not any(isinstance(r, Locked) for r in refusals[:-1])
+    assert refusals[-1].extra["retry_after_seconds"] == 2 * first_lock.total_seconds()
+    assert [e.type for e in world.audit.newest_first("alice")].count("device.locked") == 2
+
+
+def test_right_answers_in_between_start_the_count_again(world, card):
+    wrong_answers(world, card, world.policy.device_lock_after - 1)
+    flow_id, public = challenged(world, card)
+    complete(world, answer(world, flow_id, right(public)))
+    refusals = wrong_answers(world, card, world.policy.device_lock_after - 1)
+    assert not any(isinstance(r, Locked) for r in refusals)
+
+
+# ------------------------------------------------------------------ the user's cap, across flows
+
+@pytest.fixture
+def capped(new_user) -> FakeServices:
+    """alice, with a cap of three answers per window (the policy says 100)."""
+    return with_alice(fake_services(policy=Policy().with_overrides({"user_failures_per_hour": 3})), new_user)
+
+
+def test_the_cap_on_answers_holds_across_flows_over_any_window(capped):
+    card = capped.add_ocra_card("alice", SEED, PIN)
+    first, _ = challenged(capped, card)
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            answer(capped, first, WRONG)
+    capped.clock.advance(30 * 60)
+    second, _ = challenged(capped, card)
+    with pytest.raises(Unauthenticated):
+        answer(capped, second, WRONG)
+    capped.clock.advance(29 * 60)
+    third, public = challenged(capped, card)
+    with pytest.raises(Throttled) as full:
+        answer(capped, third, right(public))  # even a right answer waits
+    assert full.value.code == "too_many_attempts" and 0 < full.value.extra["retry_after_seconds"] <= 60
+    assert stored_flow(capped, third).attempts == 0  # refused before anything was taken
+    capped.clock.advance(61)  # the two slots of the first flow are free again
+    complete(capped, answer(capped, third, right(public)))
+
+
+def test_right_answers_give_their_slot_back(capped):
+    card = capped.add_ocra_card("alice", SEED, PIN)
+    for _ in range(2 * capped.policy.user_failures_per_hour):
+        flow_id, public = challenged(capped, card)
+        complete(capped, answer(capped, flow_id, right(public)))
+
+
+# ------------------------------------------------------------------ ids and versions
+
+def test_an_id_of_one_purpose_is_unknown_under_another(world, card):
+    flow_id, public = challenged(world, card)
+    for purpose in Purpose:
+        if purpose == Purpose.LOGIN:
+            continue
+        with pytest.raises(Gone) as unknown:
+            world.flows.open(purpose, flow_id)
+        assert unknown.value.code == GONE_CODES[purpose]
+        assert world.flows.find(purpose, flow_id) is None
+    with pytest.raises(Gone):
+        world.flows.open(Purpose.LOGIN, flow_id, owner="bob")
+    complete(world, answer(world, flow_id, right(public)))  # still its own flow's
+
+
+def test_an_answer_counts_only_against_the_challenge_it_was_given_for(world, card):
+    flow_id, public = challenged(world, card)
+    read_before = world.flows.open(Purpose.LOGIN, flow_id)
+    world.flows.challenge(read_before, flow_id, card.device_id, None)  # a new challenge, a new version
+    with pytest.raises(Conflict):
+        world.flows.challenge(read_before, flow_id, card.device_id, None)
+    with pytest.raises(Gone):
+        world.flows.answer(read_before, right(public))
+    assert stored_flow(world, flow_id).attempts == 0
+
+
+def test_a_message_that_was_not_sent_gives_its_turn_back(world):
+    sms = next(d for d in world.stores.users.partition("alice").devices if d.type == DeviceType.SMS)
+    flow_id, _ = world.flows.start(Purpose.LOGIN, "alice", world.policy.login_ttl, device_ids=[sms.device_id])
+    world.sender.failing = True
+    with pytest.raises(Unavailable):
+        world.flows.challenge(world.flows.open(Purpose.LOGIN, flow_id), flow_id, sms.device_id, None)
+    world.sender.failing = False
+    world.flows.challenge(world.flows.open(Purpose.LOGIN, flow_id), flow_id, sms.device_id, None)
+    with pytest.raises(Throttled) as again:
+        world.flows.challenge(world.flows.open(Purpose.LOGIN, flow_id), flow_id, sms.device_id, None)
+    assert again.value.extra["retry_after_seconds"] == world.policy.resend_interval.total_seconds()
+    code = re.findall(r"\d{6}", world.sender.last("sms").body)[0]
+    complete(world, answer(world, flow_id, code))
