@@ -58,12 +58,12 @@ from securelogin.domain.models import (
     SlsMode,
     User,
     lock_ends,
+    through_link,
 )
 from securelogin.policy import Policy
 from securelogin.ports import (
     AlreadyExists,
     AttemptsUsed,
-    CapReached,
     Completing,
     DeliveryFailed,
     FlowClosed,
@@ -72,6 +72,7 @@ from securelogin.ports import (
     Reservation,
     StaleWrite,
     UserPartition,
+    choose_answer_slot,
 )
 from securelogin.services.audit import AuditTrail
 from securelogin.services.device_common import OCRA_CARDS, card_pin_sha1_hex
@@ -137,20 +138,6 @@ def transaction(key: str) -> Iterator[FakeTransaction]:
 class PushGuard:
     window_start: datetime
     unanswered: int
-
-
-def through_link(link: Device, shared: Device | None) -> Device:
-    """``records.through_link``: a shared device as its owner holds it, under the link's
-    username; a cancelled link, or a device the owner no longer has, is not usable."""
-    if shared is None:
-        return replace(link, status=DeviceStatus.REVOKED)
-    status = shared.status if link.status == DeviceStatus.ACTIVE else link.status
-    return replace(shared, username=link.username, shared_from=link.shared_from, status=status,
-                   label=link.label, created_at=link.created_at)
-
-
-def _millis(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 class FakeTable:
@@ -581,14 +568,7 @@ class FakeFlowStore:
     def reserve_answer(self, flow: Flow, device: Device | None, slot_user: str, slots: dict[str, int] | None,
                        now: datetime, max_attempts: int, cap: int, window: timedelta) -> Reservation:
         t = self._t
-        cutoff = _millis(now - window)
-        if slots is None:
-            free = [str(secrets.randbelow(cap))]
-        else:
-            free = [str(n) for n in range(cap) if slots.get(str(n), 0) <= cutoff]
-            if not free:
-                raise CapReached(datetime.fromtimestamp(min(slots.values()) / 1000, tz=now.tzinfo) + window)
-        slot, stamp = secrets.choice(free), _millis(now)
+        choice = choose_answer_slot(slots, cap, now, window)
         if slot_user not in t.answer_slots:
             if slots is None:  # no slots to set a slot in: the caller reads them (which makes them) and tries again
                 raise StaleWrite(flow.key)
@@ -609,8 +589,9 @@ class FakeFlowStore:
                         link = (device.username, device.device_id)
                         tx.stage(("DEVICE", *link),
                                  lambda: link in t.devices and t.devices[link].status == DeviceStatus.ACTIVE)
-                tx.stage(("ANSWERS", slot_user), lambda: t.answer_slots[slot_user].get(slot, 0) <= cutoff,
-                         lambda: t.answer_slots[slot_user].__setitem__(slot, stamp))
+                tx.stage(("ANSWERS", slot_user),
+                         lambda: t.answer_slots[slot_user].get(choice.slot, 0) <= choice.cutoff,
+                         lambda: t.answer_slots[slot_user].__setitem__(choice.slot, choice.stamp))
         except StaleWrite:
             current = t.flows.get(key)
             if current is None or current.status != FlowStatus.PENDING or current.version != flow.version:
@@ -618,7 +599,7 @@ class FakeFlowStore:
             if current.attempts >= max_attempts:
                 raise AttemptsUsed(flow.key) from None
             raise
-        return Reservation(slot_user, slot, stamp, flow.attempts + 1)
+        return Reservation(slot_user, choice.slot, choice.stamp, flow.attempts + 1)
 
     def _answers_as(self, device: Device, now: datetime) -> bool:
         """The device's item is unlocked and, in all that checking an answer reads, as ``device`` shows it."""

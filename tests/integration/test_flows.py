@@ -396,12 +396,13 @@ def test_a_device_locked_after_the_challenge_cannot_answer_it(alice):
 
 def test_an_answer_whose_random_slot_is_in_use_takes_a_free_one(alice, monkeypatch):
     import securelogin.adapters.flows as flows_adapter
+    import securelogin.ports as ports
 
     login_id, _ = card_login(alice)
     with pytest.raises(Unauthenticated):
         alice.services.login.verify(login_id, "00000000")  # holds its slot for an hour
     [used] = flows_adapter.FlowStore().slots("alice")
-    monkeypatch.setattr(flows_adapter.secrets, "randbelow", lambda _: int(used))  # the first pick collides
+    monkeypatch.setattr(ports.secrets, "randbelow", lambda _: int(used))  # the first pick collides
     login_id, public = card_login(alice)
     assert alice.services.login.verify(login_id, card(public)).session.scope == Scope.FULL
     assert list(flows_adapter.FlowStore().slots("alice")) == [used]  # the right answer gave back its own

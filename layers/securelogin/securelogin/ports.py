@@ -9,6 +9,7 @@ store that runs the transaction.
 """
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -98,6 +99,33 @@ class Reservation:
     slot: str
     stamp: int  # epoch milliseconds
     attempts: int  # the flow's attempts, this one included
+
+
+@dataclass(frozen=True)
+class SlotChoice:
+    """The slot of the user's cap an answer tries to take, stamped ``stamp`` (epoch
+    milliseconds); the slot is free if its answer is at or before ``cutoff``."""
+    slot: str
+    stamp: int
+    cutoff: int
+
+
+def choose_answer_slot(slots: dict[str, int] | None, cap: int, now: datetime, window: timedelta) -> SlotChoice:
+    """The rule every FlowStore applies to the cap's slots (``{slot: epoch ms}``): one of
+    the free ones; with ``slots`` unread, one at random (the write's condition refuses it
+    if it is in use). CapReached when every slot holds an answer from inside the window."""
+    cutoff = _millis(now - window)
+    if slots is None:
+        free = [str(secrets.randbelow(cap))]
+    else:
+        free = [str(n) for n in range(cap) if slots.get(str(n), 0) <= cutoff]
+        if not free:
+            raise CapReached(datetime.fromtimestamp(min(slots.values()) / 1000, tz=now.tzinfo) + window)
+    return SlotChoice(secrets.choice(free), _millis(now), cutoff)
+
+
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 @dataclass

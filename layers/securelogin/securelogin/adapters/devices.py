@@ -11,10 +11,10 @@ from datetime import datetime
 from pynamodb.transactions import TransactWrite
 
 from securelogin.adapters.dynamo import conditional_transaction, update_if
-from securelogin.adapters.records import device_from, device_item, through_link
+from securelogin.adapters.records import device_from, device_item
 from securelogin.adapters.table import DeviceItem, UserItem
 from securelogin.adapters.users import update_profile
-from securelogin.domain.models import Device, DeviceStatus
+from securelogin.domain.models import Device, DeviceStatus, through_link
 from securelogin.ports import Completing, NoSuchUser, StaleWrite
 
 

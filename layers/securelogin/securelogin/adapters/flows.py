@@ -12,7 +12,6 @@ answers in flight never lock it.
 """
 from __future__ import annotations
 
-import secrets
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import TransactWriteError
@@ -37,11 +36,7 @@ from securelogin.domain.models import (
     Session,
     lock_ends,
 )
-from securelogin.ports import AttemptsUsed, CapReached, Completing, FlowClosed, Reservation, StaleWrite
-
-
-def _millis(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
+from securelogin.ports import AttemptsUsed, Completing, FlowClosed, Reservation, StaleWrite, choose_answer_slot
 
 
 def _slots_from(item: AnswerSlotsItem) -> dict[str, int]:
@@ -133,15 +128,7 @@ class FlowStore:
         """Takes an attempt and a slot, while the device is unlocked and still as ``device``
         shows it, all or none (see the module). With ``slots`` unread, a slot at random:
         the write's condition refuses it if it is in use."""
-        cutoff = _millis(now - window)
-        if slots is None:
-            free = [str(secrets.randbelow(cap))]
-        else:
-            free = [str(n) for n in range(cap) if slots.get(str(n), 0) <= cutoff]
-            if not free:
-                oldest = min(slots.values())
-                raise CapReached(datetime.fromtimestamp(oldest / 1000, tz=now.tzinfo) + window)
-        slot, stamp = secrets.choice(free), _millis(now)
+        choice = choose_answer_slot(slots, cap, now, window)
         try:
             with conditional_transaction(flow.key) as tx:
                 tx.update(_flow_item(flow), actions=[FlowItem.attempts.add(1)],
@@ -154,9 +141,9 @@ class FlowStore:
                         tx.condition_check(DeviceItem, *DeviceItem.key(device.username, device.device_id),
                                            condition=DeviceItem.status == DeviceStatus.ACTIVE.value)
                 tx.update(AnswerSlotsItem.keyed(slot_user),
-                          actions=[AnswerSlotsItem.slots[slot].set(stamp)],
-                          condition=AnswerSlotsItem.slots[slot].does_not_exist()
-                          | (AnswerSlotsItem.slots[slot] <= cutoff))
+                          actions=[AnswerSlotsItem.slots[choice.slot].set(choice.stamp)],
+                          condition=AnswerSlotsItem.slots[choice.slot].does_not_exist()
+                          | (AnswerSlotsItem.slots[choice.slot] <= choice.cutoff))
         except StaleWrite as exc:
             self._explain(exc, flow, max_attempts)
             raise
@@ -166,7 +153,7 @@ class FlowStore:
                 # be set in a missing map: the caller reads the slots (which makes it) and tries again.
                 raise StaleWrite(flow.key) from exc
             raise
-        return Reservation(slot_user, slot, stamp, flow.attempts + 1)
+        return Reservation(slot_user, choice.slot, choice.stamp, flow.attempts + 1)
 
     def _explain(self, exc: StaleWrite, flow: Flow, max_attempts: int) -> None:
         """Why a take failed, when the flow is why, from the flow read again (not from the

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 from securelogin.adapters.table import ChallengeAttribute, DeviceItem, FlowItem, SessionItem, UserItem
 from securelogin.domain.models import (
@@ -63,17 +62,6 @@ def device_from(item: DeviceItem) -> Device:
         last_challenge=item.last_challenge, public_key=item.public_key, push_endpoint=item.push_endpoint,
         full_access_until=item.full_access_until, shared_from=item.shared_from,
     )
-
-
-def through_link(link: Device, shared: Device | None) -> Device:
-    """What a user with a link sees of a shared device: the owner's device (its status,
-    lock, failures, secrets), under the link's username; a cancelled link, or a device
-    the owner no longer has, is not usable."""
-    if shared is None:
-        return replace(link, status=DeviceStatus.REVOKED)
-    status = shared.status if link.status == DeviceStatus.ACTIVE else link.status
-    return replace(shared, username=link.username, shared_from=link.shared_from, status=status,
-                   label=link.label, created_at=link.created_at)
 
 
 def device_item(device: Device) -> DeviceItem:

@@ -6,9 +6,9 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from securelogin.adapters.dynamo import conditional_transaction
-from securelogin.adapters.records import device_from, device_item, through_link, user_from, user_item
+from securelogin.adapters.records import device_from, device_item, user_from, user_item
 from securelogin.adapters.table import AnswerSlotsItem, DeviceItem, Item, LockoutItem, UserItem, user_pk
-from securelogin.domain.models import Device, PasswordLockout, SlsMode, User
+from securelogin.domain.models import Device, PasswordLockout, SlsMode, User, through_link
 from securelogin.ports import AlreadyExists, Completing, StaleWrite, UserPartition
 
 

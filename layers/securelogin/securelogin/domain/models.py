@@ -1,7 +1,7 @@
 """What the service knows, free of HTTP and DynamoDB."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -172,6 +172,17 @@ class Device:
         if scope == Scope.FULL:
             ends.append(self.full_access_until)
         return min((e for e in ends if e is not None), default=None)
+
+
+def through_link(link: Device, shared: Device | None) -> Device:
+    """What a user with a link sees of a shared device: the owner's device (its status,
+    lock, failures, secrets), under the link's username; a cancelled link, or a device
+    the owner no longer has, is not usable."""
+    if shared is None:
+        return replace(link, status=DeviceStatus.REVOKED)
+    status = shared.status if link.status == DeviceStatus.ACTIVE else link.status
+    return replace(shared, username=link.username, shared_from=link.shared_from, status=status,
+                   label=link.label, created_at=link.created_at)
 
 
 def most_secure(devices: list[Device]) -> Device | None:
