@@ -30,13 +30,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from securelogin.clock import Clock
 from securelogin.crypto.envelope import SealedValueError
-from securelogin.domain.factors import FactorRegistry
-from securelogin.domain.factors.code_card import CodeCardFactor
-from securelogin.domain.factors.ib_key import IbKeyFactor
-from securelogin.domain.factors.message_code import MessageCodeFactor
-from securelogin.domain.factors.ocra_card import CARD_SUITE, OcraFactor
+from securelogin.domain.factors.ocra_card import CARD_SUITE
 from securelogin.domain.factors.secrets import DeviceSecret
-from securelogin.domain.factors.temporary_code import TemporaryCodeFactor
 from securelogin.domain.models import (
     AppInstance,
     AuditEvent,
@@ -74,19 +69,8 @@ from securelogin.ports import (
     UserPartition,
     choose_answer_slot,
 )
-from securelogin.services.audit import AuditTrail
-from securelogin.services.device_common import OCRA_CARDS, card_pin_sha1_hex
-from securelogin.services.device_secrets import DeviceSecrets
-from securelogin.services.flows import FlowEngine
-from securelogin.services.login import LoginService
-from securelogin.services.notify import Notifier
-from securelogin.services.passwords import PasswordGate
-from securelogin.services.push import PushService
-from securelogin.services.sessions import SessionService
-from securelogin.services.sharing import SharingService
-from securelogin.services.sls_mode import SlsModeService
-from securelogin.services.users import UserService
-from securelogin.services.withdrawals import WithdrawalService
+from securelogin.runtime import Outside, Services, wire_services
+from securelogin.services.device_common import card_pin_sha1_hex
 
 Item = tuple[str, ...]  # what a staged write writes: one item of the table, as ("DEVICE", username, device_id)
 
@@ -946,28 +930,20 @@ class FakeStores:
 
 @dataclass
 class FakeServices:
-    """The services as ``runtime.build_services`` wires them, over the fakes; the device,
-    activation and recovery services are left out (a test adds devices through the
-    DeviceStore port, with ``add_device``)."""
+    """The services as ``runtime.wire_services`` wires them, over the fakes, with the
+    fakes at hand; ``world.login`` and the like are the wired services."""
     clock: FakeClock
     policy: Policy
     stores: FakeStores
     sender: RecordingSender
     box: FakeSecretBox
-    device_secrets: DeviceSecrets
     push_endpoints: FakePushEndpoints
-    factors: FactorRegistry
-    audit: AuditTrail
-    sessions: SessionService
-    notifier: Notifier
-    users: UserService
-    passwords: PasswordGate
-    flows: FlowEngine
-    login: LoginService
-    withdrawals: WithdrawalService
-    sharing: SharingService
-    push: PushService
-    sls_mode: SlsModeService
+    services: Services
+
+    def __getattr__(self, name: str) -> object:
+        if name == "services":  # not set yet (a copy being made): nothing to delegate to
+            raise AttributeError(name)
+        return getattr(self.services, name)
 
     @property
     def table(self) -> FakeTable:
@@ -990,41 +966,14 @@ class FakeServices:
 
 
 def fake_services(clock: FakeClock | None = None, policy: Policy | None = None) -> FakeServices:
-    """The services over fresh fakes, wired as ``runtime.build_services`` wires them."""
+    """The services over fresh fakes, wired by ``runtime.wire_services`` as in production."""
     clock = clock or FakeClock()
     policy = policy or Policy()
     stores = FakeStores.over(FakeTable())
-    sender, box = RecordingSender(), FakeSecretBox()
-    device_secrets = DeviceSecrets(box)
-
-    def code_key() -> bytes:
-        return CODE_KEY
-
-    audit = AuditTrail(stores.audit, clock, policy)
-    sessions = SessionService(stores.sessions, stores.users, stores.devices, clock, policy)
-    notifier = Notifier(sender, stores.users)
-    users = UserService(stores.users, box, audit, clock)
-    passwords = PasswordGate(stores.users, stores.lockouts, audit, clock, policy)
-    factors = FactorRegistry([
-        MessageCodeFactor(policy, code_key, voice=True),
-        IbKeyFactor(policy, device_secrets.open),
-        *(OcraFactor(kind, policy, device_secrets.open) for kind in sorted(OCRA_CARDS)),
-        CodeCardFactor(DeviceType.SCC, policy, device_secrets.open),
-        CodeCardFactor(DeviceType.ONLINE_SCC, policy, device_secrets.open),
-        TemporaryCodeFactor(policy, code_key, device_secrets.open),
-    ])
-    flows = FlowEngine(stores.devices, stores.flows, stores.throttles, factors, sender, code_key, audit, clock,
-                       policy)
-    withdrawals = WithdrawalService(flows, stores.users, stores.ledger, audit, clock, policy)
-    return FakeServices(
-        clock=clock, policy=policy, stores=stores, sender=sender, box=box, device_secrets=device_secrets,
-        push_endpoints=FakePushEndpoints(),
-        factors=factors, audit=audit, sessions=sessions, notifier=notifier, users=users, passwords=passwords,
-        flows=flows,
-        login=LoginService(passwords, flows, stores.grants, sessions, factors, audit, clock, policy),
-        withdrawals=withdrawals,
-        sharing=SharingService(passwords, users, stores.users, stores.devices, stores.shares, flows, audit, notifier,
-                               clock, policy),
-        push=PushService(stores.devices, stores.flows, stores.throttles, withdrawals.authorize, audit, clock),
-        sls_mode=SlsModeService(stores.users, audit, notifier),
-    )
+    sender, box, push_endpoints = RecordingSender(), FakeSecretBox(), FakePushEndpoints()
+    outside = Outside(users=stores.users, devices=stores.devices, lockouts=stores.lockouts, throttles=stores.throttles,
+                      sessions=stores.sessions, audit=stores.audit, flows=stores.flows, grants=stores.grants,
+                      enrolment=stores.enrolment, shares=stores.shares, requests=stores.requests, ledger=stores.ledger,
+                      sender=sender, push_endpoints=push_endpoints, box=box, code_key=lambda: CODE_KEY,
+                      voice_calls=True)
+    return FakeServices(clock, policy, stores, sender, box, push_endpoints, wire_services(outside, clock, policy))

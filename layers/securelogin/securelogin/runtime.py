@@ -4,6 +4,7 @@ first). The service graph's modules are imported when it is first built, so a fu
 that needs only sessions (the authorizer) loads only what sessions need."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -12,12 +13,32 @@ from securelogin.clock import Clock, system_clock
 from securelogin.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from securelogin.domain.factors import FactorRegistry
     from securelogin.policy import Policy
-    from securelogin.ports import MessageSender
+    from securelogin.ports import (
+        AuditStore,
+        DeviceRequestStore,
+        DeviceStore,
+        EnrolmentStore,
+        FlowStore,
+        LedgerStore,
+        LockoutStore,
+        MessageSender,
+        PushEndpoints,
+        SecretBox,
+        SessionGrants,
+        SessionStore,
+        ShareStore,
+        ThrottleStore,
+        UserStore,
+    )
     from securelogin.services.activation import ActivationService
     from securelogin.services.audit import AuditTrail
     from securelogin.services.backoffice_devices import BackOfficeDevices
+    from securelogin.services.device_secrets import DeviceSecrets
+    from securelogin.services.flows import FlowEngine
     from securelogin.services.login import LoginService
+    from securelogin.services.passwords import PasswordGate
     from securelogin.services.push import PushService
     from securelogin.services.recovery import RecoveryService
     from securelogin.services.sessions import SessionService
@@ -43,6 +64,11 @@ class Services:
     sls_mode: SlsModeService
     sessions: SessionService
     audit: AuditTrail
+    # The parts the services above are made of, for callers (tests) that drive them directly.
+    flows: FlowEngine
+    passwords: PasswordGate
+    factors: FactorRegistry
+    device_secrets: DeviceSecrets
 
 
 @cache
@@ -51,7 +77,7 @@ def services() -> Services:
 
 
 def build_services(settings: Settings, clock: Clock, sender: MessageSender | None = None) -> Services:
-    """The services for ``settings``; tests pass their own clock, or a sender aimed elsewhere."""
+    """The services for ``settings``, over AWS; tests pass their own clock, or a sender aimed elsewhere."""
     from securelogin.adapters.audit import AuditStore
     from securelogin.adapters.aws import client
     from securelogin.adapters.devices import DeviceStore
@@ -67,6 +93,54 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
     from securelogin.adapters.table import bind_table
     from securelogin.adapters.throttles import ThrottleStore
     from securelogin.adapters.users import UserStore
+
+    bind_table(settings.table_name, settings.region)
+
+    def kms():
+        return client("kms", settings.region)
+
+    outside = Outside(
+        users=UserStore(), devices=DeviceStore(), lockouts=LockoutStore(), throttles=ThrottleStore(),
+        sessions=SessionStore(), audit=AuditStore(), flows=FlowStore(), grants=SessionGrants(),
+        enrolment=EnrolmentStore(), shares=ShareStore(), requests=DeviceRequestStore(), ledger=LedgerStore(),
+        sender=sender or AwsMessageSender(sns=lambda: client("sns", settings.region),
+                                          voice=lambda: client("pinpoint-sms-voice-v2", settings.region),
+                                          voice_origination_identity=settings.voice_origination_identity,
+                                          sms_sender_id=settings.sms_sender_id),
+        push_endpoints=SnsPushEndpoints(lambda: client("sns", settings.region),
+                                        {"ios": settings.push_application_ios,
+                                         "android": settings.push_application_android}),
+        box=KmsSecretBox(KmsKeyring(kms, settings.kms_key_id)),
+        code_key=CodeDigestKey(kms, settings.kms_key_id),
+        voice_calls=bool(settings.voice_origination_identity))
+    return wire_services(outside, clock, settings.policy())
+
+
+@dataclass(frozen=True)
+class Outside:
+    """What the services are built over: an implementation of each port (AWS's, or the
+    in-memory fakes of the tests), the code-digest key, and whether voice calls can be made."""
+    users: UserStore
+    devices: DeviceStore
+    lockouts: LockoutStore
+    throttles: ThrottleStore
+    sessions: SessionStore
+    audit: AuditStore
+    flows: FlowStore
+    grants: SessionGrants
+    enrolment: EnrolmentStore
+    shares: ShareStore
+    requests: DeviceRequestStore
+    ledger: LedgerStore
+    sender: MessageSender
+    push_endpoints: PushEndpoints
+    box: SecretBox
+    code_key: Callable[[], bytes]
+    voice_calls: bool
+
+
+def wire_services(outside: Outside, clock: Clock, policy: Policy) -> Services:
+    """The one wiring of the service graph, whatever implements the ports."""
     from securelogin.domain.factors import FactorRegistry
     from securelogin.domain.factors.code_card import CodeCardFactor
     from securelogin.domain.factors.ib_key import IbKeyFactor
@@ -93,59 +167,45 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
     from securelogin.services.users import UserService
     from securelogin.services.withdrawals import WithdrawalService
 
-    policy = settings.policy()
-    bind_table(settings.table_name, settings.region)
-
-    def kms():
-        return client("kms", settings.region)
-
-    box = KmsSecretBox(KmsKeyring(kms, settings.kms_key_id))
-    code_key = CodeDigestKey(kms, settings.kms_key_id)
-    sender = sender or AwsMessageSender(sns=lambda: client("sns", settings.region),
-                                        voice=lambda: client("pinpoint-sms-voice-v2", settings.region),
-                                        voice_origination_identity=settings.voice_origination_identity,
-                                        sms_sender_id=settings.sms_sender_id)
-    user_store, device_store = UserStore(), DeviceStore()
-    audit = AuditTrail(AuditStore(), clock, policy)
-    sessions = SessionService(SessionStore(), user_store, device_store, clock, policy)
-    notifier = Notifier(sender, user_store)
-    device_secrets = DeviceSecrets(box)
-    users = UserService(user_store, box, audit, clock)
-    passwords = PasswordGate(user_store, LockoutStore(), audit, clock, policy)
-    throttles = ThrottleStore()
-    flow_store = FlowStore()
-    push_endpoints = SnsPushEndpoints(lambda: client("sns", settings.region),
-                                   {"ios": settings.push_application_ios, "android": settings.push_application_android})
+    o, code_key = outside, outside.code_key
+    audit = AuditTrail(o.audit, clock, policy)
+    sessions = SessionService(o.sessions, o.users, o.devices, clock, policy)
+    notifier = Notifier(o.sender, o.users)
+    device_secrets = DeviceSecrets(o.box)
+    users = UserService(o.users, o.box, audit, clock)
+    passwords = PasswordGate(o.users, o.lockouts, audit, clock, policy)
     factors = FactorRegistry([
-        MessageCodeFactor(policy, code_key, voice=bool(settings.voice_origination_identity)),
+        MessageCodeFactor(policy, code_key, voice=o.voice_calls),
         IbKeyFactor(policy, device_secrets.open),
         *(OcraFactor(kind, policy, device_secrets.open) for kind in sorted(OCRA_CARDS)),
         CodeCardFactor(DeviceType.SCC, policy, device_secrets.open),
         CodeCardFactor(DeviceType.ONLINE_SCC, policy, device_secrets.open),
         TemporaryCodeFactor(policy, code_key, device_secrets.open),
     ])
-    flows = FlowEngine(device_store, flow_store, throttles, factors, sender, code_key, audit, clock, policy)
-    withdrawals = WithdrawalService(flows, user_store, LedgerStore(), audit, clock, policy)
-    enrolment = IbKeyEnrolment(users, EnrolmentStore(), flows, push_endpoints, device_secrets, audit, notifier, clock,
+    flows = FlowEngine(o.devices, o.flows, o.throttles, factors, o.sender, code_key, audit, clock, policy)
+    withdrawals = WithdrawalService(flows, o.users, o.ledger, audit, clock, policy)
+    enrolment = IbKeyEnrolment(users, o.enrolment, flows, o.push_endpoints, device_secrets, audit, notifier, clock,
                                policy)
-    requests = DeviceRequestStore()
     return Services(
         policy=policy,
         users=users,
-        backoffice_devices=BackOfficeDevices(user_store, device_store, requests, device_secrets, code_key, audit,
+        backoffice_devices=BackOfficeDevices(o.users, o.devices, o.requests, device_secrets, code_key, audit,
                                              notifier, clock, policy),
-        user_devices=UserDevices(user_store, device_store, requests, device_secrets, flows, audit, notifier, clock,
+        user_devices=UserDevices(o.users, o.devices, o.requests, device_secrets, flows, audit, notifier, clock,
                                  policy),
-        login=LoginService(passwords, flows, SessionGrants(), sessions, factors, audit, clock, policy),
+        login=LoginService(passwords, flows, o.grants, sessions, factors, audit, clock, policy),
         activation=ActivationService(passwords, flows, enrolment, audit, policy),
-        sharing=SharingService(passwords, users, user_store, device_store, ShareStore(), flows, audit, notifier, clock,
-                               policy),
+        sharing=SharingService(passwords, users, o.users, o.devices, o.shares, flows, audit, notifier, clock, policy),
         recovery=RecoveryService(passwords, flows, enrolment, audit, clock, policy),
-        push=PushService(device_store, flow_store, throttles, withdrawals.authorize, audit, clock),
+        push=PushService(o.devices, o.flows, o.throttles, withdrawals.authorize, audit, clock),
         withdrawals=withdrawals,
-        sls_mode=SlsModeService(user_store, audit, notifier),
+        sls_mode=SlsModeService(o.users, audit, notifier),
         sessions=sessions,
         audit=audit,
+        flows=flows,
+        passwords=passwords,
+        factors=factors,
+        device_secrets=device_secrets,
     )
 
 
