@@ -71,6 +71,7 @@ from securelogin.ports import (
 )
 from securelogin.runtime import Outside, Services, wire_services
 from securelogin.services.device_common import card_pin_sha1_hex
+from securelogin.services.users import NewUser
 
 Item = tuple[str, ...]  # what a staged write writes: one item of the table, as ("DEVICE", username, device_id)
 
@@ -944,6 +945,12 @@ class FakeServices:
         if name == "services":  # not set yet (a copy being made): nothing to delegate to
             raise AttributeError(name)
         return getattr(self.services, name)
+
+    def with_users(self, *new: NewUser) -> FakeServices:
+        """These users created by the back office, through the services."""
+        for user in new:
+            self.services.users.create(user, actor="tester")
+        return self
 
     @property
     def table(self) -> FakeTable:

@@ -16,9 +16,7 @@ from securelogin.ports import NoSuchUser, StaleWrite
 
 @pytest.fixture
 def world(new_user) -> FakeServices:
-    world = fake_services()
-    world.users.create(new_user("alice"), actor="tester")
-    return world
+    return fake_services().with_users(new_user("alice"))
 
 
 def event(world, kind: str) -> AuditEvent:

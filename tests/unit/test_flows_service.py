@@ -26,14 +26,9 @@ def right(public: dict) -> str:
     return ocra(CARD_SUITE, bytes.fromhex(SEED), public["challenge_code"], pin=PIN)
 
 
-def with_alice(world: FakeServices, new_user) -> FakeServices:
-    world.users.create(new_user("alice"), actor="tester")
-    return world
-
-
 @pytest.fixture
 def world(new_user) -> FakeServices:
-    return with_alice(fake_services(), new_user)
+    return fake_services().with_users(new_user("alice"))
 
 
 @pytest.fixture
@@ -171,7 +166,7 @@ def test_right_answers_in_between_start_the_count_again(world, card):
 @pytest.fixture
 def capped(new_user) -> FakeServices:
     """alice, with a cap of three answers per window (the policy says 100)."""
-    return with_alice(fake_services(policy=Policy().with_overrides({"user_failures_per_hour": 3})), new_user)
+    return fake_services(policy=Policy().with_overrides({"user_failures_per_hour": 3})).with_users(new_user("alice"))
 
 
 def test_the_cap_on_answers_holds_across_flows_over_any_window(capped):

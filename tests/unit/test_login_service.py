@@ -24,9 +24,7 @@ def right(public: dict) -> str:
 
 @pytest.fixture
 def world(new_user) -> FakeServices:
-    world = fake_services()
-    world.users.create(new_user("alice"), actor="tester")
-    return world
+    return fake_services().with_users(new_user("alice"))
 
 
 @pytest.fixture

@@ -15,9 +15,7 @@ PASSWORD = "correct horse 1"
 
 @pytest.fixture
 def world(new_user) -> FakeServices:
-    world = fake_services()
-    world.users.create(new_user("alice"), actor="tester")
-    return world
+    return fake_services().with_users(new_user("alice"))
 
 
 def fail(world, username: str, times: int) -> None:

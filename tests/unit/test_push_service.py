@@ -43,9 +43,7 @@ def phone() -> Phone:
 
 @pytest.fixture
 def world(new_user, phone) -> FakeServices:
-    world = fake_services()
-    world.users.create(new_user("alice", balance_usd=1_000_000), actor="tester")
-    return world
+    return fake_services().with_users(new_user("alice", balance_usd=1_000_000))
 
 
 @pytest.fixture

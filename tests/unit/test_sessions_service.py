@@ -17,9 +17,7 @@ SEED = "3132333435363738393031323334353637383930313233343536373839303132"
 
 @pytest.fixture
 def world(new_user) -> FakeServices:
-    world = fake_services()
-    world.users.create(new_user("alice"), actor="tester")
-    return world
+    return fake_services().with_users(new_user("alice"))
 
 
 @pytest.fixture

@@ -25,9 +25,7 @@ def right(public: dict) -> str:
 
 @pytest.fixture
 def world(new_user) -> FakeServices:
-    world = fake_services()
-    world.users.create(new_user("alice", balance_usd=5_000_000), actor="tester")
-    return world
+    return fake_services().with_users(new_user("alice", balance_usd=5_000_000))
 
 
 def sms_of(world, username: str = "alice"):
