@@ -31,10 +31,23 @@ class Policy:
     # An IB Key app's PIN: wrong guesses in a row before it locks, and the first lock.
     app_pin_attempts: int = 5
     app_pin_lock_duration: timedelta = timedelta(minutes=15)
-    qr_session_length: int = 16  # alphanumeric characters: about 95 bits
+    qr_session_length: int = 16  # characters of Crockford's base32 (crypto/session_ids.py): 80 bits
     qr_ttl: timedelta = timedelta(minutes=10)
+    # Pushes to one user, exact over any window; an approved push gives its place back.
     push_window: timedelta = timedelta(minutes=15)
     pushes_per_window: int = 5
+    # Denials in one push window that pause pushes to the user, and for how long.
+    push_denials_to_pause: int = 3
+    push_pause: timedelta = timedelta(minutes=15)
+    # Number matching: the digits the asking client shows and the app signs.
+    match_number_digits: int = 3
+    # Challenges issued to one user, of any kind, in any flow, exact over any window.
+    challenges_per_window: int = 20
+    challenge_window: timedelta = timedelta(minutes=15)
+    # How long a code card keeps asking the same open pair of index numbers.
+    index_pair_lifetime: timedelta = timedelta(hours=24)
+    # How long a session opened or stepped up with a strong enough device may change protection.
+    step_up_lifetime: timedelta = timedelta(minutes=10)
     temporary_code_length: int = 12
     temporary_full_access: timedelta = timedelta(days=2)
     temporary_portal_access: timedelta = timedelta(days=10)  # after the full access

@@ -25,8 +25,10 @@ def load_p256_public_key(spki_base64: str) -> ec.EllipticCurvePublicKey:
     return key
 
 
-def push_decision_message(transaction_id: str, nonce: str, decision: str) -> bytes:
-    return f"{transaction_id}|{nonce}|{decision}".encode()
+def push_decision_message(push_id: str, nonce: str, decision: str, number: str, statement: str) -> bytes:
+    """What the app signs (rules.md "Cryptography"): the push, its nonce, the decision, the
+    number the person typed (empty for a deny or a push without one) and the statement."""
+    return f"{push_id}|{nonce}|{decision}|{number}|{statement}".encode()
 
 
 def signature_is_valid(spki_base64: str, message: bytes, signature_base64: str) -> bool:

@@ -119,8 +119,10 @@ class Device:
     # Opaque to the domain: the device's secrets (seed, PIN verifier, card values) as the
     # adapters sealed them. Factors open it through the SecretOpener they are given.
     sealed_secret: str | None = field(default=None, repr=False)
-    # What the last challenge asked, for factors that must not ask the same twice in a row.
-    last_challenge: str | None = None
+    # Code cards: the pair of index numbers every challenge asks until it is answered right
+    # (``first,second@issued`` with ``issued`` in epoch seconds), so that no one can re-roll
+    # the card until it asks for values they know. Cleared by a right answer.
+    open_pair: str | None = None
     # IB Key: the app's P-256 public key (base64 DER SPKI) and where its pushes go.
     public_key: str | None = None
     push_endpoint: str | None = None
@@ -245,6 +247,40 @@ class Purpose(StrEnum):
     SHARE = "share"
     DEVICE_ACTIVATION = "device_activation"  # a shipped card's first answer
     PIN_CHANGE = "pin_change"  # a DSC+ PIN, answered with the current one
+    STEP_UP = "step_up"  # a session made recent and strong before a change to the account's protection
+
+
+class PushStatus(StrEnum):
+    PENDING = "pending"
+    ANSWERED = "answered"  # approved, denied, or refused for its number
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"  # its flow completed or moved to another challenge first
+
+
+@dataclass(frozen=True)
+class Push:
+    """A push sent to an IB Key, as the service keeps it: found by the lookup key of its
+    ``push_id``, it names the flow it belongs to (which the app never learns), and holds
+    what the app must sign over: the nonce, the statement and the number to match."""
+    key: str
+    username: str
+    holder: str  # whose partition holds the device
+    device_id: str
+    purpose: Purpose
+    flow_key: str
+    nonce: str
+    statement: str
+    number_digest: str | None
+    expires_at: datetime
+    answered_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+
+    def status_at(self, now: datetime) -> PushStatus:
+        if self.answered_at is not None:
+            return PushStatus.ANSWERED
+        if self.withdrawn_at is not None:
+            return PushStatus.WITHDRAWN
+        return PushStatus.EXPIRED if now >= self.expires_at else PushStatus.PENDING
 
 
 class FlowStatus(StrEnum):
@@ -272,6 +308,8 @@ class Flow:
     session_handed_out: bool = False
     amount_usd: float | None = None  # withdrawals
     confirmed_by: str | None = None  # the device whose answer or push completed it
+    # What the person confirms (domain/statements.py), fixed when the flow starts.
+    statement: str = ""
     details: dict[str, str] = field(default_factory=dict)  # what one purpose alone needs
 
     def status_at(self, now: datetime) -> FlowStatus:
@@ -287,7 +325,14 @@ class Session:
     scope: Scope
     created_at: datetime
     expires_at: datetime
-    device_id: str | None = None
+    device_id: str | None = None  # the device that opened it
+    platform: str = "portal"  # the client that logged in (portal, tws, mobile)
+    # The last proof of possession: when, and the type of the device that gave it (the
+    # opening device, or a step-up's). A change to the account's protection needs it recent
+    # and strong (services/step_up.py).
+    proved_at: datetime | None = None
+    proved_with: DeviceType | None = None
+    proved_by: str | None = None  # that device's id: a proof ends with the device (lost, removed)
 
 
 @dataclass(frozen=True)
@@ -304,7 +349,7 @@ class OutgoingMessage:
     channel: Channel
     to: str
     body: str
-    data: dict[str, str] | None = None
+    data: dict[str, str | bool] | None = None
 
 
 @dataclass

@@ -6,22 +6,36 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from securelogin.domain.models import Challenge, Device, DeviceType, Method, OutgoingMessage
+from securelogin.domain.models import Challenge, Device, DeviceType, Method, OutgoingMessage, Purpose
 
 
 @dataclass(frozen=True)
 class ChallengeContext:
-    """Where a challenge belongs: the flow (``purpose`` and its transaction's lookup key)
-    and the time. Digests are bound to it, so a code from one flow fails in another."""
-    purpose: str
+    """Where a challenge belongs: the flow (``purpose`` and its transaction's lookup key),
+    what the person confirms in it (``statement``) and the time. Digests are bound to the
+    flow, so a code from one flow fails in another."""
+    purpose: Purpose
     transaction_key: str
     now: datetime
-    # The flow's own id, which a push carries so the app can answer it.
-    transaction_id: str = ""
+    statement: str = ""
 
     @property
     def binding(self) -> str:
-        return f"{self.purpose}:{self.transaction_key}"
+        return f"{self.purpose.value}:{self.transaction_key}"
+
+
+@dataclass(frozen=True)
+class PushSent:
+    """A push a challenge sends to the IB Key app, as the service keeps it to check the
+    answer: found by ``push_key`` (the lookup key of the ``push_id`` the app holds, never
+    the flow's id), with the nonce, the statement the app must sign over, and the digest of
+    the number to match (None for a push that has none)."""
+    push_key: str
+    device_id: str
+    nonce: str
+    statement: str
+    number_digest: str | None
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -30,8 +44,10 @@ class IssuedChallenge:
     check_data: dict[str, str]
     expires_at: datetime
     message: OutgoingMessage | None = None
-    # Kept on the device for the next challenge (e.g. the index pair last asked).
-    remember: str | None = None
+    # A code card's new open pair, written with the challenge (only if the device still has
+    # the pair it was read with: of racing challenges one draws, the others ask its pair).
+    open_pair: str | None = None
+    push: PushSent | None = None
 
 
 class UnsupportedMethod(ValueError):

@@ -1,9 +1,11 @@
-"""The ``sms`` factor: a one-time code sent to a verified phone by SMS or voice call."""
+"""The ``sms`` factor: a one-time code sent to a verified phone by SMS or voice call, in words
+that say what it confirms (domain/statements.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from securelogin.crypto.codes import code_digest, digests_match, numeric_code
+from securelogin.domain import statements
 from securelogin.domain.factors.base import ChallengeContext, IssuedChallenge, UnsupportedMethod
 from securelogin.domain.models import Challenge, Channel, Device, DeviceType, Method, OutgoingMessage
 from securelogin.domain.phones import mask
@@ -28,12 +30,8 @@ class MessageCodeFactor:
         code = numeric_code(self._policy.message_code_digits)
         expires_at = context.now + self._policy.message_code_ttl
         minutes = int(self._policy.message_code_ttl.total_seconds() // 60)
-        if method == Method.SMS:
-            body = f"Your IBKR Secure Login code is {code}. It expires in {minutes} minutes. Never share it."
-        else:
-            # Speech markup so the code is read digit by digit.
-            body = (f'<speak>Your I B K R Secure Login code is <say-as interpret-as="digits">{code}</say-as>. '
-                    f"It expires in {minutes} minutes.</speak>")
+        text = statements.sms_text if method == Method.SMS else statements.voice_text
+        body = text(context.purpose, context.statement, code, minutes)
         return IssuedChallenge(
             public={
                 "sent_to": mask(device.phone),
