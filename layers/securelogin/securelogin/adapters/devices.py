@@ -87,8 +87,15 @@ class DeviceStore:
                       condition=DeviceItem.status == DeviceStatus.ACTIVE.value)
             completing(tx)
 
-    def remember_challenge(self, device: Device, value: str) -> None:
-        _state(device).update(actions=[DeviceItem.last_challenge.set(value)], condition=DeviceItem.pk.exists())
+    def opening_pair(self, device: Device, value: str) -> Completing:
+        """A code card's new open pair, for the transaction that issues its challenge, if
+        the card still has the pair it was read with (of racing challenges, one draws)."""
+        def write(tx: TransactWrite) -> None:
+            held_pair = (DeviceItem.open_pair.does_not_exist() if device.open_pair is None
+                         else DeviceItem.open_pair == device.open_pair)
+            tx.update(_state(device), actions=[DeviceItem.open_pair.set(value)],
+                      condition=DeviceItem.pk.exists() & held_pair)
+        return write
 
     def by_id(self, device_id: str) -> Device | None:
         """A device by its id alone (GSI1), for callers that know nothing else (the app)."""

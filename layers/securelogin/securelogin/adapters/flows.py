@@ -22,9 +22,10 @@ from pynamodb.transactions import TransactWrite
 from securelogin.adapters.aws import is_outage
 from securelogin.adapters.devices import held
 from securelogin.adapters.dynamo import conditional_transaction, lock_when_due, save_if, update_if
-from securelogin.adapters.records import challenge_attribute, device_from, flow_from
+from securelogin.adapters.records import challenge_attribute, device_from, flow_from, push_from, push_item
 from securelogin.adapters.sessions import session_item
-from securelogin.adapters.table import AnswerSlotsItem, DeviceItem, FlowItem, Item, SessionItem
+from securelogin.adapters.table import AnswerSlotsItem, DeviceItem, FlowItem, Item, PushItem, SessionItem
+from securelogin.domain.factors.code_card import OPEN_PAIR
 from securelogin.domain.models import (
     Challenge,
     Device,
@@ -32,7 +33,7 @@ from securelogin.domain.models import (
     Flow,
     FlowStatus,
     Purpose,
-    PushDecision,
+    Push,
     Session,
     lock_ends,
 )
@@ -54,22 +55,29 @@ def _device_state(device: Device) -> DeviceItem:
 class FlowStore:
     # ------------------------------------------------------------------ the flow itself
 
-    def create(self, flow: Flow) -> Flow:
-        """Stores a new flow (its id is random: an existing key is a collision, refused)."""
-        FlowItem.keyed(flow.purpose.value, flow.key, purpose=flow.purpose.value,
-                       username=flow.username, device_ids=flow.device_ids, expires_at=flow.expires_at,
-                       status=flow.status.value, scope=flow.scope.value,
-                       challenge=challenge_attribute(flow.challenge) if flow.challenge else None,
-                       challenge_version=flow.version, amount_usd=flow.amount_usd, details=flow.details,
-                       expires_ttl=flow.expires_at + timedelta(days=1)).save(condition=FlowItem.pk.does_not_exist())
+    def create(self, flow: Flow, also: Completing | None = None) -> Flow:
+        """Stores a new flow (its id is random: an existing key is a collision, refused),
+        with ``also`` (what its first challenge writes) in the same transaction."""
+        item = FlowItem.keyed(flow.purpose.value, flow.key, purpose=flow.purpose.value,
+                              username=flow.username, device_ids=flow.device_ids, expires_at=flow.expires_at,
+                              status=flow.status.value, scope=flow.scope.value,
+                              challenge=challenge_attribute(flow.challenge) if flow.challenge else None,
+                              challenge_version=flow.version, amount_usd=flow.amount_usd, details=flow.details,
+                              statement=flow.statement or None, expires_ttl=flow.expires_at + timedelta(days=1))
+        if also is None:
+            item.save(condition=FlowItem.pk.does_not_exist())
+            return flow
+        with conditional_transaction(flow.key) as tx:
+            tx.save(item, condition=FlowItem.pk.does_not_exist())
+            also(tx)
         return flow
 
-    def restart(self, flow: Flow) -> Flow:
+    def restart(self, flow: Flow, also: Completing | None = None) -> Flow:
         """Stores ``flow`` under a key that is not random (a device's activation or PIN
         change): it replaces any earlier one, with a new version so that answers to the
-        old challenge no longer count, and its attempts start again. One write either way."""
-        item = _flow_item(flow)
-        item.update(actions=[
+        old challenge no longer count, and its attempts start again; with ``also`` in the
+        same transaction."""
+        actions = [
             FlowItem.kind.set(FlowItem), FlowItem.purpose.set(flow.purpose.value),
             FlowItem.username.set(flow.username), FlowItem.device_ids.set(flow.device_ids),
             FlowItem.expires_at.set(flow.expires_at), FlowItem.status.set(FlowStatus.PENDING.value),
@@ -77,8 +85,16 @@ class FlowStore:
             FlowItem.challenge.set(challenge_attribute(flow.challenge)) if flow.challenge
             else FlowItem.challenge.remove(),
             FlowItem.challenge_version.add(1), FlowItem.details.set(flow.details),
-            FlowItem.expires_ttl.set(flow.expires_at + timedelta(days=1))])
-        return flow_from(item)
+            FlowItem.statement.set(flow.statement) if flow.statement else FlowItem.statement.remove(),
+            FlowItem.expires_ttl.set(flow.expires_at + timedelta(days=1))]
+        item = _flow_item(flow)
+        if also is None:
+            item.update(actions=actions)
+            return flow_from(item)
+        with conditional_transaction(flow.key) as tx:
+            tx.update(item, actions=actions)
+            also(tx)
+        return flow
 
     def get(self, purpose: Purpose, key: str) -> Flow | None:
         item = FlowItem.find(purpose.value, key)
@@ -90,14 +106,57 @@ class FlowStore:
             return flow_from(item)
         return None
 
-    def set_challenge(self, flow: Flow, challenge: Challenge) -> int:
-        """A new challenge on a pending flow, unless another was set since it was read."""
-        item = _flow_item(flow)
-        if not update_if(item, [FlowItem.challenge.set(challenge_attribute(challenge)),
-                                FlowItem.challenge_version.add(1)],
-                         (FlowItem.status == FlowStatus.PENDING.value) & (FlowItem.challenge_version == flow.version)):
-            raise StaleWrite(flow.key)
-        return int(item.challenge_version)
+    def set_challenge(self, flow: Flow, challenge: Challenge, also: Completing | None = None) -> None:
+        """A new challenge on a pending flow, unless another was set since it was read, with
+        ``also`` (what issuing it writes: the send guard, a push, a card's pair) in the same
+        transaction: StaleWrite when any of them changed."""
+        actions = [FlowItem.challenge.set(challenge_attribute(challenge)), FlowItem.challenge_version.add(1)]
+        condition = (FlowItem.status == FlowStatus.PENDING.value) & (FlowItem.challenge_version == flow.version)
+        if also is None:
+            if not update_if(_flow_item(flow), actions, condition):
+                raise StaleWrite(flow.key)
+            return
+        with conditional_transaction(flow.key) as tx:
+            tx.update(_flow_item(flow), actions=actions, condition=condition)
+            also(tx)
+
+    # ------------------------------------------------------------------ pushes
+
+    def push(self, push_key: str) -> Push | None:
+        item = PushItem.find(push_key)
+        return push_from(item) if item is not None else None
+
+    def pushing(self, push: Push) -> Completing:
+        """A new push, for the transaction that issues its challenge."""
+        return lambda tx: tx.save(push_item(push), condition=PushItem.pk.does_not_exist())
+
+    def withdrawing(self, push_key: str, now: datetime) -> Completing:
+        """A push whose flow moved on before it expired: the app drops it."""
+        return lambda tx: tx.update(PushItem.keyed(push_key), actions=[PushItem.withdrawn_at.set(now)],
+                                    condition=PushItem.pk.exists())
+
+    def answering(self, push: Push, now: datetime) -> Completing:
+        """The one answer a push takes (an approval, a denial, a wrong number)."""
+        return lambda tx: tx.update(PushItem.keyed(push.key), actions=[PushItem.answered_at.set(now)],
+                                    condition=PushItem.pk.exists() & PushItem.answered_at.does_not_exist()
+                                    & PushItem.withdrawn_at.does_not_exist())
+
+    def pushed_flow(self, push: Push) -> tuple[Flow | None, Device | None]:
+        """The flow a push belongs to and the device it went to, read together."""
+        flow, device = None, None
+        for item in Item.batch_get([FlowItem.key(push.purpose.value, push.flow_key),
+                                    DeviceItem.key(push.holder, push.device_id)], consistent_read=True):
+            if isinstance(item, FlowItem):
+                flow = flow_from(item)
+            elif isinstance(item, DeviceItem):
+                device = device_from(item)
+        return flow, device
+
+    def run(self, key: str, *writes: Completing) -> None:
+        """``writes`` in one transaction: StaleWrite when a condition of one of them failed."""
+        with conditional_transaction(key) as tx:
+            for write in writes:
+                write(tx)
 
     # ------------------------------------------------------------------ answers
 
@@ -135,8 +194,12 @@ class FlowStore:
                           condition=(FlowItem.status == FlowStatus.PENDING.value)
                           & (FlowItem.challenge_version == flow.version) & (FlowItem.attempts < max_attempts))
                 if device is not None:
+                    condition = _answers_as(device, now)
+                    asked = flow.challenge.check_data.get(OPEN_PAIR) if flow.challenge else None
+                    if asked:  # a code card's pair counts only while it is still the card's open pair
+                        condition &= DeviceItem.open_pair == asked
                     tx.condition_check(DeviceItem, *DeviceItem.key(device.holder, device.device_id),
-                                       condition=_answers_as(device, now))
+                                       condition=condition)
                     if device.shared_from is not None:  # the share must still stand
                         tx.condition_check(DeviceItem, *DeviceItem.key(device.username, device.device_id),
                                            condition=DeviceItem.status == DeviceStatus.ACTIVE.value)
@@ -181,20 +244,12 @@ class FlowStore:
                                DeviceItem.lock_count, until, lock_after)
         return until if locked else None
 
-    def decide_push(self, flow: Flow, decision: PushDecision, device: Device, now: datetime,
-                    also: Completing) -> None:
-        """The app's decision on a pushed flow (a login, or a withdrawal denied), once, with
-        ``also`` (its audit event): StaleWrite when the flow was decided or changed."""
-        status = FlowStatus.APPROVED if decision == PushDecision.APPROVE else FlowStatus.DENIED
-        with conditional_transaction(flow.key) as tx:
-            complete_flow(tx, flow, status, confirmed_by=device, now=now)
-            also(tx)
-
     @staticmethod
     def completing(flow: Flow, reservation: Reservation | None, now: datetime,
-                   confirmed_by: Device | None = None) -> Completing:
+                   confirmed_by: Device | None = None, status: FlowStatus = FlowStatus.APPROVED) -> Completing:
         """``complete_flow`` as writes for a transaction that another store runs."""
-        return lambda tx: complete_flow(tx, flow, confirmed_by=confirmed_by, reservation=reservation, now=now)
+        return lambda tx: complete_flow(tx, flow, status, confirmed_by=confirmed_by, reservation=reservation,
+                                        now=now)
 
     def forgive(self, device: Device | None, reservation: Reservation, now: datetime) -> None:
         """A right answer whose flow could not complete (a limit refused it): it gives
@@ -216,9 +271,10 @@ def _answers_as(device: Device, now: datetime) -> Condition:
 
 
 def _give_back(tx: TransactWrite, device: Device | None, reservation: Reservation, now: datetime) -> None:
-    if device is not None:
+    if device is not None:  # a right answer: a code card's open pair was answered, the next draws anew
         tx.update(_device_state(device), actions=[DeviceItem.last_used_at.set(now),
-                                                  DeviceItem.consecutive_failures.set(0)],
+                                                  DeviceItem.consecutive_failures.set(0),
+                                                  DeviceItem.open_pair.remove()],
                   condition=DeviceItem.pk.exists())
     tx.update(AnswerSlotsItem.keyed(reservation.slot_user),
               actions=[AnswerSlotsItem.slots[reservation.slot].remove()])

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
-from securelogin.adapters.table import ChallengeAttribute, DeviceItem, FlowItem, SessionItem, UserItem
+from securelogin.adapters.table import ChallengeAttribute, DeviceItem, FlowItem, PushItem, SessionItem, UserItem
 from securelogin.domain.models import (
     Challenge,
     Device,
@@ -13,6 +14,7 @@ from securelogin.domain.models import (
     FlowStatus,
     Method,
     Purpose,
+    Push,
     Scope,
     Session,
     SlsMode,
@@ -59,7 +61,7 @@ def device_from(item: DeviceItem) -> Device:
         phone=item.phone, serial=item.serial, ocra_suite=item.ocra_suite, app_instance_id=item.app_instance_id,
         platform=item.platform, valid_until=item.valid_until, consecutive_failures=int(item.consecutive_failures or 0),
         locked_until=item.locked_until, lock_count=int(item.lock_count or 0), sealed_secret=item.sealed_secret,
-        last_challenge=item.last_challenge, public_key=item.public_key, push_endpoint=item.push_endpoint,
+        open_pair=item.open_pair, public_key=item.public_key, push_endpoint=item.push_endpoint,
         full_access_until=item.full_access_until, shared_from=item.shared_from,
     )
 
@@ -75,7 +77,7 @@ def device_item(device: Device) -> DeviceItem:
         phone=device.phone, serial=device.serial, ocra_suite=device.ocra_suite,
         app_instance_id=device.app_instance_id, platform=device.platform, valid_until=device.valid_until,
         consecutive_failures=device.consecutive_failures, locked_until=device.locked_until,
-        lock_count=device.lock_count, sealed_secret=device.sealed_secret, last_challenge=device.last_challenge,
+        lock_count=device.lock_count, sealed_secret=device.sealed_secret, open_pair=device.open_pair,
         public_key=device.public_key, push_endpoint=device.push_endpoint, full_access_until=device.full_access_until,
         shared_from=device.shared_from,
     )
@@ -105,9 +107,27 @@ def flow_from(item: FlowItem) -> Flow:
         session_handed_out=bool(item.session_handed_out),
         amount_usd=float(item.amount_usd) if item.amount_usd is not None else None,
         confirmed_by=item.confirmed_by, details=dict(item.details.as_dict()) if item.details else {},
+        statement=item.statement or "",
     )
 
 
 def session_from(item: SessionItem) -> Session:
     return Session(key=item.session_key, username=item.username, scope=Scope(item.scope),
-                   created_at=item.created_at, expires_at=item.expires_at, device_id=item.device_id)
+                   created_at=item.created_at, expires_at=item.expires_at, device_id=item.device_id,
+                   platform=item.platform or "portal", proved_at=item.proved_at,
+                   proved_with=DeviceType(item.proved_with) if item.proved_with else None,
+                   proved_by=item.proved_by)
+
+
+def push_from(item: PushItem) -> Push:
+    return Push(key=item.pk.removeprefix("PUSH#"), username=item.username, holder=item.holder,
+                device_id=item.device_id, purpose=Purpose(item.purpose), flow_key=item.flow_key, nonce=item.nonce,
+                statement=item.statement, number_digest=item.number_digest, expires_at=item.expires_at,
+                answered_at=item.answered_at, withdrawn_at=item.withdrawn_at)
+
+
+def push_item(push: Push) -> PushItem:
+    return PushItem.keyed(push.key, username=push.username, holder=push.holder, device_id=push.device_id,
+                          purpose=push.purpose.value, flow_key=push.flow_key, nonce=push.nonce,
+                          statement=push.statement, number_digest=push.number_digest, expires_at=push.expires_at,
+                          expires_ttl=push.expires_at + timedelta(days=1))

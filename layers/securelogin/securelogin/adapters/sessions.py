@@ -2,15 +2,23 @@
 revokes it."""
 from __future__ import annotations
 
+from datetime import datetime
+
+from pynamodb.transactions import TransactWrite
+
 from securelogin.adapters.records import session_from
 from securelogin.adapters.table import SessionItem
-from securelogin.domain.models import Session
+from securelogin.domain.models import DeviceType, Session
+from securelogin.ports import Completing
 
 
 def session_item(session: Session) -> SessionItem:
     return SessionItem.keyed(session.key, username=session.username, scope=session.scope.value,
                              created_at=session.created_at, expires_at=session.expires_at,
-                             device_id=session.device_id, expires_ttl=session.expires_at)
+                             device_id=session.device_id, platform=session.platform, proved_at=session.proved_at,
+                             proved_with=session.proved_with.value if session.proved_with else None,
+                             proved_by=session.proved_by,
+                             expires_ttl=session.expires_at)
 
 
 class SessionStore:
@@ -23,3 +31,12 @@ class SessionStore:
 
     def delete(self, key: str) -> None:
         SessionItem.keyed(key).delete()
+
+    def proving(self, key: str, now: datetime, device_type: DeviceType, device_id: str | None = None) -> Completing:
+        """A step-up: the session proved possession again, now, with this device."""
+        def write(tx: TransactWrite) -> None:
+            proved_by = SessionItem.proved_by.set(device_id) if device_id else SessionItem.proved_by.remove()
+            tx.update(SessionItem.keyed(key), actions=[SessionItem.proved_at.set(now),
+                                                       SessionItem.proved_with.set(device_type.value), proved_by],
+                      condition=SessionItem.pk.exists())
+        return write

@@ -66,8 +66,9 @@ class ShareStore:
                          ShareItem.status == ShareStatus.PENDING_COMPLIANCE.value):
             raise StaleWrite(share.key)
 
-    def cancel(self, share: Share) -> None:
-        """Ends a share: the link is revoked and the requester's own devices come back."""
+    def cancel(self, share: Share, reactivate: list[str]) -> None:
+        """Ends a share: the link is revoked and the requester's own devices in ``reactivate``
+        (those it made inactive that still are) come back; StaleWrite if one is no longer inactive."""
         with conditional_transaction(share.key) as tx:
             tx.update(ShareItem.keyed(share.key), actions=[ShareItem.status.set(ShareStatus.CANCELLED.value),
                                                            ShareItem.gsi1pk.remove(), ShareItem.gsi1sk.remove()],
@@ -76,7 +77,7 @@ class ShareStore:
                 tx.update(DeviceItem.keyed(share.requester, share.device_id),
                           actions=[DeviceItem.status.set(DeviceStatus.REVOKED.value)],
                           condition=DeviceItem.shared_from == share.owner)
-                for device_id in share.deactivated:
+                for device_id in reactivate:
                     tx.update(DeviceItem.keyed(share.requester, device_id),
                               actions=[DeviceItem.status.set(DeviceStatus.ACTIVE.value)],
                               condition=DeviceItem.status == DeviceStatus.INACTIVE.value)

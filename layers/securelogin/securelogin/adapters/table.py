@@ -10,12 +10,13 @@ Key design (``pk`` / ``sk``; every access is by key, by a partition Query, or by
 | send throttle | ``USER#<username>`` | ``THROTTLE#<purpose>`` | | after the interval |
 | withdrawn per UTC day | ``USER#<username>`` | ``SPENT#<YYYY-MM-DD>`` | | three weeks later |
 | answers in the last hour | ``USER#<username>`` | ``ANSWERS`` | | |
-| unanswered pushes | ``USER#<username>`` | ``PUSHES`` | | after the window |
+| what was sent lately (challenges, pushes, denials) | ``USER#<username>`` | ``GUARD`` | | a day later |
 | IB Key app instance | ``APP#<app_instance_id>`` | ``INSTANCE`` | | |
 | device share | ``SHARE#<sha256(share_id)>`` | ``SHARE`` | ``SHARES#<status>`` / created at (pending only) | |
 | DSC+ request | ``REQUEST#<request_id>`` | ``REQUEST`` | | |
 | audit event | ``AUDIT#<username>`` | ``<iso time>#<random>`` | | retention |
 | flow in progress | ``FLOW#<purpose>#<sha256(flow id)>`` | ``FLOW`` | | expiry + 1 day |
+| push sent to an IB Key | ``PUSH#<sha256(push id)>`` | ``PUSH`` | | expiry + 1 day |
 | session | ``SESSION#<sha256(token)>`` | ``SESSION`` | | expiry |
 | service config | ``CONFIG`` | ``<name>`` | | |
 
@@ -183,7 +184,7 @@ class DeviceItem(Item, discriminator="device"):
     locked_until = UTCDateTimeAttribute(null=True)
     lock_count = NumberAttribute(default=0)
     sealed_secret = UnicodeAttribute(null=True)
-    last_challenge = UnicodeAttribute(null=True)
+    open_pair = UnicodeAttribute(null=True)
     public_key = UnicodeAttribute(null=True)
     push_endpoint = UnicodeAttribute(null=True)
     full_access_until = UTCDateTimeAttribute(null=True)
@@ -216,16 +217,44 @@ class AnswerSlotsItem(Item, discriminator="answer_slots"):
         return user_pk(username), "ANSWERS"
 
 
-class PushGuardItem(Item, discriminator="push_guard"):
-    """pk ``USER#<username>``, sk ``PUSHES``: pushes sent and not yet answered since
-    ``window_start`` (the push-bombing guard)."""
+class SendGuardItem(Item, discriminator="send_guard"):
+    """pk ``USER#<username>``, sk ``GUARD``: the challenges issued to the user lately (epoch
+    ms), the pushes that hold a place (push key -> epoch ms), the denials lately, and a
+    pause of pushes (domain/guards.py). Written whole, on the condition that ``version`` is
+    what was read; an approval removes its push and moves ``version`` on."""
 
-    window_start = UTCDateTimeAttribute()
-    unanswered = NumberAttribute(default=0)
+    issued = ListAttribute(of=NumberAttribute, default=list)
+    pushes = MapAttribute(default=dict)
+    denials = ListAttribute(of=NumberAttribute, default=list)
+    paused_until = UTCDateTimeAttribute(null=True)
+    version = NumberAttribute(default=0)
 
     @staticmethod
     def key(username: str) -> tuple[str, str]:
-        return user_pk(username), "PUSHES"
+        return user_pk(username), "GUARD"
+
+
+class PushItem(Item, discriminator="push"):
+    """pk ``PUSH#<sha256(push id)>``, sk ``PUSH``: a push sent to an IB Key, found by the id
+    the app holds (never the flow's id), with what the app must sign over and the flow it
+    answers (its purpose and key; the flow's challenge names the push while it is current). ``answered_at`` is
+    set once, by the answer; ``withdrawn_at`` when the flow moved on before it expired."""
+
+    username = UnicodeAttribute()
+    holder = UnicodeAttribute()  # whose partition holds the device
+    device_id = UnicodeAttribute()
+    purpose = UnicodeAttribute()
+    flow_key = UnicodeAttribute()
+    nonce = UnicodeAttribute()
+    statement = UnicodeAttribute()
+    number_digest = UnicodeAttribute(null=True)
+    expires_at = UTCDateTimeAttribute()
+    answered_at = UTCDateTimeAttribute(null=True)
+    withdrawn_at = UTCDateTimeAttribute(null=True)
+
+    @staticmethod
+    def key(push_key: str) -> tuple[str, str]:
+        return f"PUSH#{push_key}", "PUSH"
 
 
 class AppInstanceItem(Item, discriminator="app_instance"):
@@ -365,6 +394,7 @@ class FlowItem(Item, discriminator="flow"):
     amount_usd = NumberAttribute(null=True)
     confirmed_by = UnicodeAttribute(null=True)
     details = MapAttribute(default=dict)
+    statement = UnicodeAttribute(null=True)
 
     @staticmethod
     def key(purpose: str, flow_key: str) -> tuple[str, str]:
@@ -383,6 +413,10 @@ class SessionItem(Item, discriminator="session"):
     created_at = UTCDateTimeAttribute()
     expires_at = UTCDateTimeAttribute()
     device_id = UnicodeAttribute(null=True)
+    platform = UnicodeAttribute(null=True)
+    proved_at = UTCDateTimeAttribute(null=True)
+    proved_with = UnicodeAttribute(null=True)
+    proved_by = UnicodeAttribute(null=True)
 
     @staticmethod
     def key(session_key: str) -> tuple[str, str]:
