@@ -29,6 +29,15 @@ class Forbidden(DomainError):
     """The caller is known but may not do this."""
 
 
+class StepUpRequired(Forbidden):
+    """A change to the account's protection from a session that did not prove possession
+    lately with a strong enough device; ``devices`` are those that can step it up."""
+
+    def __init__(self, devices: list[Any]) -> None:
+        super().__init__("step_up_required", "Confirm it is you with one of these devices first, then try again.")
+        self.devices = devices
+
+
 class NotFound(DomainError):
     pass
 

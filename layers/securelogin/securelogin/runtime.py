@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from securelogin.services.sessions import SessionService
     from securelogin.services.sharing import SharingService
     from securelogin.services.sls_mode import SlsModeService
+    from securelogin.services.step_up import StepUpService
     from securelogin.services.user_devices import UserDevices
     from securelogin.services.users import UserService
     from securelogin.services.withdrawals import WithdrawalService
@@ -62,6 +63,7 @@ class Services:
     push: PushService
     withdrawals: WithdrawalService
     sls_mode: SlsModeService
+    step_up: StepUpService
     sessions: SessionService
     audit: AuditTrail
     # The parts the services above are made of, for callers (tests) that drive them directly.
@@ -147,7 +149,7 @@ def wire_services(outside: Outside, clock: Clock, policy: Policy) -> Services:
     from securelogin.domain.factors.message_code import MessageCodeFactor
     from securelogin.domain.factors.ocra_card import OcraFactor
     from securelogin.domain.factors.temporary_code import TemporaryCodeFactor
-    from securelogin.domain.models import DeviceType
+    from securelogin.domain.models import DeviceType, Purpose
     from securelogin.services.activation import ActivationService
     from securelogin.services.audit import AuditTrail
     from securelogin.services.backoffice_devices import BackOfficeDevices
@@ -163,6 +165,7 @@ def wire_services(outside: Outside, clock: Clock, policy: Policy) -> Services:
     from securelogin.services.sessions import SessionService
     from securelogin.services.sharing import SharingService
     from securelogin.services.sls_mode import SlsModeService
+    from securelogin.services.step_up import StepUpService
     from securelogin.services.user_devices import UserDevices
     from securelogin.services.users import UserService
     from securelogin.services.withdrawals import WithdrawalService
@@ -176,7 +179,7 @@ def wire_services(outside: Outside, clock: Clock, policy: Policy) -> Services:
     passwords = PasswordGate(o.users, o.lockouts, audit, clock, policy)
     factors = FactorRegistry([
         MessageCodeFactor(policy, code_key, voice=o.voice_calls),
-        IbKeyFactor(policy, device_secrets.open),
+        IbKeyFactor(policy, device_secrets.open, code_key),
         *(OcraFactor(kind, policy, device_secrets.open) for kind in sorted(OCRA_CARDS)),
         CodeCardFactor(DeviceType.SCC, policy, device_secrets.open),
         CodeCardFactor(DeviceType.ONLINE_SCC, policy, device_secrets.open),
@@ -184,6 +187,11 @@ def wire_services(outside: Outside, clock: Clock, policy: Policy) -> Services:
     ])
     flows = FlowEngine(o.devices, o.flows, o.throttles, factors, o.sender, code_key, audit, clock, policy)
     withdrawals = WithdrawalService(flows, o.users, o.ledger, audit, clock, policy)
+    login = LoginService(passwords, flows, o.grants, sessions, factors, audit, clock, policy)
+    step_up = StepUpService(flows, o.users, o.sessions, audit, clock, policy)
+    # What an approved push completes, by the purpose of its flow.
+    push_completes = {Purpose.LOGIN: login.complete_by_push, Purpose.WITHDRAWAL: withdrawals.complete,
+                      Purpose.STEP_UP: step_up.complete}
     enrolment = IbKeyEnrolment(users, o.enrolment, flows, o.push_endpoints, device_secrets, audit, notifier, clock,
                                policy)
     return Services(
@@ -193,13 +201,14 @@ def wire_services(outside: Outside, clock: Clock, policy: Policy) -> Services:
                                              notifier, clock, policy),
         user_devices=UserDevices(o.users, o.devices, o.requests, device_secrets, flows, audit, notifier, clock,
                                  policy),
-        login=LoginService(passwords, flows, o.grants, sessions, factors, audit, clock, policy),
-        activation=ActivationService(passwords, flows, enrolment, audit, policy),
+        login=login,
+        activation=ActivationService(passwords, flows, enrolment, step_up, audit, clock, policy),
         sharing=SharingService(passwords, users, o.users, o.devices, o.shares, flows, audit, notifier, clock, policy),
         recovery=RecoveryService(passwords, flows, enrolment, audit, clock, policy),
-        push=PushService(o.devices, o.flows, o.throttles, withdrawals.authorize, audit, clock),
+        push=PushService(flows, o.flows, o.throttles, push_completes, notifier, audit, clock, policy),
         withdrawals=withdrawals,
         sls_mode=SlsModeService(o.users, audit, notifier),
+        step_up=step_up,
         sessions=sessions,
         audit=audit,
         flows=flows,

@@ -11,6 +11,7 @@ from datetime import datetime
 from securelogin.clock import Clock, seconds_until
 from securelogin.crypto.passwords import hash_password, verify_password
 from securelogin.crypto.signatures import InvalidPublicKey, load_p256_public_key
+from securelogin.domain import statements
 from securelogin.domain.factors.ib_key import IB_KEY_SUITE
 from securelogin.domain.factors.secrets import DeviceSecret
 from securelogin.domain.models import AppInstance, Device, DeviceStatus, DeviceType, Flow, Purpose, User
@@ -25,8 +26,6 @@ from securelogin.services.device_secrets import DeviceSecrets
 from securelogin.services.flows import FlowEngine
 from securelogin.services.notify import Notifier
 from securelogin.services.users import UserService, new_device_id
-
-TOKEN_TEXT = "Your IB Key activation code is {code}. It expires in {minutes} minutes. Never share it."  # noqa: S105
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,8 @@ class IbKeyEnrolment:
     def send_token(self, username: str, phone: str, purpose: Purpose, details: dict[str, str]) -> TokenSent:
         """A flow whose challenge is a token texted to ``phone`` (the caller checked the password)."""
         flow_id, flow = self._flows.start_with_code(purpose, username, self._policy.activation_ttl, phone,
-                                                    self._policy.activation_code_digits, TOKEN_TEXT, details=details)
+                                                    self._policy.activation_code_digits,
+                                                    statements.operation(purpose, username), details=details)
         self._audit.record(username, f"{purpose.value}.code_sent", phone=mask(phone))
         return TokenSent(flow_id, mask(phone), flow.expires_at)
 

@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from securelogin.clock import Clock, seconds_until
 from securelogin.crypto.codes import code_digest, digests_match, lookup_key, numeric_code, random_token
+from securelogin.domain import statements
 from securelogin.domain.factors import ChallengeContext, FactorRegistry, IssuedChallenge, UnsupportedMethod
+from securelogin.domain.factors.code_card import OPEN_PAIR
+from securelogin.domain.factors.ib_key import match_number_digest
+from securelogin.domain.guards import PushesPaused, TooManyChallenges, TooManyPushes
 from securelogin.domain.models import (
     Challenge,
     Channel,
@@ -31,6 +36,7 @@ from securelogin.domain.models import (
     Method,
     OutgoingMessage,
     Purpose,
+    Push,
 )
 from securelogin.errors import Conflict, Gone, InvalidInput, Locked, NotFound, Throttled, Unauthenticated, Unavailable
 from securelogin.observability import Metric, count
@@ -47,6 +53,7 @@ from securelogin.ports import (
     Reservation,
     StaleWrite,
     ThrottleStore,
+    together,
 )
 from securelogin.services.audit import AuditTrail
 
@@ -59,14 +66,17 @@ GONE_CODES = {
     Purpose.SHARE: "share_expired",
     Purpose.DEVICE_ACTIVATION: "challenge_expired",
     Purpose.PIN_CHANGE: "challenge_expired",
+    Purpose.STEP_UP: "step_up_expired",
 }
 # Flows whose routes answer 429 when their answers are used up; the others' flow is spent (410).
-EXHAUSTED_IS_THROTTLED = frozenset({Purpose.LOGIN, Purpose.WITHDRAWAL})
+EXHAUSTED_IS_THROTTLED = frozenset({Purpose.LOGIN, Purpose.WITHDRAWAL, Purpose.STEP_UP})
 # A device waits for its first answer in this flow alone; every other flow wants it active.
 ANSWERING_STATUS = {Purpose.DEVICE_ACTIVATION: DeviceStatus.PENDING}
 # What a wrong answer counts as, in the flows that have a metric for it.
 WRONG_ANSWER_METRICS = {Purpose.LOGIN: Metric.LOGIN_FAILED, Purpose.WITHDRAWAL: Metric.WITHDRAWAL_REFUSED}
 RESERVE_TRIES = 8
+# Tries at issuing a challenge while the send guard or a card's open pair changes under it.
+ISSUE_TRIES = 16
 
 
 @dataclass(frozen=True)
@@ -106,66 +116,74 @@ class FlowEngine:
 
     # ------------------------------------------------------------------ starting and finding flows
 
-    def start(self, purpose: Purpose, username: str, ttl: timedelta, device_ids: list[str] | None = None,
-              flow_id: str | None = None, **fields: Any) -> tuple[str, Flow]:
+    def start(self, purpose: Purpose, username: str, ttl: timedelta, statement: str,
+              device_ids: list[str] | None = None, flow_id: str | None = None, **fields: Any) -> tuple[str, Flow]:
         """A new flow, to be challenged later on one of ``device_ids`` (a login, a
-        withdrawal), or never (a QR session). Its id is random (at least 128 bits) unless
-        the flow is named otherwise (``flow_id``: a QR session ID). Returns the id, which
-        is never stored, and the flow."""
+        withdrawal, a step-up), or never (a QR session), confirming ``statement``. Its id is
+        random (at least 128 bits) unless the flow is named otherwise (``flow_id``: a QR
+        session ID). Returns the id, which is never stored, and the flow."""
         new_id = flow_id or random_token(16)
         flow = Flow(purpose=purpose, key=lookup_key(new_id), username=username,
-                    expires_at=self._clock.now() + ttl, device_ids=list(device_ids or []), **fields)
+                    expires_at=self._clock.now() + ttl, device_ids=list(device_ids or []), statement=statement,
+                    **fields)
         self._flows.create(flow)
         return new_id, flow
 
     def start_challenged(self, purpose: Purpose, username: str, ttl: timedelta, device: Device | None,
-                         method: Method | None = None, flow_id: str | None = None,
+                         statement: str, method: Method | None = None, flow_id: str | None = None,
                          **fields: Any) -> tuple[str, Flow, ChallengeIssued]:
         """A new flow challenged at once on ``device`` (already read by the caller), in
-        one write: a recovery, a share, a shipped card's activation, a PIN change. A
+        one transaction: a recovery, a share, a shipped card's activation, a PIN change. A
         ``flow_id`` names a flow that replaces any earlier one of that name (one per device)."""
-        now = self._clock.now()
-        device = self.usable(device, now, purpose)
         new_id = flow_id or random_token(16)
         key = lookup_key(new_id)
-        method, issued = self._issue(device, method, ChallengeContext(purpose.value, key, now, new_id))
-        flow = Flow(purpose=purpose, key=key, username=username, expires_at=now + ttl,
-                    device_ids=[device.device_id], **fields)
-        flow.challenge = Challenge(device_id=device.device_id, method=method, issued_at=now,
-                                   expires_at=min(issued.expires_at, flow.expires_at), check_data=issued.check_data,
-                                   device=device)
-        self._reserve_delivery(flow, issued.message, now)
-        try:
-            flow = self._flows.restart(flow) if flow_id else self._flows.create(flow)
-            if issued.remember is not None:
-                self._devices.remember_challenge(device, issued.remember)
-            if issued.message is not None:
-                self._sender.send(issued.message)
-        except DeliveryFailed:
-            self._give_back_delivery(flow, issued.message, now)
-            raise Unavailable("delivery_failed", "The message could not be sent. Try again.") from None
-        return new_id, flow, ChallengeIssued(device, method, issued.public)
+        for _ in range(ISSUE_TRIES):
+            now = self._clock.now()
+            device = self.usable(device, now, purpose)
+            flow = Flow(purpose=purpose, key=key, username=username, expires_at=now + ttl,
+                        device_ids=[device.device_id], statement=statement, **fields)
+            method_used, issued = self._issue(device, method, ChallengeContext(purpose, key, now, statement))
+            writes = self._issuing(flow, device, issued, now)
+            flow.challenge = Challenge(device_id=device.device_id, method=method_used, issued_at=now,
+                                       expires_at=min(issued.expires_at, flow.expires_at),
+                                       check_data=issued.check_data, device=device)
+            self._reserve_delivery(flow, issued.message, now)
+            try:
+                flow = self._flows.restart(flow, writes) if flow_id else self._flows.create(flow, writes)
+            except StaleWrite:  # the send guard or the card's pair changed: read them again
+                self._give_back_delivery(flow, issued.message, now)
+                device = self._devices.get(device.username, device.device_id)
+                continue
+            self._deliver(flow, issued.message, now)
+            return new_id, flow, ChallengeIssued(device, method_used, self._shown(issued, statement))
+        raise Unavailable("busy", "Too many challenges at once. Try again.", retry_after_seconds=1)
 
-    def start_with_code(self, purpose: Purpose, username: str, ttl: timedelta, phone: str, digits: int, text: str,
-                        **fields: Any) -> tuple[str, Flow]:
+    def start_with_code(self, purpose: Purpose, username: str, ttl: timedelta, phone: str, digits: int,
+                        statement: str, **fields: Any) -> tuple[str, Flow]:
         """A new flow whose challenge is a code texted to ``phone`` (IB Key activation and
-        recovery by SMS), in one write. ``text`` has ``{code}`` and ``{minutes}`` to fill in."""
-        now = self._clock.now()
+        recovery by SMS), in one transaction; the text says what the code is for."""
         new_id = random_token(16)
-        flow = Flow(purpose=purpose, key=lookup_key(new_id), username=username, expires_at=now + ttl, **fields)
-        code = numeric_code(digits)
-        flow.challenge = Challenge(device_id=None, method=Method.ACTIVATION_CODE, issued_at=now,
-                                   expires_at=flow.expires_at,
-                                   check_data={"digest": code_digest(self._code_key(), self._binding(flow), code)})
-        message = OutgoingMessage(Channel.SMS, phone, text.format(code=code, minutes=int(ttl.total_seconds() // 60)))
-        self._reserve_delivery(flow, message, now)
-        try:
-            self._flows.create(flow)
-            self._sender.send(message)
-        except DeliveryFailed:
-            self._give_back_delivery(flow, message, now)
-            raise Unavailable("delivery_failed", "The message could not be sent. Try again.") from None
-        return new_id, flow
+        for _ in range(ISSUE_TRIES):
+            now = self._clock.now()
+            flow = Flow(purpose=purpose, key=lookup_key(new_id), username=username, expires_at=now + ttl,
+                        statement=statement, **fields)
+            code = numeric_code(digits)
+            flow.challenge = Challenge(device_id=None, method=Method.ACTIVATION_CODE, issued_at=now,
+                                       expires_at=flow.expires_at,
+                                       check_data={"digest": code_digest(self._code_key(), self._binding(flow), code)})
+            text = statements.sms_text(purpose, statement, code, int(ttl.total_seconds() // 60))
+            message = OutgoingMessage(Channel.SMS, phone, text)
+            issued = IssuedChallenge(public={}, check_data={}, expires_at=flow.expires_at, message=message)
+            writes = self._issuing(flow, None, issued, now)
+            self._reserve_delivery(flow, message, now)
+            try:
+                self._flows.create(flow, writes)
+            except StaleWrite:
+                self._give_back_delivery(flow, message, now)
+                continue
+            self._deliver(flow, message, now)
+            return new_id, flow
+        raise Unavailable("busy", "Too many challenges at once. Try again.", retry_after_seconds=1)
 
     def open(self, purpose: Purpose, flow_id: str, owner: str | None = None) -> Flow:
         """The pending flow behind ``flow_id`` for this purpose (and ``owner``, on routes
@@ -191,33 +209,38 @@ class FlowEngine:
 
     # ------------------------------------------------------------------ challenges
 
-    def challenge(self, flow: Flow, flow_id: str, device_id: str, method: Method | None,
+    def challenge(self, flow: Flow, device_id: str, method: Method | None,
                   allow: Callable[[Device], None] | None = None) -> ChallengeIssued:
         """A challenge on one of the flow's devices (``allow`` may refuse one), stored on
-        the flow and delivered. Without a method asked for, the device's first that works
-        (an app without push notifications is challenged by code)."""
-        now = self._clock.now()
+        the flow with what issuing it takes (see ``_issuing``), then delivered. Without a
+        method asked for, the device's first that works (an app without push notifications
+        is challenged by code)."""
         device = self._devices.get(self.device_user(flow), device_id) if device_id in flow.device_ids else None
-        device = self.usable(device, now, flow.purpose)
-        if allow is not None:
-            allow(device)
-        method, issued = self._issue(device, method, ChallengeContext(flow.purpose.value, flow.key, now, flow_id))
-        self._reserve_delivery(flow, issued.message, now)
-        challenge = Challenge(device_id=device.device_id, method=method, issued_at=now,
-                              expires_at=min(issued.expires_at, flow.expires_at), check_data=issued.check_data,
-                              device=device)
-        try:
-            self._flows.set_challenge(flow, challenge)
-            if issued.remember is not None:
-                self._devices.remember_challenge(device, issued.remember)
-            if issued.message is not None:
-                self._sender.send(issued.message)
-        except (StaleWrite, DeliveryFailed) as exc:
-            self._give_back_delivery(flow, issued.message, now)
-            if isinstance(exc, StaleWrite):
-                raise Conflict("challenge_in_progress", "Another challenge was just issued.") from None
-            raise Unavailable("delivery_failed", "The message could not be sent. Try again.") from None
-        return ChallengeIssued(device, method, issued.public)
+        for _ in range(ISSUE_TRIES):
+            now = self._clock.now()
+            device = self.usable(device, now, flow.purpose)
+            if allow is not None:
+                allow(device)
+            method_used, issued = self._issue(device, method,
+                                              ChallengeContext(flow.purpose, flow.key, now, flow.statement))
+            writes = self._issuing(flow, device, issued, now)
+            challenge = Challenge(device_id=device.device_id, method=method_used, issued_at=now,
+                                  expires_at=min(issued.expires_at, flow.expires_at), check_data=issued.check_data,
+                                  device=device)
+            self._reserve_delivery(flow, issued.message, now)
+            try:
+                self._flows.set_challenge(flow, challenge, writes)
+            except StaleWrite:
+                self._give_back_delivery(flow, issued.message, now)
+                current = self._flows.get(flow.purpose, flow.key)
+                if current is None or current.status != FlowStatus.PENDING or current.version != flow.version:
+                    raise Conflict("challenge_in_progress", "Another challenge was just issued.") from None
+                # The send guard or the card's open pair changed meanwhile: read them again.
+                device = self._devices.get(self.device_user(flow), device_id)
+                continue
+            self._deliver(flow, issued.message, now)
+            return ChallengeIssued(device, method_used, self._shown(issued, flow.statement))
+        raise Unavailable("busy", "Too many challenges at once. Try again.", retry_after_seconds=1)
 
     def _issue(self, device: Device, method: Method | None,
                context: ChallengeContext) -> tuple[Method, IssuedChallenge]:
@@ -229,24 +252,65 @@ class FlowEngine:
                 continue
         raise InvalidInput("unsupported_method", f"This device cannot be challenged by {method}.")
 
-    def _reserve_delivery(self, flow: Flow, message: OutgoingMessage | None, now: datetime) -> None:
+    def _issuing(self, flow: Flow, device: Device | None, issued: IssuedChallenge, now: datetime) -> Completing:
+        """What issuing a challenge writes with it, in one transaction: a place in the user's
+        send guard (every challenge counts; a push also takes a place among the pushes), the
+        push the app will answer, a code card's new open pair, and the withdrawal of the push
+        the flow asked before, if it is still open. Raises 429 when the guard refuses."""
+        guard = self._throttles.guard(flow.username)
+        try:
+            changed = guard.take(now, self._policy, issued.push.push_key if issued.push else None)
+        except TooManyChallenges as full:
+            raise Throttled("too_many_challenges", "Too many challenges were asked for lately. Wait a while.",
+                            seconds_until(full.free_at, now)) from None
+        except PushesPaused as paused:
+            raise Throttled("push_paused", "Notifications are paused after several were denied. Use another "
+                            "method, or wait.", seconds_until(paused.until, now)) from None
+        except TooManyPushes as full:
+            raise Throttled("resend_too_soon", "Too many notifications were sent lately. Wait before asking again.",
+                            seconds_until(full.free_at, now)) from None
+        writes = [self._throttles.guard_writes(flow.username, guard, now, changed)]
+        if issued.push is not None and device is not None:
+            sent = issued.push
+            writes.append(self._flows.pushing(Push(
+                key=sent.push_key, username=flow.username, holder=device.holder, device_id=device.device_id,
+                purpose=flow.purpose, flow_key=flow.key, nonce=sent.nonce, statement=sent.statement,
+                number_digest=sent.number_digest, expires_at=min(sent.expires_at, flow.expires_at))))
+        if issued.open_pair is not None and device is not None:
+            writes.append(self._devices.opening_pair(device, issued.open_pair))
+        before = flow.challenge
+        if before is not None and before.method == Method.PUSH and now < before.expires_at \
+                and "push_key" in before.check_data:
+            writes.append(self._flows.withdrawing(before.check_data["push_key"], now))
+        return together(*writes)
+
+    @staticmethod
+    def _shown(issued: IssuedChallenge, statement: str) -> dict[str, Any]:
+        """What the asking client is shown of a challenge: beside it, what it confirms."""
+        return {**issued.public, "statement": statement}
+
+    def _deliver(self, flow: Flow, message: OutgoingMessage | None, now: datetime) -> None:
+        """Sends a challenge's message once it is recorded; a send that fails gives back its wait."""
         if message is None:
             return
-        if message.channel == Channel.PUSH:
-            wait = self._throttles.count_push(flow.username, now, self._policy.push_window,
-                                              self._policy.pushes_per_window)
-        else:
-            wait = self._throttles.reserve(flow.username, flow.purpose, now, self._policy.resend_interval)
+        try:
+            self._sender.send(message)
+        except DeliveryFailed:
+            self._give_back_delivery(flow, message, now)
+            raise Unavailable("delivery_failed", "The message could not be sent. Try again.") from None
+
+    def _reserve_delivery(self, flow: Flow, message: OutgoingMessage | None, now: datetime) -> None:
+        """An SMS or voice code for this purpose waits the resend interval (pushes have the
+        send guard's own count)."""
+        if message is None or message.channel == Channel.PUSH:
+            return
+        wait = self._throttles.reserve(flow.username, flow.purpose, now, self._policy.resend_interval)
         if wait is not None:
-            raise Throttled("resend_too_soon", "Too many requests sent recently. Wait before asking again.",
+            raise Throttled("resend_too_soon", "A code was sent a moment ago. Wait before asking again.",
                             math.ceil(wait.total_seconds()))
 
     def _give_back_delivery(self, flow: Flow, message: OutgoingMessage | None, now: datetime) -> None:
-        if message is None:
-            return
-        if message.channel == Channel.PUSH:
-            self._throttles.push_answered(flow.username)
-        else:
+        if message is not None and message.channel != Channel.PUSH:
             self._throttles.release(flow.username, flow.purpose, now)
 
     # ------------------------------------------------------------------ answers
@@ -268,15 +332,42 @@ class FlowEngine:
         device, reservation = self._count(flow, challenge, now)
         if device is not None:
             right = self._factors.for_type(device.type).check(
-                device, challenge, response, ChallengeContext(flow.purpose.value, flow.key, now))
+                device, challenge, response, ChallengeContext(flow.purpose, flow.key, now, flow.statement))
         else:
             candidate = "".join(response.split())
             right = digests_match(challenge.check_data.get("digest", ""),
                                   code_digest(self._code_key(), self._binding(flow), candidate))
         if right:
             return RightAnswer(flow, device, reservation, now)
+        if device is not None:
+            self._refuse(flow, device, reservation, now, "invalid_response", "That response is not right.")
+        self._refuse(flow, None, reservation, now, "invalid_activation_code", "That activation code is not right.")
 
-        if flow.purpose in WRONG_ANSWER_METRICS:  # the answer was counted (``_count``) before it was checked
+    def answer_push(self, flow: Flow, push: Push, number: str | None) -> RightAnswer:
+        """An approval of the flow's current push (its signature already checked), counted
+        like every answer: its number must be the one the asking client showed. A wrong one
+        (or none) is a wrong answer that ends this push; the flow goes on."""
+        now = self._clock.now()
+        challenge = flow.challenge
+        if challenge is None or challenge.check_data.get("push_key") != push.key:
+            raise Gone("expired", "This request has expired or was already answered.")
+        if flow.attempts >= self._policy.attempts_per_transaction:
+            raise self._used_up(flow, now)
+        device, reservation = self._count(flow, challenge, now)
+        right = push.number_digest is None or (number is not None and digests_match(
+            push.number_digest, match_number_digest(self._code_key(), push.key, number)))
+        if right:
+            return RightAnswer(flow, device, reservation, now)
+        with suppress(StaleWrite):  # answered meanwhile: this answer is still a wrong one
+            self._flows.run(push.key, self._flows.answering(push, now))
+        self._refuse(flow, device, reservation, now, "number_mismatch",
+                     "That is not the number shown where you asked to sign in or confirm.")
+
+    def _refuse(self, flow: Flow, device: Device | None, reservation: Reservation, now: datetime, code: str,
+                message: str) -> NoReturn:
+        """A wrong answer, already counted toward the flow's attempts and the user's cap
+        (``_count``): it is recorded, and counts toward the device's lock."""
+        if flow.purpose in WRONG_ANSWER_METRICS:
             count(WRONG_ANSWER_METRICS[flow.purpose])
         left = self._policy.attempts_per_transaction - reservation.attempts
         self._audit.record(flow.username, f"{flow.purpose.value}.answer_failed",
@@ -289,8 +380,7 @@ class FlowEngine:
                 self._audit.record(device.holder, "device.locked", device_id=device.device_id, until=until.isoformat())
                 raise Locked("device_locked", "Too many wrong answers: this device is locked for a while.",
                              retry_after_seconds=seconds_until(until, now))
-            raise Unauthenticated("invalid_response", "That response is not right.", attempts_left=left)
-        raise Unauthenticated("invalid_activation_code", "That activation code is not right.", attempts_left=left)
+        raise Unauthenticated(code, message, attempts_left=left)
 
     def _used_up(self, flow: Flow, now: datetime) -> Exception:
         if flow.purpose in EXHAUSTED_IS_THROTTLED:
@@ -312,6 +402,10 @@ class FlowEngine:
             if attempt > 0 or (device is None and challenge.device_id is not None):
                 if challenge.device_id is not None:
                     device, slots = self._flows.device_for_answer(who, challenge.device_id)
+                    asked = challenge.check_data.get(OPEN_PAIR)
+                    if asked and device is not None and device.open_pair != asked:
+                        raise Gone("challenge_expired", "The card was asked another pair since. Ask for a new "
+                                                        "challenge.")
                 else:
                     slots = self._flows.slots(who)
             if device is not None:
@@ -337,6 +431,10 @@ class FlowEngine:
         device itself (it must then reset the device's failures)."""
         return self._flows.completing(right.flow, right.reservation, right.now,
                                       right.device if with_device else None)
+
+    def run_together(self, flow: Flow, *writes: Completing) -> None:
+        """Writes in one transaction, keyed by ``flow``: StaleWrite when one's condition failed."""
+        self._flows.run(flow.key, *writes)
 
     def forgive(self, right: RightAnswer) -> None:
         """A right answer whose flow was refused for another reason (a limit) does not

@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from securelogin.clock import Clock
+from securelogin.domain import statements
 from securelogin.domain.factors import FactorRegistry
 from securelogin.domain.models import Device, FlowStatus, Method, Purpose, Scope, SlsMode, most_secure
 from securelogin.observability import Metric, count
 from securelogin.policy import Policy
-from securelogin.ports import SessionGrants, StaleWrite
+from securelogin.ports import Completing, SessionGrants, StaleWrite
 from securelogin.services.audit import AuditTrail
-from securelogin.services.flows import ChallengeIssued, FlowEngine
+from securelogin.services.flows import ChallengeIssued, FlowEngine, RightAnswer
 from securelogin.services.passwords import PasswordGate
 from securelogin.services.sessions import GrantedSession, SessionService
 
@@ -23,6 +24,8 @@ PURPOSE = Purpose.LOGIN
 class ClientInfo:
     platform: str  # portal, tws, mobile
     version: int | None = None
+    ip: str = "an unknown address"  # as the gateway saw it
+    browser: str = statements.UNKNOWN_BROWSER  # read from the User-Agent
 
 
 @dataclass(frozen=True)
@@ -72,11 +75,13 @@ class LoginService:
                 and client.version < self._policy.tws_min_version_with_choice):
             offered = [default] if default else []
 
-        login_id, flow = self._flows.start(PURPOSE, username, self._policy.login_ttl,
-                                           device_ids=[d.device_id for d in offered])
+        statement = statements.login(username, client.platform, client.ip, client.browser)
+        login_id, flow = self._flows.start(PURPOSE, username, self._policy.login_ttl, statement,
+                                           device_ids=[d.device_id for d in offered],
+                                           details={"platform": client.platform})
         trading = None
         if found.user.sls_mode == SlsMode.OPTED_OUT:
-            trading = self._sessions.new(username, Scope.TRADING, None)
+            trading = self._sessions.new(username, Scope.TRADING, None, client.platform)
             self._sessions.store(trading)
             self._audit.record(username, "login.password_only", scope=Scope.TRADING.value)
             count(Metric.LOGIN_SUCCEEDED)  # its last write is done: a 503 before it is not counted
@@ -86,14 +91,14 @@ class LoginService:
     # ------------------------------------------------------------------ second factor
 
     def challenge(self, login_id: str, device_id: str, method: Method | None) -> ChallengeIssued:
-        return self._flows.challenge(self._flows.open(PURPOSE, login_id), login_id, device_id, method)
+        return self._flows.challenge(self._flows.open(PURPOSE, login_id), device_id, method)
 
     def verify(self, login_id: str, response: str) -> GrantedSession:
         right = self._flows.answer(self._flows.open(PURPOSE, login_id), response)
         flow, device = right.flow, right.device
         assert device is not None
         scope = Scope.PORTAL_ONLY if device.scope_cap(right.now) == Scope.PORTAL_ONLY else flow.scope
-        granted = self._sessions.new(flow.username, scope, device)
+        granted = self._sessions.new(flow.username, scope, device, flow.details.get("platform", "portal"))
         event = self._audit.recording(flow.username, "login.succeeded", device_id=device.device_id,
                                       device_type=device.type.value,
                                       method=flow.challenge.method.value if flow.challenge else None, scope=scope.value)
@@ -103,6 +108,11 @@ class LoginService:
             raise self._flows.gone(PURPOSE) from None
         count(Metric.LOGIN_SUCCEEDED)  # the session exists: the transaction that made it succeeded, once
         return granted
+
+    def complete_by_push(self, right: RightAnswer, also: Completing) -> None:
+        """An approved push completes the login; its session is handed out when the browser
+        next reads the login's status (``status``)."""
+        self._flows.run_together(right.flow, self._flows.completing(right), also)
 
     def status(self, login_id: str) -> tuple[FlowStatus, GrantedSession | None]:
         """The login's status; the first read after a push approval also gets the session.
@@ -114,8 +124,10 @@ class LoginService:
         status = flow.status_at(now)
         if status != FlowStatus.APPROVED or flow.session_handed_out:
             return status, None
+        if now >= flow.expires_at:  # approved, but never picked up while the login lasted
+            return FlowStatus.EXPIRED, None
         device = self._flows.device_of(flow)
-        granted = self._sessions.new(flow.username, flow.scope, device)
+        granted = self._sessions.new(flow.username, flow.scope, device, flow.details.get("platform", "portal"))
         event = self._audit.recording(flow.username, "login.succeeded", device_id=flow.confirmed_by,
                                       method=Method.PUSH.value, scope=flow.scope.value)
         try:

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from securelogin.clock import Clock
+from securelogin.domain import statements
 from securelogin.domain.models import DeviceStatus, DeviceType, Method, Purpose, most_secure
 from securelogin.errors import Forbidden, InvalidInput
 from securelogin.policy import Policy
@@ -54,7 +55,8 @@ class RecoveryService:
         device = most_secure([d for d in found.devices if d.physical and d.status_at(now) == DeviceStatus.ACTIVE])
         if device is not None:
             recovery_id, flow, issued = self._flows.start_challenged(PURPOSE, username, self._policy.challenge_ttl,
-                                                                     device, Method.CHALLENGE_RESPONSE,
+                                                                     device, statements.operation(PURPOSE, username),
+                                                                     Method.CHALLENGE_RESPONSE,
                                                                      details=details)
             self._audit.record(username, "recovery.started", method="device", device_id=device.device_id)
             return RecoveryStarted(recovery_id, "device", flow.expires_at, device_id=device.device_id,

@@ -29,16 +29,19 @@ class SessionService:
         self._clock = clock
         self._policy = policy
 
-    def new(self, username: str, scope: Scope, device: Device | None) -> GrantedSession:
+    def new(self, username: str, scope: Scope, device: Device | None, platform: str = "portal") -> GrantedSession:
         """A session not yet stored: the caller stores it, alone or inside a transaction.
         It ends after the session lifetime, or sooner when what opened it ends sooner (a
-        temporary code's full access, an online card's validity)."""
+        temporary code's full access, an online card's validity). It remembers the device
+        that opened it and when, for step-up (services/step_up.py)."""
         token = self.TOKEN_PREFIX + random_token(32)
         now = self._clock.now()
         ends = [now + self._policy.session_ttl, device.access_ends_at(scope) if device else None]
         session = Session(key=lookup_key(token), username=username, scope=scope, created_at=now,
                           expires_at=min(e for e in ends if e is not None),
-                          device_id=device.device_id if device else None)
+                          device_id=device.device_id if device else None, platform=platform,
+                          proved_at=now if device else None, proved_with=device.type if device else None,
+                          proved_by=device.device_id if device else None)
         return GrantedSession(token, session)
 
     def store(self, granted: GrantedSession) -> None:

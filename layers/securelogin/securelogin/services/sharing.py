@@ -8,6 +8,7 @@ from typing import Any
 
 from securelogin.clock import Clock
 from securelogin.crypto.codes import lookup_key
+from securelogin.domain import statements
 from securelogin.domain.models import (
     Device,
     DeviceStatus,
@@ -91,6 +92,7 @@ class SharingService:
             raise Conflict("less_secure_device", "Only the most secure device of the two usernames can be shared.")
 
         share_id, flow, issued = self._flows.start_challenged(PURPOSE, requester, self._policy.challenge_ttl, device,
+                                                              statements.operation(PURPOSE, requester),
                                                               Method.CHALLENGE_RESPONSE,
                                                               details={"device_user": owner})
         share = Share(share_id=share_id, key=flow.key, requester=requester, owner=owner, device_id=device.device_id,
@@ -144,7 +146,7 @@ class SharingService:
         if share.status not in (ShareStatus.CHALLENGED, ShareStatus.PENDING_COMPLIANCE, ShareStatus.APPROVED):
             raise Conflict("not_active", "This share has already ended.")
         try:
-            self._store.cancel(share)
+            self._store.cancel(share, self._still_inactive(share))
         except StaleWrite:
             raise Conflict("share_changed", "This share changed meanwhile. Try again.") from None
         for who in (share.requester, share.owner):
@@ -164,7 +166,7 @@ class SharingService:
                if d.physical and d.status == DeviceStatus.ACTIVE and d.shared_from is None]
         # A link only: the device's state and secrets stay in the owner's item.
         link = replace(device, username=share.requester, shared_from=share.owner, status=DeviceStatus.ACTIVE,
-                       consecutive_failures=0, locked_until=None, lock_count=0, last_challenge=None,
+                       consecutive_failures=0, locked_until=None, lock_count=0, open_pair=None,
                        sealed_secret=None, created_at=self._clock.now())
         try:
             self._store.approve(share, expected, link, own, reason, completing)
@@ -176,6 +178,16 @@ class SharingService:
         self._tell_both(share, f"{share.requester} may now log in with a security device of {share.owner}.",
                         known=asking.user)
         return replace(share, status=ShareStatus.APPROVED, deactivated=[d.device_id for d in own], reason=reason)
+
+    def _still_inactive(self, share: Share) -> list[str]:
+        """The requester's own devices that the approved share made inactive and that still
+        are: cancelling brings these back. One the back office marked lost meanwhile (or that
+        ended otherwise) stays as it is."""
+        if share.status != ShareStatus.APPROVED or not share.deactivated:
+            return []
+        own = {d.device_id: d for d in self._user_store.partition(share.requester, resolve_links=False).devices}
+        return [device_id for device_id in share.deactivated
+                if device_id in own and own[device_id].status == DeviceStatus.INACTIVE]
 
     def _share(self, share_id: str, requester: str | None) -> Share:
         share = self._store.get(lookup_key(share_id))

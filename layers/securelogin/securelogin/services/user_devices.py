@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from securelogin.clock import Clock
+from securelogin.domain import statements
 from securelogin.domain.factors.code_card import new_card
 from securelogin.domain.factors.secrets import DeviceSecret
 from securelogin.domain.models import (
@@ -214,6 +215,7 @@ class UserDevices:
 
     def _device_challenge(self, purpose: Purpose, device: Device) -> tuple[str, datetime]:
         _, _, issued = self._flows.start_challenged(purpose, device.username, self._policy.challenge_ttl, device,
+                                                    statements.operation(purpose, device.username),
                                                     Method.CHALLENGE_RESPONSE,
                                                     flow_id=_device_flow_id(device.username, device.device_id))
         return issued.public["challenge_code"], issued.public["expires_at"]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from securelogin.clock import Clock
+from securelogin.domain import statements
 from securelogin.domain.limits import (
     Availability,
     BusinessCalendar,
@@ -21,7 +22,7 @@ from securelogin.observability import Metric, count
 from securelogin.policy import Policy
 from securelogin.ports import Completing, LedgerStore, Reservation, StaleWrite, UserStore, together
 from securelogin.services.audit import AuditTrail
-from securelogin.services.flows import ChallengeIssued, FlowEngine
+from securelogin.services.flows import ChallengeIssued, FlowEngine, RightAnswer
 
 PURPOSE = Purpose.WITHDRAWAL
 STATUS = {FlowStatus.PENDING: "pending", FlowStatus.APPROVED: "authorized", FlowStatus.DENIED: "denied",
@@ -32,6 +33,7 @@ CONFLICT_RETRIES = 5
 @dataclass(frozen=True)
 class WithdrawalStarted:
     withdrawal_id: str
+    statement: str  # what a device confirms: the amount and the destination
     eligible_device_ids: list[str]
     expires_at: datetime
 
@@ -47,7 +49,7 @@ class WithdrawalService:
         self._policy = policy
         self._calendar = BusinessCalendar(policy.holidays)
 
-    def create(self, username: str, amount: float) -> WithdrawalStarted:
+    def create(self, username: str, amount: float, destination: str | None = None) -> WithdrawalStarted:
         now = self._clock.now()
         found = self._users.partition(username)
         if found.user is None:
@@ -61,10 +63,13 @@ class WithdrawalService:
             count(Metric.WITHDRAWAL_REFUSED)  # nothing was written: a retry is a new refusal
             raise Forbidden("limit_exceeded", "No device of yours can confirm that much now.",
                             available_today=best.today, available_five_days=best.five_business_days)
-        withdrawal_id, flow = self._flows.start(PURPOSE, username, self._policy.login_ttl,
-                                                device_ids=[d.device_id for d in usable], amount_usd=amount)
-        self._audit.record(username, "withdrawal.requested", amount_usd=amount)
-        return WithdrawalStarted(withdrawal_id, eligible, flow.expires_at)
+        statement = statements.withdrawal(amount, destination)
+        withdrawal_id, flow = self._flows.start(PURPOSE, username, self._policy.login_ttl, statement,
+                                                device_ids=[d.device_id for d in usable], amount_usd=amount,
+                                                details={"destination": destination or statements.ON_FILE})
+        self._audit.record(username, "withdrawal.requested", amount_usd=amount,
+                           destination=destination or statements.ON_FILE)
+        return WithdrawalStarted(withdrawal_id, statement, eligible, flow.expires_at)
 
     def challenge(self, username: str, withdrawal_id: str, device_id: str, method: Method | None) -> ChallengeIssued:
         flow = self._flows.open(PURPOSE, withdrawal_id, owner=username)
@@ -77,13 +82,16 @@ class WithdrawalService:
                 count(Metric.WITHDRAWAL_REFUSED)
                 raise Forbidden("device_limit_too_low", "This device's limits do not cover this withdrawal.")
 
-        return self._flows.challenge(flow, withdrawal_id, device_id, method, allow=allow)
+        return self._flows.challenge(flow, device_id, method, allow=allow)
 
     def verify(self, username: str, withdrawal_id: str, response: str) -> Availability:
-        right = self._flows.answer(self._flows.open(PURPOSE, withdrawal_id, owner=username), response)
+        return self.complete(self._flows.answer(self._flows.open(PURPOSE, withdrawal_id, owner=username), response))
+
+    def complete(self, right: RightAnswer, also: Completing | None = None) -> Availability:
+        """A right answer (or an approved push, with its ``also``) authorizes the withdrawal."""
         assert right.device is not None
         try:
-            return self.authorize(right.flow, right.device, right.now, right.reservation)
+            return self.authorize(right.flow, right.device, right.now, right.reservation, also)
         except Forbidden:
             self._flows.forgive(right)  # a right answer, refused by the limits: no failure
             raise
