@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from securelogin.api.session_context import context_of
 from securelogin.logs import logger
 from securelogin.runtime import session_service
 
@@ -22,6 +23,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}],
         },
         # Every value must be a string, number or boolean.
-        "context": {"username": session.username, "scope": session.scope.value, "session_key": session.key,
-                    "device_id": session.device_id or ""},
+        "context": context_of(session),
     }

@@ -10,8 +10,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from securelogin.api import views
-from securelogin.api.http import caller, full_caller, lambda_entry, make_resolver
-from securelogin.api.openapi import ANSWER_ERRORS, Area, Auth, codes, operation
+from securelogin.api.http import caller, full_caller, lambda_entry, make_resolver, strong_caller
+from securelogin.api.openapi import ANSWER_ERRORS, STEP_UP_ERRORS, Area, Auth, codes, operation
 from securelogin.api.responses import Device, DeviceChallenge, DscPlusRequested, OnlineCard
 from securelogin.api.schemas import DeviceId, DscPlusRequestBody, PinChangeBody, ResponseBody
 from securelogin.clock import system_clock
@@ -31,17 +31,17 @@ def own_device(operation_id: str, summary: str, **more):
 
 @devices.delete("/v1/devices/<device_id>", **own_device(
     "removeDevice", "Remove one of your devices", status=204,
-    errors=codes(NOT_YOURS, {409: "last_device, shared_device, device_changed"})))
+    errors=codes(NOT_YOURS, STEP_UP_ERRORS, {409: "last_device, shared_device, device_changed"})))
 def remove(device_id: Annotated[DeviceId, Path()]) -> None:
-    services().user_devices.deactivate(full_caller(devices).username, device_id)
+    services().user_devices.deactivate(strong_caller(devices).username, device_id)
     return Response(status_code=204)
 
 
 @devices.post("/v1/devices/dsc-plus", **own_device(
     "requestDscPlus", "Request a Digital Security Card+ by post", status=201,
-    errors={400: "weak_pin", 403: "not_eligible", 409: "request_pending"}))
+    errors=codes(STEP_UP_ERRORS, {400: "weak_pin", 403: "not_eligible", 409: "request_pending"})))
 def request_dsc_plus(body: DscPlusRequestBody) -> DscPlusRequested:
-    requested = services().user_devices.request_dsc_plus(full_caller(devices).username, body.pin, body.reason)
+    requested = services().user_devices.request_dsc_plus(strong_caller(devices).username, body.pin, body.reason)
     return views.dsc_plus_requested(requested)
 
 
@@ -79,9 +79,9 @@ def change_pin(device_id: Annotated[DeviceId, Path()], body: PinChangeBody) -> D
 
 @devices.post("/v1/devices/<device_id>/return", **own_device(
     "returnDevice", "Send back a device (its fee reserve is released)",
-    errors=codes(NOT_YOURS, {409: "not_returnable, last_device, shared_device, device_changed"})))
+    errors=codes(NOT_YOURS, STEP_UP_ERRORS, {409: "not_returnable, last_device, shared_device, device_changed"})))
 def return_device(device_id: Annotated[DeviceId, Path()]) -> Device:
-    returned = services().user_devices.return_device(full_caller(devices).username, device_id)
+    returned = services().user_devices.return_device(strong_caller(devices).username, device_id)
     return views.device(returned, system_clock.now())
 
 

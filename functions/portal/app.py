@@ -4,7 +4,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from securelogin.api import views
-from securelogin.api.http import caller, lambda_entry, make_resolver
+from securelogin.api.http import caller, full_caller, lambda_entry, make_resolver, strong_caller
 from securelogin.api.openapi import Area, Auth, operation
 from securelogin.api.responses import Profile, SecureLoginChanged, SecureLoginSetting
 from securelogin.api.schemas import SettingsBody
@@ -38,11 +38,13 @@ def secure_login_setting() -> SecureLoginSetting:
 
 @portal.put("/v1/settings/secure-login", **operation(
     "changeSecureLoginSetting", "Opt out of the Secure Login System, or back in", area=Area.PORTAL,
-    auth=Auth.FULL_SESSION, errors={400: "accept_risk_required", 403: "not_primary_user, opt_out_not_allowed"},
-    description="Opting out needs `accept_risk: true`; an opted-out login gets a `trading` session only."))
+    auth=Auth.FULL_SESSION,
+    errors={400: "accept_risk_required", 403: "not_primary_user, opt_out_not_allowed, step_up_required"},
+    description="Opting out needs `accept_risk: true` and a stepped-up session; an opted-out login gets a `trading` "
+                "session only."))
 def change_secure_login(body: SettingsBody) -> SecureLoginChanged:
-    who = caller(portal)
-    who.require(Scope.FULL)
+    # Opting out lowers the account's protection; opting back in raises it.
+    who = strong_caller(portal) if body.mode == SlsMode.OPTED_OUT else full_caller(portal)
     setting = services().sls_mode.change(who.username, SlsMode(body.mode), body.accept_risk)
     return views.secure_login_changed(setting)
 

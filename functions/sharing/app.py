@@ -7,8 +7,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from securelogin.api import views
-from securelogin.api.http import full_caller, lambda_entry, make_resolver
-from securelogin.api.openapi import ANSWER_ERRORS, CHALLENGE_ERRORS, Area, Auth, codes, operation
+from securelogin.api.http import full_caller, lambda_entry, make_resolver, strong_caller
+from securelogin.api.openapi import ANSWER_ERRORS, CHALLENGE_ERRORS, STEP_UP_ERRORS, Area, Auth, codes, operation
 from securelogin.api.responses import ShareStarted, ShareState
 from securelogin.api.schemas import FlowId, ResponseBody, ShareBody
 from securelogin.clock import system_clock
@@ -26,12 +26,12 @@ def share_route(operation_id: str, summary: str, **more):
 
 @sharing.post("/v1/sharing", **share_route(
     "startShare", "Ask to use another username's physical device", status=201,
-    errors=codes(CHALLENGE_ERRORS, {401: "invalid_credentials", 429: "too_many_attempts",
+    errors=codes(CHALLENGE_ERRORS, STEP_UP_ERRORS, {401: "invalid_credentials", 429: "too_many_attempts",
                                     409: "different_identification, temporary_device_assigned, less_secure_device, "
                                          "ib_key_use_add_user, no_shareable_device"}),
     description="The owner's username and password; the answer challenges the owner's device."))
 def request_share(body: ShareBody) -> ShareStarted:
-    started = services().sharing.start(full_caller(sharing).username, body.owner_username, body.owner_password)
+    started = services().sharing.start(strong_caller(sharing).username, body.owner_username, body.owner_password)
     return views.share_started(started, system_clock.now())
 
 

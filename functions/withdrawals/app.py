@@ -27,7 +27,7 @@ def withdrawal_route(operation_id: str, summary: str, **more):
     "startWithdrawal", "Start a withdrawal and list the devices whose limits cover it", status=201,
     errors={403: "limit_exceeded"}))
 def create(body: WithdrawalBody) -> WithdrawalStarted:
-    started = services().withdrawals.create(full_caller(withdrawals).username, body.amount_usd)
+    started = services().withdrawals.create(full_caller(withdrawals).username, body.amount_usd, body.destination)
     return views.withdrawal_started(started)
 
 

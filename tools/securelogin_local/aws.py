@@ -31,6 +31,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import ThreadedWSGIServer
 
 from securelogin.clock import Clock, iso
+from securelogin.domain.statements import code_in_text
 from securelogin_local import moto_queries, moto_transactions
 
 moto_transactions.install()  # transactions copy only the items they touch; no model object kept forever
@@ -54,8 +55,12 @@ class Outbox:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, channel: str, to: str, body: str, data: dict[str, Any], sent_at: str) -> None:
+        message = {"channel": channel, "to": to, "body": body, "data": data, "sent_at": sent_at}
+        code = code_in_text(body) if channel in ("sms", "voice") else None
+        if code is not None:  # api.md, Local stack: a message that carries a code has it as `code`
+            message["code"] = code
         with self.lock:
-            self.messages.append({"channel": channel, "to": to, "body": body, "data": data, "sent_at": sent_at})
+            self.messages.append(message)
 
     def snapshot(self) -> list[dict[str, Any]]:
         with self.lock:

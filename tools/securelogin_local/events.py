@@ -39,7 +39,7 @@ SAMPLE_BODIES: dict[tuple[str, str], dict] = {
 SAMPLE_PARAMETERS = {"login_id": SAMPLE_LOGIN_ID, "username": "demo", "device_id": "dev_sample",
                      "request_id": "req_0123456789abcdef0123", "activation_id": SAMPLE_LOGIN_ID,
                      "recovery_id": SAMPLE_LOGIN_ID, "share_id": SAMPLE_LOGIN_ID,
-                     "withdrawal_id": SAMPLE_LOGIN_ID}
+                     "withdrawal_id": SAMPLE_LOGIN_ID, "session_id": "7KQ4M9XD2RTBH6WN"}
 
 
 def file_name(method: str, path: str) -> str:

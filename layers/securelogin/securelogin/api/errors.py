@@ -36,4 +36,11 @@ def domain_error_response(error: errors.DomainError) -> Response:
     retry_after = error.extra.get("retry_after_seconds")
     if retry_after is not None and status in (423, 429, 503):
         headers["Retry-After"] = str(retry_after)
-    return error_response(status, error.code, error.message, headers, **error.extra)
+    extra = dict(error.extra)
+    if isinstance(error, errors.StepUpRequired):
+        from securelogin.api.views import device_fields
+        from securelogin.clock import system_clock
+
+        now = system_clock.now()
+        extra["devices"] = [device_fields(d, now) for d in error.devices]
+    return error_response(status, error.code, error.message, headers, **extra)

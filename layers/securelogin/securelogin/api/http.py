@@ -8,6 +8,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
@@ -26,7 +27,10 @@ from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from securelogin.adapters.aws import is_outage
 from securelogin.api.errors import domain_error_response, error_response
 from securelogin.api.openapi import SECURITY_SCHEMES, TITLE, VERSION
-from securelogin.domain.models import Scope, Session
+from securelogin.api.session_context import session_of
+from securelogin.domain.models import DeviceType, Scope, Session
+from securelogin.domain.proof import Origin, Proof
+from securelogin.domain.statements import browser_of
 from securelogin.errors import DomainError, Forbidden, Unauthenticated, aws_unavailable
 from securelogin.logs import logger
 
@@ -232,6 +236,11 @@ class Caller:
     scope: Scope
     session_key: str
     device_id: str | None = None  # the device that opened the session
+    platform: str = "portal"
+    # The session's last proof of possession (its opening, or a step-up), for step-up.
+    proved_at: datetime | None = None
+    proved_with: DeviceType | None = None
+    proved_by: str | None = None
 
     def require(self, *accepted: Scope) -> None:
         """Refuses a session whose scope is not one of ``accepted``."""
@@ -239,19 +248,45 @@ class Caller:
             names = " or ".join(s.value for s in accepted)
             raise Forbidden("insufficient_scope", f"This needs a {names} session.")
 
+    @property
+    def proof(self) -> Proof:
+        return Proof(self.session_key, self.username, self.platform, self.proved_at, self.proved_with, self.proved_by)
+
+    @classmethod
+    def of(cls, session: Session) -> Caller:
+        return cls(session.username, session.scope, session.key, session.device_id, session.platform,
+                   session.proved_at, session.proved_with, session.proved_by)
+
 
 def caller(router: Router) -> Caller:
-    context = router.current_event.raw_event.get("requestContext", {}).get("authorizer") or {}
-    if not context.get("username") or not context.get("session_key"):
+    session = session_of(router.current_event.raw_event.get("requestContext", {}).get("authorizer") or {})
+    if session is None:
         raise Unauthenticated("unauthorized", "Log in first.")
-    return Caller(username=context["username"], scope=Scope(context.get("scope", "full")),
-                  session_key=context["session_key"], device_id=context.get("device_id") or None)
+    return Caller.of(session)
+
+
+def origin(router: Router) -> Origin:
+    """Where the request came from, as the gateway reports it: the address and the browser."""
+    identity = router.current_event.raw_event.get("requestContext", {}).get("identity") or {}
+    headers = {k.lower(): v for k, v in (router.current_event.headers or {}).items()}
+    return Origin(ip=identity.get("sourceIp") or "an unknown address",
+                  browser=browser_of(identity.get("userAgent") or headers.get("user-agent")))
 
 
 def full_caller(router: Router) -> Caller:
     """The caller, whose session must be a full one (not portal-only, not trading)."""
     who = caller(router)
     who.require(Scope.FULL)
+    return who
+
+
+def strong_caller(router: Router) -> Caller:
+    """The caller of a route that changes how the account is protected: a full session that
+    proved possession lately with a strong enough device (403 step_up_required otherwise)."""
+    from securelogin.runtime import services
+
+    who = full_caller(router)
+    services().step_up.require(who.proof)
     return who
 
 

@@ -90,9 +90,13 @@ def codes(*groups: dict[int, str]) -> dict[int, str]:
 
 # The errors of the flow engine's routes (services/flows.py), whatever the flow.
 CHALLENGE_ERRORS = {400: "unsupported_method", 404: "device_not_found", 409: "challenge_in_progress",
-                    423: "device_locked", 429: "resend_too_soon", 503: "delivery_failed"}
+                    423: "device_locked", 429: "resend_too_soon, too_many_challenges, push_paused",
+                    503: "delivery_failed, busy"}
 ANSWER_ERRORS = {401: "invalid_response", 409: "no_challenge, answer_on_device", 410: "challenge_expired",
                  423: "device_locked", 429: "too_many_attempts", 503: "busy"}
+
+# A session route that changes how the account is protected (rules.md, "Step-up").
+STEP_UP_ERRORS = {403: "step_up_required"}
 
 # Setting up the IB Key app (activation, recovery): its PIN, checked against the PIN of an app
 # instance that already carries users, its public key, and the user's devices changing meanwhile.

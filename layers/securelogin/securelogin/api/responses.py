@@ -157,33 +157,44 @@ class AuditTrail(Answer):
 
 # ------------------------------------------------------------------ challenges
 
+STATEMENT = Field(description="What the person confirms: show it beside the challenge.",
+                  examples=["Log in to IBKR as jdoe1 from portal (203.0.113.10, Chrome on Windows)"])
+
+
 class PushChallenge(Answer):
-    """A notification went to the IB Key app; poll the flow's status for the decision."""
+    """A notification went to the IB Key app; show ``match_number``, which the person types
+    into the app, and poll the flow's status for the decision."""
     push_sent: Literal[True]
+    match_number: str | None = Field(default=None, pattern=r"^\d{3}$", examples=["417"])
+    statement: str = STATEMENT
     expires_at: Timestamp
 
 
 class CodeChallenge(Answer):
     """Enter the challenge code into the device (with its PIN) and send back its response."""
     challenge_code: str = Field(pattern=r"^\d{6}$", examples=["482915"])
+    statement: str = STATEMENT
     expires_at: Timestamp
 
 
 class IndexChallenge(Answer):
     """Send the card's values at these two index numbers, in this order, concatenated."""
     indices: list[str] = Field(min_length=2, max_length=2, examples=[["042", "317"]])
+    statement: str = STATEMENT
     expires_at: Timestamp
 
 
 class MessageChallenge(Answer):
     """A code went out by SMS or voice call."""
     sent_to: str = Field(examples=["+1******4567"])
+    statement: str = STATEMENT
     expires_at: Timestamp
     resend_after_seconds: int
 
 
 class NoChallenge(Answer):
     """A temporary code: nothing to show, send the code."""
+    statement: str = STATEMENT
 
 
 Challenge = PushChallenge | CodeChallenge | IndexChallenge | MessageChallenge | NoChallenge
@@ -228,6 +239,30 @@ class PushAnswered(Answer):
     status: Literal["approved", "denied"]
 
 
+class PushState(Answer):
+    """Whether the app should still offer a push: only a pending one is."""
+    status: Literal["pending", "answered", "expired", "withdrawn"]
+
+
+# ------------------------------------------------------------------ step-up
+
+class StepUpStarted(Answer):
+    """Challenge one of ``devices`` (those strong enough), then answer it."""
+    step_up_id: FlowIdentifier
+    devices: list[Device]
+    expires_at: Timestamp
+
+
+class SteppedUp(Answer):
+    """The same session token may change the account's protection until then."""
+    stepped_up_until: Timestamp
+
+
+class StepUpState(Answer):
+    status: Literal["pending", "approved", "denied", "expired"]
+    stepped_up_until: Timestamp | None = None
+
+
 # ------------------------------------------------------------------ IB Key activation and recovery
 
 class ActivationSent(Answer):
@@ -237,10 +272,18 @@ class ActivationSent(Answer):
 
 
 class QrSession(Answer):
-    session_id: str
-    qr_payload: str = Field(examples=["ibkr-ibkey://activate?session_id=ABCD-EFGH"])
+    session_id: str = Field(examples=["7KQ4-M9XD-2RTB-H6WN"],
+                            description="16 characters of Crockford's base32, shown in groups of four; read back "
+                                        "in any case, without regard to spaces and hyphens.")
+    qr_payload: str = Field(examples=["ibkr-ibkey://activate?session_id=7KQ4M9XD2RTBH6WN"])
     qr_svg: str = Field(description="The payload as a QR code, an SVG document.")
     expires_at: Timestamp
+
+
+class QrSessionStatus(Answer):
+    """Whether the app finished with the QR session: ``device_id`` is the IB Key it enrolled."""
+    status: Literal["pending", "used", "expired"]
+    device_id: str | None = None
 
 
 class AppEnrolled(Answer):
@@ -249,6 +292,11 @@ class AppEnrolled(Answer):
     app_instance_id: str
     ocra_suite: str
     ocra_secret_hex: str
+
+
+class QrAppEnrolled(AppEnrolled):
+    """Keep the OCRA secret in the app: it is not shown again. ``username``: whose QR session it was."""
+    username: str
 
 
 class RecoveryStarted(Answer):
@@ -299,6 +347,7 @@ class SecureLoginChanged(Answer):
 
 class WithdrawalStarted(Answer):
     withdrawal_id: FlowIdentifier
+    statement: str = Field(examples=["Withdraw USD 2,500.00 to Chase checking ****6789"])
     eligible_devices: list[str] = Field(description="Ids of the devices whose limits cover the amount.")
     expires_at: Timestamp
 

@@ -8,6 +8,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from securelogin.domain.models import Method
 from securelogin.domain.phones import E164
+from securelogin.domain.statements import destination_problem
 from securelogin.domain.usernames import normalise_username
 
 
@@ -36,6 +37,9 @@ ShortText = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 FlowId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
 DeviceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{4,64}$")]
 RequestId = Annotated[str, StringConstraints(pattern=r"^req_[0-9a-f]{20}$")]
+# As a person types it (any case, spaces, hyphens): whatever is no QR session id once
+# normalised (crypto/session_ids.py) is one never issued (404), not a malformed request.
+QrSessionId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 EXAMPLE_PASSWORD = "correct horse battery"  # noqa: S105 - shown in the API document's examples
@@ -111,7 +115,9 @@ class CompleteSmsActivationBody(EnrolBody):
 
 
 class CompleteQrActivationBody(EnrolBody):
-    session_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{10,64}$")]
+    model_config = example(session_id="7KQ4-M9XD-2RTB-H6WN", pin="7391", platform="ios",
+                           public_key="MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE...")
+    session_id: QrSessionId
 
 
 class RecoveryBody(Body):
@@ -128,12 +134,14 @@ class CompleteRecoveryBody(EnrolBody):
 
 
 class PushResponseBody(Body):
-    model_config = example(device_id="dev_4f1c2a9e0b7d", transaction_id="Jx0rQm3v8N2kLw5yT7bZ1A", nonce="b3f1c0",
-                           decision="approve", signature="MEUCIQD...")
+    model_config = example(device_id="dev_4f1c2a9e0b7d", push_id="Jx0rQm3v8N2kLw5yT7bZ1A", nonce="b3f1c0",
+                           decision="approve", number="417", signature="MEUCIQD...")
     device_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    transaction_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    push_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     nonce: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     decision: Literal["approve", "deny"]
+    # The digits the person typed from the client that asked (number matching); none for a deny.
+    number: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,8}$")] | None = None
     signature: Annotated[str, StringConstraints(min_length=1, max_length=512)]
 
 
@@ -166,9 +174,21 @@ class ShareDecisionBody(Body):
     reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
 
+def _shown_as_is(destination: str) -> str:
+    problem = destination_problem(destination)
+    if problem:
+        raise ValueError(problem)
+    return destination
+
+
+Destination = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_shown_as_is)]
+
+
 class WithdrawalBody(Body):
-    model_config = example(amount_usd=2500.0)
+    model_config = example(amount_usd=2500.0, destination="Chase checking ****6789")
     amount_usd: Annotated[float, Field(ge=0.01, le=1_000_000_000), AfterValidator(_whole_cents)]
+    # Where the money goes, as the person will read it on the device that confirms it.
+    destination: Destination | None = None
 
 
 class SettingsBody(Body):

@@ -12,7 +12,7 @@ from securelogin.domain.phones import mask
 
 if TYPE_CHECKING:  # only their types: each function imports the services it uses
     from securelogin.domain.limits import Availability
-    from securelogin.services.activation import ActivationStarted, QrSession
+    from securelogin.services.activation import ActivationStarted, QrEnrolled, QrSession, QrSessionState
     from securelogin.services.backoffice_devices import IssuedDevice, TemporaryCode
     from securelogin.services.enrolment import Enrolled
     from securelogin.services.flows import ChallengeIssued
@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # only their types: each function imports the services it use
     from securelogin.services.sessions import GrantedSession
     from securelogin.services.sharing import ShareStarted
     from securelogin.services.sls_mode import SecureLoginSetting
+    from securelogin.services.step_up import StepUpStarted
     from securelogin.services.user_devices import DscPlusRequested, OnlineCard
     from securelogin.services.users import UserView
     from securelogin.services.withdrawals import WithdrawalStarted
@@ -60,6 +61,19 @@ def device_fields(d: Device, now: datetime) -> dict[str, Any]:
 
 def device(d: Device, now: datetime) -> responses.Device:
     return responses.Device(**device_fields(d, now))
+
+
+# What only the device's user sees once logged in: with an app instance's id, anyone who has
+# the password could guess that app's PIN until it locks.
+NOT_BEFORE_THE_SECOND_FACTOR = ("app_instance_id",)
+
+
+def offered_device(d: Device, now: datetime) -> responses.Device:
+    """A device offered on the strength of a password alone (the login's password step)."""
+    shown = device_fields(d, now)
+    for name in NOT_BEFORE_THE_SECOND_FACTOR:
+        shown.pop(name, None)
+    return responses.Device(**shown)
 
 
 def issued_device(issued: IssuedDevice, now: datetime) -> responses.IssuedDevice:
@@ -158,7 +172,7 @@ def session_granted(granted: GrantedSession) -> responses.SessionGranted:
 def login_started(started: LoginStarted, now: datetime) -> responses.LoginStarted:
     """The devices to choose from; an opted-out user's trading session and restrictions too."""
     shown: dict[str, Any] = {"login_id": started.login_id, "expires_at": iso(started.expires_at),
-                             "devices": [device(d, now) for d in started.devices],
+                             "devices": [offered_device(d, now) for d in started.devices],
                              "default_device_id": started.default_device_id}
     if started.trading_session is not None:
         # The session's expiry replaces the login's: the session is what the client holds now.
@@ -181,19 +195,33 @@ def activation_sent(started: ActivationStarted) -> responses.ActivationSent:
 
 
 def qr_session(session: QrSession) -> responses.QrSession:
-    """The session ID as the URI the app scans, and that URI drawn as a QR code."""
+    """The session ID in groups of four for a person to read, as the URI the app scans, and
+    that URI drawn as a QR code."""
     import segno  # on first use: the functions that never draw a QR code do not load it
 
+    from securelogin.crypto.session_ids import grouped
+
     payload = QR_URI.format(session_id=session.session_id)
-    return responses.QrSession(session_id=session.session_id, qr_payload=payload,
+    return responses.QrSession(session_id=grouped(session.session_id), qr_payload=payload,
                                qr_svg=segno.make(payload, error="m").svg_inline(scale=4),
                                expires_at=iso(session.expires_at))
+
+
+def qr_session_status(state: QrSessionState) -> responses.QrSessionStatus:
+    if state.device_id is None:
+        return responses.QrSessionStatus(status=state.status)
+    return responses.QrSessionStatus(status=state.status, device_id=state.device_id)
 
 
 def enrolled(done: Enrolled) -> responses.AppEnrolled:
     """An IB Key set up in the app, by activation or by recovery."""
     return responses.AppEnrolled(device_id=done.device_id, app_instance_id=done.app_instance_id,
                                  ocra_suite=done.ocra_suite, ocra_secret_hex=done.ocra_secret_hex)
+
+
+def qr_enrolled(done: QrEnrolled) -> responses.QrAppEnrolled:
+    """An IB Key set up in the app by a QR session, and whose session that was."""
+    return responses.QrAppEnrolled(**enrolled(done).model_dump(), username=done.username)
 
 
 def recovery_started(started: RecoveryStarted) -> responses.RecoveryStarted:
@@ -239,7 +267,7 @@ def secure_login_changed(setting: SecureLoginSetting) -> responses.SecureLoginCh
 # ------------------------------------------------------------------ withdrawals
 
 def withdrawal_started(started: WithdrawalStarted) -> responses.WithdrawalStarted:
-    return responses.WithdrawalStarted(withdrawal_id=started.withdrawal_id,
+    return responses.WithdrawalStarted(withdrawal_id=started.withdrawal_id, statement=started.statement,
                                        eligible_devices=started.eligible_device_ids,
                                        expires_at=iso(started.expires_at))
 
@@ -254,9 +282,22 @@ def withdrawal_authorized(left: Availability) -> responses.WithdrawalAuthorized:
 
 def share_started(started: ShareStarted, now: datetime) -> responses.ShareStarted:
     """A share asked for: the owner's device it would use, and that device's challenge."""
-    return responses.ShareStarted(share_id=started.share.share_id, device=device(started.device, now),
+    return responses.ShareStarted(share_id=started.share.share_id, device=offered_device(started.device, now),
                                   challenge=jsonable(started.challenge))
 
 
 def share_state(s: Share) -> responses.ShareState:
     return responses.ShareState(share_id=s.share_id, status=s.status)
+
+
+# ------------------------------------------------------------------ step-up
+
+def step_up_started(started: StepUpStarted, now: datetime) -> responses.StepUpStarted:
+    return responses.StepUpStarted(step_up_id=started.step_up_id, devices=[device(d, now) for d in started.devices],
+                                   expires_at=iso(started.expires_at))
+
+
+def step_up_state(status: FlowStatus, until: datetime | None) -> responses.StepUpState:
+    if until is None:
+        return responses.StepUpState(status=status.value)
+    return responses.StepUpState(status=status.value, stepped_up_until=iso(until))
