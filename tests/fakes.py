@@ -30,8 +30,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from securelogin.clock import Clock
 from securelogin.crypto.envelope import SealedValueError
+from securelogin.domain.factors.code_card import OPEN_PAIR
 from securelogin.domain.factors.ocra_card import CARD_SUITE
 from securelogin.domain.factors.secrets import DeviceSecret
+from securelogin.domain.guards import SendGuard
 from securelogin.domain.models import (
     AppInstance,
     AuditEvent,
@@ -46,7 +48,7 @@ from securelogin.domain.models import (
     OutgoingMessage,
     PasswordLockout,
     Purpose,
-    PushDecision,
+    Push,
     Session,
     Share,
     ShareStatus,
@@ -79,7 +81,7 @@ Item = tuple[str, ...]  # what a staged write writes: one item of the table, as 
 class ConditionFailed(Exception):
     """A single conditional write whose failure the adapter does not turn into an answer
     (pynamodb's PutError or UpdateError goes up as a fault): a flow id or session key
-    that collides, a device that vanished under ``remember_challenge``."""
+    that collides, a device that vanished under ``count_failure``."""
 
 
 # ---------------------------------------------------------------------- the table and its transactions
@@ -119,12 +121,6 @@ def transaction(key: str) -> Iterator[FakeTransaction]:
     tx.commit(key)
 
 
-@dataclass
-class PushGuard:
-    window_start: datetime
-    unanswered: int
-
-
 class FakeTable:
     """Every item, by kind, and the writes several stores make (``table.py``'s key
     design: a device lives in its user's partition; a shared one is a link there and
@@ -138,8 +134,9 @@ class FakeTable:
         self.devices: dict[tuple[str, str], Device] = {}
         self.answer_slots: dict[str, dict[str, int]] = {}
         self.throttles: dict[tuple[str, Purpose], datetime] = {}
-        self.push_guards: dict[str, PushGuard] = {}
+        self.send_guards: dict[str, SendGuard] = {}  # what was sent lately (domain/guards.py), by username
         self.flows: dict[tuple[Purpose, str], Flow] = {}
+        self.pushes: dict[str, Push] = {}  # by the lookup key of the push id
         self.sessions: dict[str, Session] = {}
         self.audit: dict[str, dict[str, AuditEvent]] = {}  # username -> sort key -> event
         self.app_instances: dict[str, AppInstance] = {}
@@ -207,10 +204,11 @@ class FakeTable:
 
     def stage_complete_flow(self, tx: FakeTransaction, flow: Flow, status: FlowStatus = FlowStatus.APPROVED,
                             confirmed_by: Device | None = None, reservation: Reservation | None = None,
-                            now: datetime | None = None, hand_out: bool = False) -> None:
+                            now: datetime | None = None, hand_out: bool = False,
+                            extra: Callable[[Flow], None] | None = None) -> None:
         """``flows.complete_flow``: the pending flow, at the version it was read, ends as
-        ``status``, once; a right answer gives back what it took, a push approval records
-        the device's use."""
+        ``status``, once (with ``extra``'s changes); a right answer gives back what it took,
+        a push approval records the device's use."""
         key = (flow.purpose, flow.key)
 
         def pending() -> bool:
@@ -224,6 +222,8 @@ class FakeTable:
                 stored.session_handed_out = True
             if confirmed_by is not None:
                 stored.confirmed_by = confirmed_by.device_id
+            if extra is not None:
+                extra(stored)
 
         tx.stage(("FLOW", *key), pending, complete)
         if reservation is not None:
@@ -235,9 +235,11 @@ class FakeTable:
 
     def stage_give_back(self, tx: FakeTransaction, device: Device | None, reservation: Reservation,
                         now: datetime) -> None:
-        """A right answer gives back its slot of the cap and resets the device's failures."""
+        """A right answer gives back its slot of the cap and resets the device's failures; a
+        code card's open pair was answered, so the next challenge draws anew."""
         if device is not None:
-            self.stage_device_update(tx, self.state(device), _set(last_used_at=now, consecutive_failures=0))
+            self.stage_device_update(tx, self.state(device),
+                                     _set(last_used_at=now, consecutive_failures=0, open_pair=None))
         tx.stage(("ANSWERS", reservation.slot_user), None,
                  lambda: self.answer_slots.setdefault(reservation.slot_user, {}).pop(reservation.slot, None))
 
@@ -375,11 +377,13 @@ class FakeDeviceStore:
                                   lambda d: d.status == DeviceStatus.ACTIVE)
             completing(tx)
 
-    def remember_challenge(self, device: Device, value: str) -> None:
-        stored = self._t.devices.get(self._t.state(device))
-        if stored is None:
-            raise ConditionFailed(device.device_id)
-        stored.last_challenge = value
+    def opening_pair(self, device: Device, value: str) -> Completing:
+        """A code card's new open pair, for the transaction that issues its challenge, if the
+        card still holds the pair it was read with."""
+        def stage(tx: FakeTransaction) -> None:
+            self._t.stage_device_update(tx, self._t.state(device), _set(open_pair=value),
+                                        lambda d: d.open_pair == device.open_pair)
+        return stage
 
     def by_id(self, device_id: str) -> Device | None:
         """The owner's item only: a link is not found by id."""
@@ -418,7 +422,8 @@ class FakeLockoutStore:
 
 
 class FakeThrottleStore:
-    """One send per interval for each purpose, and the cap on unanswered pushes."""
+    """One send per interval for each purpose, and the user's send guard (challenges
+    issued, pushes holding a place, denials: ``domain/guards.py`` says what it becomes)."""
 
     def __init__(self, table: FakeTable) -> None:
         self._t = table
@@ -434,20 +439,35 @@ class FakeThrottleStore:
         if self._t.throttles.get((username, purpose)) == reserved_at:
             del self._t.throttles[(username, purpose)]
 
-    def count_push(self, username: str, now: datetime, window: timedelta, limit: int) -> timedelta | None:
-        guard = self._t.push_guards.get(username)
-        if guard is None or guard.window_start <= now - window:
-            self._t.push_guards[username] = PushGuard(now, 1)
-            return None
-        if guard.unanswered < limit:
-            guard.unanswered += 1
-            return None
-        return max(timedelta(seconds=1), guard.window_start + window - now)
+    def guard(self, username: str) -> SendGuard:
+        stored = self._t.send_guards.get(username)
+        return copy.deepcopy(stored) if stored is not None else SendGuard()
 
-    def push_answered(self, username: str) -> None:
-        guard = self._t.push_guards.get(username)
-        if guard is not None and guard.unanswered > 0:
-            guard.unanswered -= 1
+    def guard_writes(self, username: str, read: SendGuard, now: datetime, changed: SendGuard) -> Completing:
+        """``changed`` written whole, for a transaction, if the guard is still as ``read``."""
+        t = self._t
+        written = replace(copy.deepcopy(changed), version=read.version + 1)
+
+        def still_as_read() -> bool:
+            stored = t.send_guards.get(username)
+            return stored is None if read.version == 0 else stored is not None and stored.version == read.version
+
+        def stage(tx: FakeTransaction) -> None:
+            tx.stage(("GUARD", username), still_as_read, lambda: t.send_guards.__setitem__(username, written))
+        return stage
+
+    def push_approved_writes(self, username: str, push_key: str) -> Completing:
+        """An approved push gives its place back; the guard's version moves on."""
+        t = self._t
+
+        def give_back() -> None:
+            stored = t.send_guards[username]
+            t.send_guards[username] = replace(stored, pushes={k: v for k, v in stored.pushes.items() if k != push_key},
+                                              version=stored.version + 1)
+
+        def stage(tx: FakeTransaction) -> None:
+            tx.stage(("GUARD", username), lambda: username in t.send_guards, give_back)
+        return stage
 
 
 class FakeSessionStore:
@@ -466,6 +486,15 @@ class FakeSessionStore:
 
     def delete(self, key: str) -> None:
         self._t.sessions.pop(key, None)
+
+    def proving(self, key: str, now: datetime, device_type: DeviceType, device_id: str | None = None) -> Completing:
+        """A step-up, for a transaction: the session proved possession again, now, with this device."""
+        t = self._t
+
+        def stage(tx: FakeTransaction) -> None:
+            tx.stage(("SESSION", key), lambda: key in t.sessions,
+                     lambda: _set(proved_at=now, proved_with=device_type, proved_by=device_id)(t.sessions[key]))
+        return stage
 
 
 class FakeAuditStore:
@@ -508,25 +537,43 @@ class FakeFlowStore:
 
     # ------------------------------------------------------------------ the flow itself
 
-    def create(self, flow: Flow) -> Flow:
-        key = (flow.purpose, flow.key)
-        if key in self._t.flows:
-            raise ConditionFailed(flow.key)
-        self._t.flows[key] = replace(copy.deepcopy(flow), attempts=0, session_handed_out=False, confirmed_by=None)
+    def create(self, flow: Flow, also: Completing | None = None) -> Flow:
+        """A new flow (a key that exists is a collision, refused), with ``also`` (what its
+        first challenge writes) in one transaction."""
+        t, key = self._t, (flow.purpose, flow.key)
+        stored = replace(copy.deepcopy(flow), attempts=0, session_handed_out=False, confirmed_by=None)
+        if also is None:
+            if key in t.flows:
+                raise ConditionFailed(flow.key)
+            t.flows[key] = stored
+            return flow
+        with transaction(flow.key) as tx:
+            tx.stage(("FLOW", *key), lambda: key not in t.flows, lambda: t.flows.__setitem__(key, stored))
+            also(tx)
         return flow
 
-    def restart(self, flow: Flow) -> Flow:
-        """Replaces any flow under the key: pending again, a new version, its attempts afresh."""
-        key = (flow.purpose, flow.key)
-        earlier = self._t.flows.get(key)
-        kept = {"session_handed_out": earlier.session_handed_out, "amount_usd": earlier.amount_usd,
-                "confirmed_by": earlier.confirmed_by} if earlier else {"session_handed_out": False}
-        self._t.flows[key] = Flow(purpose=flow.purpose, key=flow.key, username=flow.username,
-                                  expires_at=flow.expires_at, status=FlowStatus.PENDING,
-                                  device_ids=list(flow.device_ids), challenge=copy.deepcopy(flow.challenge),
-                                  attempts=0, version=(earlier.version if earlier else 0) + 1, scope=flow.scope,
-                                  details=dict(flow.details), **kept)
-        return copy.deepcopy(self._t.flows[key])
+    def restart(self, flow: Flow, also: Completing | None = None) -> Flow:
+        """Replaces any flow under the key: pending again, a new version, its attempts afresh;
+        with ``also`` in one transaction (then, as the adapter, it returns ``flow`` as given)."""
+        t, key = self._t, (flow.purpose, flow.key)
+
+        def put() -> None:
+            earlier = t.flows.get(key)
+            kept = {"session_handed_out": earlier.session_handed_out, "amount_usd": earlier.amount_usd,
+                    "confirmed_by": earlier.confirmed_by} if earlier else {"session_handed_out": False}
+            t.flows[key] = Flow(purpose=flow.purpose, key=flow.key, username=flow.username,
+                                expires_at=flow.expires_at, status=FlowStatus.PENDING,
+                                device_ids=list(flow.device_ids), challenge=copy.deepcopy(flow.challenge),
+                                attempts=0, version=(earlier.version if earlier else 0) + 1, scope=flow.scope,
+                                statement=flow.statement, details=dict(flow.details), **kept)
+
+        if also is None:
+            put()
+            return copy.deepcopy(t.flows[key])
+        with transaction(flow.key) as tx:
+            tx.stage(("FLOW", *key), None, put)
+            also(tx)
+        return flow
 
     def get(self, purpose: Purpose, key: str) -> Flow | None:
         return copy.deepcopy(self._t.flows.get((purpose, key)))
@@ -534,12 +581,76 @@ class FakeFlowStore:
     def first_of(self, purposes: tuple[Purpose, ...], key: str) -> Flow | None:
         return next((self.get(p, key) for p in purposes if (p, key) in self._t.flows), None)
 
-    def set_challenge(self, flow: Flow, challenge: Challenge) -> int:
-        stored = self._t.flows.get((flow.purpose, flow.key))
-        if stored is None or stored.status != FlowStatus.PENDING or stored.version != flow.version:
-            raise StaleWrite(flow.key)
-        stored.challenge, stored.version = copy.deepcopy(challenge), stored.version + 1
-        return stored.version
+    def set_challenge(self, flow: Flow, challenge: Challenge, also: Completing | None = None) -> None:
+        """A new challenge on a pending flow, unless another was set since it was read, with
+        ``also`` (the send guard, a push, a card's pair) in one transaction: StaleWrite when
+        any of them changed."""
+        t, key = self._t, (flow.purpose, flow.key)
+
+        def unchanged() -> bool:
+            stored = t.flows.get(key)
+            return stored is not None and stored.status == FlowStatus.PENDING and stored.version == flow.version
+
+        def put() -> None:
+            stored = t.flows[key]
+            stored.challenge, stored.version = copy.deepcopy(challenge), stored.version + 1
+
+        if also is None:
+            if not unchanged():
+                raise StaleWrite(flow.key)  # one conditional update (``update_if``): no failed items
+            put()
+            return
+        with transaction(flow.key) as tx:
+            tx.stage(("FLOW", *key), unchanged, put)
+            also(tx)
+
+    # ------------------------------------------------------------------ pushes
+
+    def push(self, push_key: str) -> Push | None:
+        return copy.deepcopy(self._t.pushes.get(push_key))
+
+    def pushing(self, push: Push) -> Completing:
+        """A new push, for the transaction that issues its challenge."""
+        t = self._t
+
+        def stage(tx: FakeTransaction) -> None:
+            tx.stage(("PUSH", push.key), lambda: push.key not in t.pushes,
+                     lambda: t.pushes.__setitem__(push.key, copy.deepcopy(push)))
+        return stage
+
+    def withdrawing(self, push_key: str, now: datetime) -> Completing:
+        """A push whose flow moved on before it expired: the app drops it."""
+        t = self._t
+
+        def stage(tx: FakeTransaction) -> None:
+            tx.stage(("PUSH", push_key), lambda: push_key in t.pushes,
+                     lambda: t.pushes.__setitem__(push_key, replace(t.pushes[push_key], withdrawn_at=now)))
+        return stage
+
+    def answering(self, push: Push, now: datetime) -> Completing:
+        """The one answer a push takes, unless it was answered or withdrawn. (The adapter's
+        condition would let an update create a push that is missing; the services never
+        answer one that was not read, so here a missing push simply fails the condition.)"""
+        t = self._t
+
+        def open_() -> bool:
+            stored = t.pushes.get(push.key)
+            return stored is not None and stored.answered_at is None and stored.withdrawn_at is None
+
+        def stage(tx: FakeTransaction) -> None:
+            tx.stage(("PUSH", push.key), open_,
+                     lambda: t.pushes.__setitem__(push.key, replace(t.pushes[push.key], answered_at=now)))
+        return stage
+
+    def pushed_flow(self, push: Push) -> tuple[Flow | None, Device | None]:
+        """The flow a push belongs to and the device's own item (its holder's), read together."""
+        return self.get(push.purpose, push.flow_key), self._t.read_device(push.holder, push.device_id)
+
+    def run(self, key: str, *writes: Completing) -> None:
+        """``writes`` in one transaction: StaleWrite when a condition of one of them failed."""
+        with transaction(key) as tx:
+            for write in writes:
+                write(tx)
 
     # ------------------------------------------------------------------ answers
 
@@ -569,7 +680,9 @@ class FakeFlowStore:
             with transaction(flow.key) as tx:
                 tx.stage(("FLOW", *key), flow_takes, lambda: _set(attempts=t.flows[key].attempts + 1)(t.flows[key]))
                 if device is not None:
-                    tx.stage(("DEVICE", *t.state(device)), lambda: self._answers_as(device, now))
+                    asked = flow.challenge.check_data.get(OPEN_PAIR) if flow.challenge else None
+                    tx.stage(("DEVICE", *t.state(device)), lambda: self._answers_as(device, now) and (
+                        not asked or t.devices[t.state(device)].open_pair == asked))
                     if device.shared_from is not None:  # the share must still stand
                         link = (device.username, device.device_id)
                         tx.stage(("DEVICE", *link),
@@ -607,21 +720,14 @@ class FakeFlowStore:
         stored.consecutive_failures, stored.locked_until, stored.lock_count = 0, until, stored.lock_count + 1
         return until
 
-    def decide_push(self, flow: Flow, decision: PushDecision, device: Device, now: datetime,
-                    also: Completing) -> None:
-        status = FlowStatus.APPROVED if decision == PushDecision.APPROVE else FlowStatus.DENIED
-        with transaction(flow.key) as tx:
-            self._t.stage_complete_flow(tx, flow, status, confirmed_by=device, now=now)
-            also(tx)
-
     def forgive(self, device: Device | None, reservation: Reservation, now: datetime) -> None:
         with transaction(reservation.slot) as tx:
             self._t.stage_give_back(tx, device, reservation, now)
 
     def completing(self, flow: Flow, reservation: Reservation | None, now: datetime,
-                   confirmed_by: Device | None = None) -> Completing:
-        return lambda tx: self._t.stage_complete_flow(tx, flow, confirmed_by=confirmed_by, reservation=reservation,
-                                                      now=now)
+                   confirmed_by: Device | None = None, status: FlowStatus = FlowStatus.APPROVED) -> Completing:
+        return lambda tx: self._t.stage_complete_flow(tx, flow, status, confirmed_by=confirmed_by,
+                                                      reservation=reservation, now=now)
 
 
 class FakeSessionGrants:
@@ -686,8 +792,9 @@ class FakeEnrolmentStore:
               instance: AppInstance, new_instance: bool, revoke: list[Device], temporary: list[Device],
               devices_version: int, also: Completing) -> None:
         t, app = self._t, instance.app_instance_id
+        enrolled = _set(confirmed_by=device.device_id) if flow.purpose == Purpose.QR_SESSION else None
         with transaction(flow.key) as tx:
-            t.stage_complete_flow(tx, flow, reservation=reservation, now=now)
+            t.stage_complete_flow(tx, flow, reservation=reservation, now=now, extra=enrolled)
             t.stage_new_device(tx, device)
             t.stage_revoke(tx, revoke)
             t.stage_profile(tx, device.username, devices_version, end_temporary=True)
@@ -762,16 +869,16 @@ class FakeShareStore:
         stored.status, stored.reason = ShareStatus.REJECTED, reason
         self._t.pending_shares.pop(share.key, None)
 
-    def cancel(self, share: Share) -> None:
+    def cancel(self, share: Share, reactivate: list[str]) -> None:
         """Ends a share as the caller read it: an approved one revokes the link and brings
-        the requester's own devices back."""
+        the requester's own devices in ``reactivate`` back."""
         t = self._t
         with transaction(share.key) as tx:
             self._stage_status(tx, share, share.status, ShareStatus.CANCELLED)
             if share.status == ShareStatus.APPROVED:
                 t.stage_device_update(tx, (share.requester, share.device_id), _set_status(DeviceStatus.REVOKED),
                                       lambda d: d.shared_from == share.owner)
-                for device_id in share.deactivated:
+                for device_id in reactivate:
                     t.stage_device_update(tx, (share.requester, device_id), _set_status(DeviceStatus.ACTIVE),
                                           lambda d: d.status == DeviceStatus.INACTIVE)
 

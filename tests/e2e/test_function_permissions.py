@@ -66,6 +66,8 @@ class Recorder:
     current: threading.local = field(default_factory=threading.local)
     calls: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
     reached: set[tuple[str, str]] = field(default_factory=set)  # (function, resource path) requests reached
+    # (function, resource path, whether the session authorizer's context came with the event) per invocation
+    invoked: set[tuple[str, str, bool]] = field(default_factory=set)
 
     def function(self) -> str | None:
         return getattr(self.current, "function", None)
@@ -82,6 +84,9 @@ def recorded() -> Iterator[tuple[Recorder, LocalStack]]:
         runtime.reset()  # a cold container: nothing cached from another function's invocation
         outer = recorder.function()
         recorder.current.function = host.spec.logical_id
+        if "resource" in event:  # a request, not the authorizer's TOKEN event
+            recorder.invoked.add((host.spec.logical_id, event["resource"],
+                                  bool(event["requestContext"].get("authorizer"))))
         try:
             return original_invoke(host, event)
         finally:
@@ -183,9 +188,10 @@ class App:
         return {"pin": pin, "public_key": base64.b64encode(der).decode(), "platform": "android",
                 "push_token": f"token-{secrets.token_hex(6)}"}
 
-    def sign(self, transaction_id: str, nonce: str, decision: str) -> str:
-        signature = self.key.sign(f"{transaction_id}|{nonce}|{decision}".encode(), ec.ECDSA(hashes.SHA256()))
-        return base64.b64encode(signature).decode()
+    def sign(self, push_id: str, nonce: str, decision: str, number: str, statement: str) -> str:
+        """ECDSA-SHA256 over what the app showed and the number typed (rules.md, "Cryptography")."""
+        signed = f"{push_id}|{nonce}|{decision}|{number}|{statement}".encode()
+        return base64.b64encode(self.key.sign(signed, ec.ECDSA(hashes.SHA256()))).decode()
 
 
 def create(api: Api, **over: Any) -> dict[str, Any]:
@@ -231,11 +237,42 @@ def activate_by_sms(api: Api, user: dict[str, Any], app: App) -> None:
                        {"activation_code": code, **app.enrolment()}, expect=201).body
 
 
-def answer_push(api: Api, app: App, since: int, decision: str = "approve") -> None:
+def answer_push(api: Api, app: App, since: int, number: str | None, decision: str = "approve",
+                statement: str | None = None, expect: int = 200) -> str:
+    """The app answers the newest push since ``since``, typing ``number`` (the match number the asking
+    client was shown; None for a deny), signing ``statement`` (default: the push's); returns the push's id."""
     data = [m for m in api.outbox()[since:] if m["channel"] == "push"][-1]["data"]
-    api("POST", "/v1/authenticator/push-responses", {
-        "device_id": app.enrolled["device_id"], "transaction_id": data["transaction_id"], "nonce": data["nonce"],
-        "decision": decision, "signature": app.sign(data["transaction_id"], data["nonce"], decision)}, expect=200)
+    signature = app.sign(data["push_id"], data["nonce"], decision, number or "",
+                         data["statement"] if statement is None else statement)
+    body = {"device_id": app.enrolled["device_id"], "push_id": data["push_id"], "nonce": data["nonce"],
+            "decision": decision, "signature": signature}
+    api("POST", "/v1/authenticator/push-responses", body | ({"number": number} if number else {}), expect=expect)
+    return data["push_id"]
+
+
+def push_challenge(api: Api, path: str, app: App, token: str | None = None) -> tuple[int, str]:
+    """A push asked for on a flow's challenge route: the outbox mark before it and the match number."""
+    mark = len(api.outbox())
+    challenge = api("POST", path, {"device_id": app.enrolled["device_id"]}, token=token, expect=200).body
+    return mark, challenge["challenge"]["match_number"]
+
+
+def step_up_by_card(api: Api, token: str, card_id: str) -> None:
+    """Makes the session ``token`` recent and strong with the DSC+ (api.md, "Step-up"), and reads its status."""
+    started = api("POST", "/v1/step-up", token=token, expect=201).body
+    question = api("POST", f"/v1/step-up/{started['step_up_id']}/challenge", {"device_id": card_id}, token=token,
+                   expect=200).body["challenge"]["challenge_code"]
+    api("POST", f"/v1/step-up/{started['step_up_id']}/verify",
+        {"response": ocra(DSC_SUITE, bytes.fromhex(SEED), question, pin="4831")}, token=token, expect=200)
+    api("GET", f"/v1/step-up/{started['step_up_id']}", token=token, expect=200)
+
+
+def step_up_by_push(api: Api, token: str, app: App) -> None:
+    """Makes the session ``token`` strong with the app's push: the app approves, the client polls."""
+    step_up_id = api("POST", "/v1/step-up", token=token, expect=201).body["step_up_id"]
+    mark, number = push_challenge(api, f"/v1/step-up/{step_up_id}/challenge", app, token=token)
+    answer_push(api, app, mark, number)
+    assert api("GET", f"/v1/step-up/{step_up_id}", token=token, expect=200).body["status"] == "approved"
 
 
 def drive_every_route(api: Api) -> None:
@@ -266,10 +303,10 @@ def drive_every_route(api: Api) -> None:
     app = App()
     activate_by_sms(api, owner, app)
     start = login_start(api, owner)
-    mark = len(api.outbox())
-    api("POST", f"/v1/login/{start['login_id']}/challenge", {"device_id": app.enrolled["device_id"]}, expect=200)
-    answer_push(api, app, mark)
+    mark, number = push_challenge(api, f"/v1/login/{start['login_id']}/challenge", app)
+    push_id = answer_push(api, app, mark, number)
     token = api("GET", f"/v1/login/{start['login_id']}", expect=200).body["session_token"]
+    assert api("GET", f"/v1/authenticator/pushes/{push_id}", expect=200).body == {"status": "answered"}
 
     # Portal: profile, setting, a change of setting.
     api("GET", "/v1/me", token=token, expect=200)
@@ -285,10 +322,8 @@ def drive_every_route(api: Api) -> None:
         expect=200)
     api("GET", f"/v1/withdrawals/{withdrawal['withdrawal_id']}", token=token, expect=200)
     withdrawal = api("POST", "/v1/withdrawals", {"amount_usd": 100}, token=token, expect=201).body
-    mark = len(api.outbox())
-    api("POST", f"/v1/withdrawals/{withdrawal['withdrawal_id']}/challenge",
-        {"device_id": app.enrolled["device_id"]}, token=token, expect=200)
-    answer_push(api, app, mark)
+    mark, number = push_challenge(api, f"/v1/withdrawals/{withdrawal['withdrawal_id']}/challenge", app, token)
+    answer_push(api, app, mark, number)
     withdrawal = api("POST", "/v1/withdrawals", {"amount_usd": 100}, token=token, expect=201).body
     api.later()
     mark = len(api.outbox())
@@ -300,9 +335,14 @@ def drive_every_route(api: Api) -> None:
     # Activation by QR code from a portal session, for a second user on a new phone.
     other = create(api)
     other_token = sms_login(api, other)
+    # (and, while SMS is all it has, an activation SMS to a number not on file, from its session)
+    api("POST", "/v1/activation/sms", {"username": other["username"], "password": other["password"],
+                                       "phone": f"+1555{secrets.randbelow(10**7):07d}"}, token=other_token,
+        expect=202)
     session = api("POST", "/v1/activation/qr", token=other_token, expect=201).body
     api("POST", "/v1/activation/qr/complete", {"session_id": session["session_id"], **App().enrolment()},
         expect=201)
+    api("GET", f"/v1/activation/qr/{session['session_id']}", token=other_token, expect=200)
 
     # Recovery: by the DSC+ (a new phone), and by SMS to the same phone.
     started = api("POST", "/v1/recovery", {"username": owner["username"], "password": owner["password"],
@@ -322,8 +362,10 @@ def drive_every_route(api: Api) -> None:
     # Devices: a DSC+ requested, fulfilled by the back office, activated, its PIN changed,
     # returned; the code card removed.
     rich = create(api)
-    activate_by_sms(api, rich, App())
+    rich_app = App()
+    activate_by_sms(api, rich, rich_app)
     rich_token = sms_login(api, rich)
+    step_up_by_push(api, rich_token, rich_app)  # the IB Key is stronger than the SMS that opened the session
     request = api("POST", "/v1/devices/dsc-plus", {"pin": "4831", "reason": "new"}, token=rich_token,
                   expect=201).body
     new_card = api("POST", f"/v1/admin/device-requests/{request['request_id']}/fulfil",
@@ -339,7 +381,8 @@ def drive_every_route(api: Api) -> None:
         {"response": ocra(DSC_SUITE, bytes.fromhex(SEED), question, pin="4831"), "new_pin": "5902"},
         token=rich_token, expect=200)
     api("POST", f"/v1/devices/{new_card['device_id']}/return", token=rich_token, expect=200)
-    owner_token = card_login(api, owner)
+    owner_token = sms_login(api, owner)
+    step_up_by_card(api, owner_token, card["device_id"])  # the DSC+ is the owner's strongest
     api("DELETE", f"/v1/devices/{scc['device_id']}", token=owner_token, expect=204)
 
     # Lost card: a temporary code, the online card, logging in with it, the card found again.
@@ -392,6 +435,30 @@ def drive_every_route(api: Api) -> None:
             api("POST", "/v1/recovery", {"username": twin["username"], "password": twin["password"],
                                          "same_phone": False})
             api("DELETE", f"/v1/sharing/{share['share_id']}", token=twin_token, expect=200)
+
+    # Pushes denied: the third denial in 15 minutes pauses pushes and tells the user by SMS.
+    # Before: a forged approval (not counted, audited) and one with the wrong number (a wrong answer).
+    denier, denier_app = create(api), App()
+    activate_by_sms(api, denier, denier_app)
+    start = login_start(api, denier)
+    mark, number = push_challenge(api, f"/v1/login/{start['login_id']}/challenge", denier_app)
+    answer_push(api, denier_app, mark, number, statement="Withdraw USD 9,999.00 to Mallory", expect=401)
+    answer_push(api, denier_app, mark, f"{(int(number) + 1) % 1000:03d}", expect=401)
+    for _ in range(3):
+        start = login_start(api, denier)
+        mark, _number = push_challenge(api, f"/v1/login/{start['login_id']}/challenge", denier_app)
+        answer_push(api, denier_app, mark, None, decision="deny")
+    start = login_start(api, denier)
+    paused = api("POST", f"/v1/login/{start['login_id']}/challenge", {"device_id": denier_app.enrolled["device_id"]},
+                 expect=429).body
+    assert paused["error"]["code"] == "push_paused", paused
+
+    # Opting out (a protecting action: an SMS-only user's fresh SMS session is strong) and back in.
+    opting = create(api)
+    opting_token = sms_login(api, opting)
+    api("PUT", "/v1/settings/secure-login", {"mode": "opted_out", "accept_risk": True}, token=opting_token,
+        expect=200)
+    api("PUT", "/v1/settings/secure-login", {"mode": "always"}, token=opting_token, expect=200)
 
     # SNS failing: a code that was not sent gives its resend throttle back (DeleteItem).
     failing = create(api)
@@ -525,6 +592,27 @@ def test_the_flows_reach_every_route_of_every_function(recorded):
     recorder, local = recorded
     routes = {(r.function, r.path) for r in local.gateway.routes} - {("FallbackFunction", "/")}
     assert routes - recorder.reached == set()
+
+
+# The routes issue 21 added: resource path -> (the function behind it, its authorizer).
+NEW_ROUTES = {
+    "/v1/step-up": ("LoginFunction", "session"),
+    "/v1/step-up/{step_up_id}": ("LoginFunction", "session"),
+    "/v1/step-up/{step_up_id}/challenge": ("LoginFunction", "session"),
+    "/v1/step-up/{step_up_id}/verify": ("LoginFunction", "session"),
+    "/v1/authenticator/pushes/{push_id}": ("AuthenticatorFunction", "none"),  # the push id is the capability
+    "/v1/activation/qr/{session_id}": ("ActivationFunction", "session"),
+}
+
+
+def test_the_new_routes_run_in_their_function_behind_their_authorizer(recorded):
+    """As the gateway built from template.yaml routes them: each new route reached its function, a
+    session route only ever with the session authorizer's context, the push state route without."""
+    recorder, local = recorded
+    wired = {r.path: (r.function, r.auth) for r in local.gateway.routes if r.path in NEW_ROUTES}
+    assert wired == NEW_ROUTES
+    ran = {(function, path, authorized) for function, path, authorized in recorder.invoked if path in NEW_ROUTES}
+    assert ran == {(function, path, auth == "session") for path, (function, auth) in NEW_ROUTES.items()}
 
 
 def test_every_call_each_function_makes_is_allowed_by_its_policy(requests_by_function, policies):

@@ -9,9 +9,20 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from securelogin.api.http import Caller
 from securelogin.crypto.ocra import ocra
 from securelogin.domain.models import DeviceStatus, DeviceType, IdDocument, Identity, Scope, SlsMode
-from securelogin.errors import Conflict, Forbidden, Gone, InvalidInput, Locked, NotFound, Throttled, Unauthenticated
+from securelogin.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    InvalidInput,
+    Locked,
+    NotFound,
+    StepUpRequired,
+    Throttled,
+    Unauthenticated,
+)
 from securelogin.runtime import build_services
 from securelogin.services.backoffice_devices import DeviceOrder
 from securelogin.services.enrolment import AppEnrolment
@@ -63,8 +74,10 @@ def test_a_flow_id_is_unknown_to_every_other_flow(alice):
     login_id, public = card_login(alice)
     recovery = alice.services.recovery.start("alice", PASSWORD, same_phone=False, app_instance_id=None)
     assert recovery.method == "device"
+    with pytest.raises(NotFound) as never_issued:  # api.md: any id never issued as a QR session
+        alice.services.activation.complete_by_qr(recovery.recovery_id, APP)
+    assert never_issued.value.code == "unknown_session_id"
     attempts = {
-        "a recovery id as a QR session": lambda: alice.services.activation.complete_by_qr(recovery.recovery_id, APP),
         "a recovery id as a login": lambda: alice.services.login.verify(recovery.recovery_id, card(public)),
         "a recovery id polled as a login": lambda: alice.services.login.status(recovery.recovery_id),
         "a login id as a recovery": lambda: alice.services.recovery.complete(login_id, APP, None, card(public)),
@@ -90,16 +103,43 @@ def test_an_authorized_withdrawal_opens_no_login_session(alice):
 
 # ------------------------------------------------------------------ a new phone is a new authenticator
 
+def proof_of(granted):
+    """What a route's session proves, as the authorizer hands it over (api/http.py)."""
+    return Caller.of(granted.session).proof
+
+
+def sms_login(world, username, phone):
+    started = world.services.login.start(username, PASSWORD, PORTAL)
+    sms = next(d for d in started.devices if d.type == DeviceType.SMS)
+    world.services.login.challenge(started.login_id, sms.device_id, None)
+    return world.services.login.verify(started.login_id, world.sent("sms", phone)[-1]["code"])
+
+
 def test_a_number_not_on_file_needs_the_same_users_full_session(alice_over_http, new_user):
     alice = alice_over_http
     alice.services.users.create(new_user("mallory", phones=["+15550003333"]), actor="tester")
     stranger = "+15559990000"
-    for session_username in (None, "mallory"):
+    mallorys = proof_of(sms_login(alice, "mallory", "+15550003333"))  # strong for mallory: SMS is all she has
+    for session in (None, mallorys):
         with pytest.raises(Forbidden) as refused:
-            alice.services.activation.start_by_sms("alice", PASSWORD, stranger, session_username)
+            alice.services.activation.start_by_sms("alice", PASSWORD, stranger, session)
         assert refused.value.code == "phone_not_on_file"
+    alice.clock.advance(121)  # the login's resend interval
+    by_sms = proof_of(sms_login(alice, "alice", "+15550001111"))  # alice has a DSC+: an SMS is not enough
+    with pytest.raises(StepUpRequired) as weak:
+        alice.services.activation.start_by_sms("alice", PASSWORD, stranger, by_sms)
+    assert weak.value.code == "step_up_required"
+    assert [d.device_id for d in weak.value.devices] == [alice.card.device_id]
+    login_id, public = card_login(alice)
+    by_card = proof_of(alice.services.login.verify(login_id, card(public)))
+    alice.clock.advance(601)  # the card's proof is no longer recent
+    with pytest.raises(StepUpRequired):
+        alice.services.activation.start_by_sms("alice", PASSWORD, stranger, by_card)
     assert alice.sent("sms", stranger) == []
-    assert alice.services.activation.start_by_sms("alice", PASSWORD, stranger, "alice").sent_to.endswith("000")
+    login_id, public = card_login(alice)
+    by_card = proof_of(alice.services.login.verify(login_id, card(public)))
+    assert alice.services.activation.start_by_sms("alice", PASSWORD, stranger, by_card).sent_to.endswith("000")
+    assert len(alice.sent("sms", stranger)) == 1
     alice.clock.advance(121)  # the resend interval
     assert alice.services.activation.start_by_sms("alice", PASSWORD, "+15550001111").activation_id  # on file
 

@@ -280,8 +280,8 @@ class PhoneApp:
         return AppEnrolment(pin="7Q!x2", public_key=base64.b64encode(der).decode(), platform="android",
                             app_instance_id=None, push_token="token-1")
 
-    def sign(self, data: dict, decision: str) -> str:
-        message = f"{data['transaction_id']}|{data['nonce']}|{decision}".encode()
+    def sign(self, data: dict, decision: str, number: str = "") -> str:
+        message = f"{data['push_id']}|{data['nonce']}|{decision}|{number}|{data['statement']}".encode()
         return base64.b64encode(self.key.sign(message, ec.ECDSA(hashes.SHA256()))).decode()
 
 
@@ -304,13 +304,15 @@ def push_login(world) -> tuple[str, dict]:
     started = world.services.login.start("alice", PASSWORD, PORTAL)
     key = next(d for d in started.devices if d.type == DeviceType.IB_KEY)
     mark = len(world.embedded.outbox.snapshot())
-    world.services.login.challenge(started.login_id, key.device_id, Method.PUSH)
-    return started.login_id, last_sent(world, "push", mark)["data"]
+    issued = world.services.login.challenge(started.login_id, key.device_id, Method.PUSH)
+    # The number the asking client shows, which the person types into the app.
+    return started.login_id, {**last_sent(world, "push", mark)["data"], "typed": issued.public["match_number"]}
 
 
 def decide(world, app, data, decision):
-    return world.services.push.answer(data["device_id"], data["transaction_id"], data["nonce"], decision,
-                                      app.sign(data, decision))
+    number = data["typed"] if decision == PushDecision.APPROVE else ""
+    return world.services.push.answer(data["device_id"], data["push_id"], data["nonce"], decision, number or None,
+                                      app.sign(data, decision, number))
 
 
 def test_an_approved_push_counts_its_send_its_approval_and_one_success(pushed, emf):

@@ -6,14 +6,18 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
-from test_ib_key import PhoneApp
+from test_ib_key import PhoneApp, activate, answer, push_login
 
+from securelogin.adapters.table import SessionItem
 from securelogin.api.errors import STATUS
+from securelogin.api.http import Caller
 from securelogin.crypto.ocra import ocra
-from securelogin.domain.models import DeviceStatus, DeviceType
-from securelogin.errors import DomainError
+from securelogin.domain.models import DeviceStatus, DeviceType, FlowStatus, Method, PushStatus
+from securelogin.domain.proof import Origin
+from securelogin.errors import DomainError, StepUpRequired
 from securelogin.services.backoffice_devices import DeviceOrder
 from securelogin.services.login import ClientInfo
 
@@ -204,3 +208,97 @@ def test_sixteen_wrong_passwords_at_once_are_checked_at_most_ten_times(world):
     with pytest.raises(DomainError) as locked:
         world.services.login.start("alice", PASSWORD, ClientInfo("portal"))
     assert locked.value.code == "too_many_attempts"
+
+
+# ------------------------------------------------------------------ confirmations (issue 21): one-time things
+
+def _sms_session(world):
+    """A session opened with alice's SMS device: weaker than any card she also has."""
+    started = world.services.login.start("alice", PASSWORD, ClientInfo("portal"))
+    sms = next(d for d in started.devices if d.type == DeviceType.SMS)
+    mark = len(world.embedded.outbox.snapshot())
+    world.services.login.challenge(started.login_id, sms.device_id, None)
+    return world.services.login.verify(started.login_id, texted(world, 6, mark))
+
+
+def _events(world, kind: str) -> list[object]:
+    return [e for e in world.services.audit.newest_first("alice", 500) if e.type == kind]
+
+
+def _sixteen_approvals(world):
+    """Alice's IB Key gets one login push, approved 16 times at once, each with the number
+    the browser showed: the login's id, the push's data and what each approval got."""
+    app = PhoneApp()
+    activate(world, app)
+    login_id, data = push_login(world, app)
+    return login_id, data, race(lambda _: answer(world, app, data))
+
+
+def test_sixteen_approvals_of_one_push_approve_it_once_and_open_one_session(world):
+    login_id, data, outcomes = _sixteen_approvals(world)
+    assert winners(outcomes) == [FlowStatus.APPROVED], codes(outcomes)
+    assert world.services.push.status(data["push_id"]) == PushStatus.ANSWERED
+    status, granted = world.services.login.status(login_id)
+    assert status == FlowStatus.APPROVED and granted is not None
+    assert world.services.login.status(login_id)[1] is None
+    assert len(_events(world, "push.approved")) == len(_events(world, "login.succeeded")) == 1
+    assert [s.username for s in SessionItem.scan(SessionItem.username == "alice")] == ["alice"]
+
+
+def test_the_approvals_that_lose_the_race_are_told_the_push_was_answered(world):
+    _, _, outcomes = _sixteen_approvals(world)
+    assert len(winners(outcomes)) == 1
+    assert all(STATUS[type(o)] == 410 for o in outcomes if isinstance(o, DomainError)), codes(outcomes)
+    assert codes(outcomes) == Counter({"expired": RACERS - 1})
+
+
+def test_sixteen_right_step_up_answers_make_the_session_strong_once(world):
+    card = world.services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED,
+                                                                        pin="4831"), "cs").device
+    granted = _sms_session(world)
+    proof = Caller.of(granted.session).proof
+    with pytest.raises(StepUpRequired):  # alice's DSC+ is stronger than her SMS
+        world.services.step_up.require(proof)
+    started = world.services.step_up.start(proof, Origin("203.0.113.7", "Firefox on macOS"))
+    public = world.services.step_up.challenge(proof, started.step_up_id, card.device_id, None).public
+    response = ocra(SUITE, bytes.fromhex(SEED), public["challenge_code"], pin="4831")
+    outcomes = race(lambda _: world.services.step_up.verify(proof, started.step_up_id, response))
+    assert len(winners(outcomes)) == 1, codes(outcomes)
+    assert all(400 <= STATUS[type(o)] < 500 for o in outcomes if isinstance(o, DomainError)), codes(outcomes)
+    assert len(_events(world, "step_up.succeeded")) == 1
+    session = world.services.sessions.authorize(granted.token)
+    assert session is not None and session.proved_with == DeviceType.DSC_PLUS
+    assert session.proved_at is not None and winners(outcomes)[0] == session.proved_at + timedelta(minutes=10)
+    world.services.step_up.require(Caller.of(session).proof)  # the same token is strong now
+    assert world.services.step_up.status(proof, started.step_up_id)[0] == FlowStatus.APPROVED
+
+
+def test_sixteen_challenges_of_a_code_card_in_sixteen_logins_ask_one_pair(world):
+    issued = world.services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.SCC), "cs")
+    logins = [world.services.login.start("alice", PASSWORD, ClientInfo("portal")).login_id for _ in range(RACERS)]
+    outcomes = race(lambda i: world.services.login.challenge(logins[i], issued.device.device_id, None))
+    assert len(winners(outcomes)) == RACERS, codes(outcomes)
+    pairs = {tuple(o.public["indices"]) for o in winners(outcomes)}
+    assert len(pairs) == 1, pairs  # one draw: every login asks it
+    [(first, second)] = pairs
+    card = next(d for d in world.services.users.profile("alice")[1] if d.device_id == issued.device.device_id)
+    assert card.open_pair is not None and card.open_pair.startswith(f"{first},{second}@")
+    session = world.services.login.verify(logins[RACERS - 1], issued.card[first] + issued.card[second]).session
+    assert session.device_id == issued.device.device_id
+
+
+def test_sixteen_push_challenges_at_once_send_at_most_five_pushes(world):
+    app = PhoneApp()
+    key = activate(world, app).device_id
+    logins = [world.services.login.start("alice", PASSWORD, ClientInfo("portal")).login_id for _ in range(RACERS)]
+    mark = len(world.embedded.outbox.snapshot())
+    outcomes = race(lambda i: world.services.login.challenge(logins[i], key, Method.PUSH))
+    pushes = [m for m in world.embedded.outbox.snapshot()[mark:] if m["channel"] == "push"]
+    assert len(pushes) <= 5
+    assert len(winners(outcomes)) == len(pushes) == 5, codes(outcomes)
+    assert codes(outcomes) == Counter({"resend_too_soon": RACERS - 5})
+    assert all(0 < o.extra["retry_after_seconds"] <= 900 for o in outcomes if isinstance(o, DomainError))
+    assert len(world.services.flows._throttles.guard("alice").pushes) == 5
+    with pytest.raises(DomainError) as sixth:  # the window holds after the race too
+        world.services.login.challenge(logins[0], key, Method.PUSH)
+    assert sixth.value.code == "resend_too_soon"

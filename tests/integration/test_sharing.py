@@ -56,6 +56,22 @@ def test_same_entity_shares_at_once_and_cancelling_gives_the_own_card_back(pair)
     assert statuses(pair, "owner")[started.device.device_id] == ("dsc_plus", DeviceStatus.ACTIVE)
 
 
+def test_cancelling_brings_back_the_own_cards_still_inactive_and_leaves_a_lost_one_lost(pair):
+    scc = pair.services.backoffice_devices.issue("twin", DeviceOrder(type=DeviceType.SCC), "cs").device
+    dsc = pair.services.backoffice_devices.issue("twin", DeviceOrder(type=DeviceType.DSC, seed_hex=SEED, pin="4831",
+                                                                     legacy_import=True), "cs").device
+    started = pair.services.sharing.start("twin", "owner", PASSWORD)
+    assert pair.services.sharing.complete("twin", started.share.share_id, answer(started.challenge)).status == \
+        "approved"
+    assert statuses(pair, "twin")[scc.device_id] == ("scc", DeviceStatus.INACTIVE)
+    pair.services.backoffice_devices.mark_lost("twin", scc.device_id, "cs")
+    assert pair.services.sharing.cancel("twin", started.share.share_id).status == "cancelled"
+    twin = statuses(pair, "twin")
+    assert twin[scc.device_id] == ("scc", DeviceStatus.LOST)
+    assert twin[dsc.device_id] == ("dsc", DeviceStatus.ACTIVE)
+    assert twin[started.device.device_id] == ("dsc_plus", DeviceStatus.REVOKED)
+
+
 def test_another_entity_waits_for_compliance(world, new_user):
     world.services.users.create(new_user("owner", identity=ME, entity_id="E1"), actor="tester")
     world.services.users.create(new_user("twin", phones=["+15550002222"], identity=ME, entity_id="E2"), "tester")

@@ -11,8 +11,10 @@ from fakes import CODE_KEY, FakeServices, fake_services, transaction
 from securelogin.crypto.codes import lookup_key
 from securelogin.crypto.ocra import ocra
 from securelogin.domain.factors import FactorRegistry
+from securelogin.domain.factors.code_card import CARD_ALPHABET, new_card
 from securelogin.domain.factors.ocra_card import CARD_SUITE, OcraFactor
-from securelogin.domain.models import DeviceStatus, DeviceType, FlowStatus, Purpose
+from securelogin.domain.factors.secrets import DeviceSecret
+from securelogin.domain.models import DeviceStatus, DeviceType, FlowStatus, Method, Purpose
 from securelogin.errors import Conflict, Gone, Locked, NotFound, Throttled, Unauthenticated, Unavailable
 from securelogin.policy import Policy
 from securelogin.services.flows import GONE_CODES, FlowEngine
@@ -20,6 +22,7 @@ from securelogin.services.flows import GONE_CODES, FlowEngine
 SEED = "3132333435363738393031323334353637383930313233343536373839303132"
 PIN = "4831"
 WRONG = "00000000"
+STATEMENT = "Log in to IBKR as alice from portal (203.0.113.7, Firefox on macOS)"
 
 
 def right(public: dict) -> str:
@@ -39,8 +42,9 @@ def card(world):
 def challenged(world, card, engine: FlowEngine | None = None) -> tuple[str, dict]:
     """A login flow of alice's, challenged on the card: its id and what the card is shown."""
     engine = engine or world.flows
-    flow_id, flow = engine.start(Purpose.LOGIN, "alice", world.policy.login_ttl, device_ids=[card.device_id])
-    return flow_id, engine.challenge(flow, flow_id, card.device_id, None).public
+    flow_id, flow = engine.start(Purpose.LOGIN, "alice", world.policy.login_ttl, STATEMENT,
+                                 device_ids=[card.device_id])
+    return flow_id, engine.challenge(flow, card.device_id, None).public
 
 
 def answer(world, flow_id: str, response: str, engine: FlowEngine | None = None):
@@ -215,9 +219,9 @@ def test_an_id_of_one_purpose_is_unknown_under_another(world, card):
 def test_an_answer_counts_only_against_the_challenge_it_was_given_for(world, card):
     flow_id, public = challenged(world, card)
     read_before = world.flows.open(Purpose.LOGIN, flow_id)
-    world.flows.challenge(read_before, flow_id, card.device_id, None)  # a new challenge, a new version
+    world.flows.challenge(read_before, card.device_id, None)  # a new challenge, a new version
     with pytest.raises(Conflict):
-        world.flows.challenge(read_before, flow_id, card.device_id, None)
+        world.flows.challenge(read_before, card.device_id, None)
     with pytest.raises(Gone):
         world.flows.answer(read_before, right(public))
     assert stored_flow(world, flow_id).attempts == 0
@@ -225,14 +229,165 @@ def test_an_answer_counts_only_against_the_challenge_it_was_given_for(world, car
 
 def test_a_message_that_was_not_sent_gives_its_turn_back(world):
     sms = next(d for d in world.stores.users.partition("alice").devices if d.type == DeviceType.SMS)
-    flow_id, _ = world.flows.start(Purpose.LOGIN, "alice", world.policy.login_ttl, device_ids=[sms.device_id])
+    flow_id, _ = world.flows.start(Purpose.LOGIN, "alice", world.policy.login_ttl, STATEMENT,
+                                   device_ids=[sms.device_id])
     world.sender.failing = True
     with pytest.raises(Unavailable):
-        world.flows.challenge(world.flows.open(Purpose.LOGIN, flow_id), flow_id, sms.device_id, None)
+        world.flows.challenge(world.flows.open(Purpose.LOGIN, flow_id), sms.device_id, None)
     world.sender.failing = False
-    world.flows.challenge(world.flows.open(Purpose.LOGIN, flow_id), flow_id, sms.device_id, None)
+    world.flows.challenge(world.flows.open(Purpose.LOGIN, flow_id), sms.device_id, None)
     with pytest.raises(Throttled) as again:
-        world.flows.challenge(world.flows.open(Purpose.LOGIN, flow_id), flow_id, sms.device_id, None)
+        world.flows.challenge(world.flows.open(Purpose.LOGIN, flow_id), sms.device_id, None)
     assert again.value.extra["retry_after_seconds"] == world.policy.resend_interval.total_seconds()
     code = re.findall(r"\d{6}", world.sender.last("sms").body)[0]
     complete(world, answer(world, flow_id, code))
+
+
+# ------------------------------------------------------------------ challenges issued, across flows
+
+def test_challenges_issued_are_capped_across_flows_devices_and_methods(world, card):
+    sms = next(d for d in world.stores.users.partition("alice").devices if d.type == DeviceType.SMS)
+    start = world.clock.now()
+    login_id, _ = challenged(world, card)
+    issued = 1
+    for purpose in (Purpose.LOGIN, Purpose.WITHDRAWAL):  # an SMS each (one wait per purpose)
+        world.clock.advance(10)
+        _, flow = world.flows.start(purpose, "alice", world.policy.login_ttl, STATEMENT, device_ids=[sms.device_id])
+        world.flows.challenge(flow, sms.device_id, None)
+        issued += 1
+    world.clock.advance(10)
+    world.flows.start_challenged(Purpose.PIN_CHANGE, "alice", world.policy.challenge_ttl, card, "Change a PIN",
+                                 Method.CHALLENGE_RESPONSE)
+    issued += 1
+    while issued < world.policy.challenges_per_window:
+        world.clock.advance(10)
+        if issued % 2:  # the same challenge asked again counts too
+            world.flows.challenge(world.flows.open(Purpose.LOGIN, login_id), card.device_id, None)
+        else:
+            challenged(world, card)
+        issued += 1
+    sent = len(world.sender.sent)
+    blocked = world.flows.open(Purpose.LOGIN, login_id)
+    refusals = []
+    for ask in (lambda: world.flows.challenge(blocked, card.device_id, None),
+                lambda: challenged(world, card),
+                lambda: world.flows.start_with_code(Purpose.ACTIVATION, "alice", world.policy.activation_ttl,
+                                                    "+15550001111", 8, "Activate IB Key for alice")):
+        with pytest.raises(Throttled) as refused:
+            ask()
+        refusals.append(refused.value)
+    assert {r.code for r in refusals} == {"too_many_challenges"}
+    assert {r.extra["retry_after_seconds"] for r in refusals} == {
+        (start + world.policy.challenge_window - world.clock.now()).total_seconds()}
+    assert len(world.sender.sent) == sent and stored_flow(world, login_id).version == blocked.version
+    assert world.stores.throttles.reserve("alice", Purpose.ACTIVATION, world.clock.now(),
+                                          world.policy.resend_interval) is None  # no wait was taken
+
+    world.clock.advance((start + world.policy.challenge_window - world.clock.now()).total_seconds())
+    challenged(world, card)  # the first left the window: one place
+    with pytest.raises(Throttled):
+        challenged(world, card)
+
+
+# ------------------------------------------------------------------ a code card's open pair
+
+CARD_VALUES = new_card(60, CARD_ALPHABET)
+
+
+@pytest.fixture
+def scc(world):
+    return world.add_device("alice", DeviceType.SCC, DeviceSecret(card=CARD_VALUES))
+
+
+def card_answer(public: dict) -> str:
+    first, second = public["indices"]
+    return CARD_VALUES[first] + CARD_VALUES[second]
+
+
+def open_pair(world, device) -> str | None:
+    return world.stores.devices.get("alice", device.device_id).open_pair
+
+
+def test_a_code_card_asks_its_open_pair_in_every_flow_until_it_is_answered_right(world, scc):
+    login_id, first = challenged(world, scc)
+    pair = open_pair(world, scc)
+    assert pair is not None and pair.startswith(",".join(first["indices"]) + "@")
+    _, withdrawal = world.flows.start(Purpose.WITHDRAWAL, "alice", world.policy.login_ttl, STATEMENT,
+                                      device_ids=[scc.device_id])
+    assert world.flows.challenge(withdrawal, scc.device_id, None).public["indices"] == first["indices"]
+    again = world.flows.challenge(world.flows.open(Purpose.LOGIN, login_id), scc.device_id, None).public
+    assert again["indices"] == first["indices"]
+    with pytest.raises(Unauthenticated):
+        answer(world, login_id, "AAAAAA")
+    assert open_pair(world, scc) == pair  # a wrong answer keeps the pair
+    assert challenged(world, scc)[1]["indices"] == first["indices"]
+
+    complete(world, answer(world, login_id, card_answer(first)))
+    assert open_pair(world, scc) is None  # answered right: the next challenge draws anew
+    world.clock.advance(1)
+    _, fresh = challenged(world, scc)
+    assert open_pair(world, scc).endswith(f"@{int(world.clock.now().timestamp())}")
+    assert open_pair(world, scc).startswith(",".join(fresh["indices"]) + "@")
+
+
+def test_once_a_pair_was_answered_right_a_challenge_still_showing_it_is_spent(world, scc):
+    """Two logins asked the same open pair; the first answered it right. The second cannot
+    be answered with those values any more (else one known pair would discard every pair
+    drawn after it), and asking again shows the card's new pair."""
+    first_id, first = challenged(world, scc)
+    second_id, second = challenged(world, scc)
+    assert second["indices"] == first["indices"]
+    complete(world, answer(world, first_id, card_answer(first)))
+    with pytest.raises(Gone) as spent:
+        answer(world, second_id, card_answer(second))
+    assert spent.value.code == "challenge_expired"
+    again = world.flows.challenge(world.flows.open(Purpose.LOGIN, second_id), scc.device_id, None).public
+    assert again["indices"] != first["indices"] or open_pair(world, scc) is not None
+    complete(world, answer(world, second_id, card_answer(again)))
+
+
+def test_an_open_pair_is_drawn_anew_after_a_day(world, scc):
+    _, first = challenged(world, scc)
+    pair = open_pair(world, scc)
+    world.clock.advance(world.policy.index_pair_lifetime.total_seconds() - 1)
+    assert challenged(world, scc)[1]["indices"] == first["indices"] and open_pair(world, scc) == pair
+    world.clock.advance(1)
+    challenged(world, scc)
+    assert open_pair(world, scc) != pair and open_pair(world, scc).endswith(
+        f"@{int(world.clock.now().timestamp())}")
+
+
+def test_of_two_challenges_racing_for_a_card_one_draws_and_the_other_asks_its_pair(world, scc, monkeypatch):
+    devices = world.stores.devices
+    opening = devices.opening_pair
+    raced: list[dict] = []
+
+    def racing(device, value):
+        if not raced:  # another flow's challenge draws and writes its pair first
+            raced.append({})
+            raced[0] = challenged(world, scc)[1]
+        return opening(device, value)
+
+    monkeypatch.setattr(devices, "opening_pair", racing)
+    _, mine = challenged(world, scc)
+    assert mine["indices"] == raced[0]["indices"]
+    assert open_pair(world, scc).startswith(",".join(raced[0]["indices"]) + "@")
+    assert len(world.stores.throttles.guard("alice").issued) == 2  # both counted, once each
+
+
+def test_a_challenge_whose_send_guard_moved_reads_it_again(world, card, monkeypatch):
+    throttles = world.stores.throttles
+    writes = throttles.guard_writes
+    raced: list[str] = []
+
+    def racing(username, read, now, changed):
+        if not raced:  # another flow's challenge is issued meanwhile
+            raced.append("")
+            raced[0] = challenged(world, card)[0]
+        return writes(username, read, now, changed)
+
+    monkeypatch.setattr(throttles, "guard_writes", racing)
+    flow_id, public = challenged(world, card)
+    assert len(throttles.guard("alice").issued) == 2
+    assert throttles.guard("alice").version == 2
+    complete(world, answer(world, flow_id, right(public)))

@@ -3,9 +3,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from securelogin.domain import statements
 from securelogin.domain.factors import ChallengeContext, UnsupportedMethod
 from securelogin.domain.factors.message_code import MessageCodeFactor
-from securelogin.domain.models import Challenge, Device, DeviceStatus, DeviceType
+from securelogin.domain.models import Challenge, Device, DeviceStatus, DeviceType, Purpose
 from securelogin.policy import Policy
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -32,7 +33,7 @@ def as_challenge(issued, method="sms"):
 
 @pytest.mark.parametrize("method", ["sms", "voice"])
 def test_the_message_carries_one_code_and_the_server_keeps_only_a_digest(factor, device, method):
-    context = ChallengeContext("login", "txn", NOW)
+    context = ChallengeContext(Purpose.LOGIN, "txn", NOW)
     issued = factor.issue(device, method, context)
     runs = [r for r in re.findall(r"\d+", issued.message.body) if len(r) == 6]
     assert len(runs) == 1
@@ -44,12 +45,12 @@ def test_the_message_carries_one_code_and_the_server_keeps_only_a_digest(factor,
 
 
 def test_voice_is_read_digit_by_digit(factor, device):
-    issued = factor.issue(device, "voice", ChallengeContext("login", "txn", NOW))
+    issued = factor.issue(device, "voice", ChallengeContext(Purpose.LOGIN, "txn", NOW))
     assert '<say-as interpret-as="digits">' in issued.message.body
 
 
 def test_the_right_code_answers_with_spaces_ignored(factor, device):
-    context = ChallengeContext("login", "txn", NOW)
+    context = ChallengeContext(Purpose.LOGIN, "txn", NOW)
     issued = factor.issue(device, "sms", context)
     code = code_of(issued)
     assert factor.check(device, as_challenge(issued), code, context)
@@ -57,20 +58,37 @@ def test_the_right_code_answers_with_spaces_ignored(factor, device):
 
 
 def test_wrong_codes_and_other_flows_fail(factor, device):
-    context = ChallengeContext("login", "txn", NOW)
+    context = ChallengeContext(Purpose.LOGIN, "txn", NOW)
     issued = factor.issue(device, "sms", context)
     code = code_of(issued)
     wrong = str((int(code) + 1) % 10**6).zfill(6)
     assert not factor.check(device, as_challenge(issued), wrong, context)
     assert not factor.check(device, as_challenge(issued), code + "0", context)
     assert not factor.check(device, as_challenge(issued), "abcdef", context)
-    assert not factor.check(device, as_challenge(issued), code, ChallengeContext("login", "other-txn", NOW))
-    assert not factor.check(device, as_challenge(issued), code, ChallengeContext("recovery", "txn", NOW))
+    assert not factor.check(device, as_challenge(issued), code, ChallengeContext(Purpose.LOGIN, "other-txn", NOW))
+    assert not factor.check(device, as_challenge(issued), code, ChallengeContext(Purpose.RECOVERY, "txn", NOW))
+
+
+def test_the_text_says_what_the_code_confirms(factor, device):
+    login = factor.issue(device, "sms", ChallengeContext(Purpose.LOGIN, "txn", NOW)).message.body
+    assert "to log in" in login
+    statement = statements.withdrawal(250000, "ACME Bank 0001")
+    for method in ("sms", "voice"):
+        body = factor.issue(device, method, ChallengeContext(Purpose.WITHDRAWAL, "txn", NOW, statement)).message.body
+        assert "USD 250,000.00" in body and "ACME Bank 0001" in body and "log in" not in body
+
+
+def test_a_withdrawals_code_is_one_run_of_six_digits_beside_the_digits_of_the_statement(factor, device):
+    statement = statements.withdrawal(123456.78, "Account 123456")
+    issued = factor.issue(device, "sms", ChallengeContext(Purpose.WITHDRAWAL, "txn", NOW, statement))
+    code = statements.code_in_text(issued.message.body)
+    assert code is not None and len(code) == 6
+    assert factor.check(device, as_challenge(issued), code, ChallengeContext(Purpose.WITHDRAWAL, "txn", NOW))
 
 
 def test_unsupported_method(factor, device):
     with pytest.raises(UnsupportedMethod):
-        factor.issue(device, "push", ChallengeContext("login", "txn", NOW))
+        factor.issue(device, "push", ChallengeContext(Purpose.LOGIN, "txn", NOW))
 
 
 def test_without_a_number_to_call_from_voice_is_not_offered(device):
@@ -78,5 +96,5 @@ def test_without_a_number_to_call_from_voice_is_not_offered(device):
     factor = MessageCodeFactor(Policy(), code_key=lambda: b"\x07" * 32, voice=False)
     assert factor.methods == ("sms",)
     with pytest.raises(UnsupportedMethod):
-        factor.issue(device, "voice", ChallengeContext("login", "txn", NOW))
-    assert factor.issue(device, "sms", ChallengeContext("login", "txn", NOW)).message.channel == "sms"
+        factor.issue(device, "voice", ChallengeContext(Purpose.LOGIN, "txn", NOW))
+    assert factor.issue(device, "sms", ChallengeContext(Purpose.LOGIN, "txn", NOW)).message.channel == "sms"

@@ -91,6 +91,22 @@ def test_cancelling_gives_the_requesters_own_devices_back(same_entity):
     assert again.value.code == "not_active"
 
 
+def test_cancelling_leaves_an_own_card_lost_meanwhile_lost_and_gives_the_others_back(same_entity):
+    world = same_entity
+    world.add_ocra_card("twin", SEED, PIN, DeviceType.DSC)  # a second card of the requester's own
+    started, _ = shared_and_proven(world)
+    assert devices(world, "twin")[DeviceType.DSC] == devices(world, "twin")[DeviceType.SCC] == (
+        DeviceStatus.INACTIVE, None)
+    scc = next(d for d in world.users.profile("twin")[1] if d.type == DeviceType.SCC)
+    world.backoffice_devices.mark_lost("twin", scc.device_id, "cs")
+    assert world.sharing.cancel("twin", started.share.share_id).status == ShareStatus.CANCELLED
+    assert devices(world, "twin") == {DeviceType.SMS: (DeviceStatus.ACTIVE, None),
+                                      DeviceType.SCC: (DeviceStatus.LOST, None),
+                                      DeviceType.DSC: (DeviceStatus.ACTIVE, None),
+                                      DeviceType.DSC_PLUS: (DeviceStatus.REVOKED, "owner")}
+    assert "sharing.cancelled" in [e.type for e in world.audit.newest_first("twin")]
+
+
 def test_another_entity_waits_for_compliance(other_entity):
     world = other_entity
     first, proven = shared_and_proven(world)

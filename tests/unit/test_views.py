@@ -14,6 +14,7 @@ from securelogin.domain.models import (
     FlowStatus,
     IdDocument,
     Identity,
+    Method,
     Scope,
     Session,
     Share,
@@ -21,13 +22,15 @@ from securelogin.domain.models import (
     SlsMode,
     User,
 )
-from securelogin.services.activation import ActivationStarted, QrSession
+from securelogin.services.activation import ActivationStarted, QrEnrolled, QrSession, QrSessionState
 from securelogin.services.backoffice_devices import IssuedDevice, TemporaryCode
+from securelogin.services.flows import ChallengeIssued
 from securelogin.services.login import LoginStarted
 from securelogin.services.recovery import RecoveryStarted
 from securelogin.services.sessions import GrantedSession
 from securelogin.services.sharing import ShareStarted
 from securelogin.services.sls_mode import SecureLoginSetting
+from securelogin.services.step_up import StepUpStarted
 from securelogin.services.user_devices import DscPlusRequested, OnlineCard
 from securelogin.services.users import UserView
 from securelogin.services.withdrawals import WithdrawalStarted
@@ -45,6 +48,13 @@ CARD = Device("dev_card", "alice", DeviceType.DSC_PLUS, "DSC+", DeviceStatus.ACT
 CARD_SHOWN = {"device_id": "dev_card", "type": "dsc_plus", "label": "DSC+", "status": "active", "security_level": 4,
               "created_at": "2026-11-20T10:00:00Z", "last_used_at": NOW_SHOWN, "serial": "D-1",
               "ocra_suite": "OCRA-1:HOTP-SHA1-8:QN06-PSHA1"}
+IB_KEY = Device("dev_key", "alice", DeviceType.IB_KEY, "IB Key (ios)", DeviceStatus.ACTIVE, NOW - timedelta(days=1),
+                ocra_suite="OCRA-1:HOTP-SHA256-8:QN06", app_instance_id="app_0123456789abcdef01234567",
+                platform="ios")
+IB_KEY_SHOWN = {"device_id": "dev_key", "type": "ib_key", "label": "IB Key (ios)", "status": "active",
+                "security_level": IB_KEY.security_level, "created_at": "2026-11-20T10:00:00Z", "last_used_at": None,
+                "ocra_suite": "OCRA-1:HOTP-SHA256-8:QN06", "app_instance_id": "app_0123456789abcdef01234567",
+                "platform": "ios"}
 TEMPORARY = Device("dev_tmp", "alice", DeviceType.TEMPORARY_CODE, "Temporary code", DeviceStatus.ACTIVE, NOW,
                    valid_until=NOW + timedelta(days=14), full_access_until=NOW + timedelta(days=3))
 
@@ -92,8 +102,8 @@ def test_the_back_office_sees_the_user_the_last_digits_of_their_identity_and_the
 def test_the_profile_shows_the_user_their_devices_and_the_limits_of_each_kind_of_device():
     limits = {"sms": {"per_day": 1000.0, "per_five_business_days": None, "remaining_today": 400.0,
                       "remaining_five_business_days": None}}
-    assert shown(views.profile(ALICE, [PHONE], limits, NOW)) == {
-        **ALICE_SHOWN, "devices": [PHONE_SHOWN], "withdrawal_limits": limits}
+    assert shown(views.profile(ALICE, [PHONE, IB_KEY], limits, NOW)) == {
+        **ALICE_SHOWN, "devices": [PHONE_SHOWN, IB_KEY_SHOWN], "withdrawal_limits": limits}
 
 
 def test_a_temporary_code_shows_until_when_it_gives_full_and_portal_access():
@@ -134,6 +144,12 @@ def test_a_started_login_lists_the_devices_and_no_session_fields():
         "default_device_id": "dev_card"}
 
 
+def test_the_password_step_shows_no_app_instance_whose_pin_could_be_guessed():
+    started = LoginStarted(FLOW_ID, NOW + timedelta(minutes=5), [PHONE, IB_KEY], "dev_key")
+    offered = shown(views.login_started(started, NOW))["devices"]
+    assert offered == [PHONE_SHOWN, {k: v for k, v in IB_KEY_SHOWN.items() if k != "app_instance_id"}]
+
+
 def test_an_opted_out_login_also_shows_its_trading_session_whose_end_is_the_answers():
     started = LoginStarted(FLOW_ID, NOW + timedelta(minutes=5), [], None, trading_session=TRADING,
                            restrictions=["no_withdrawals"])
@@ -157,13 +173,28 @@ def test_an_activation_code_sent_shows_where_and_until_when():
 
 
 def test_a_qr_session_shows_the_uri_the_app_scans_drawn_as_a_qr_code():
-    answer = shown(views.qr_session(QrSession("ABCD-EFGH", NOW + timedelta(minutes=2))))
+    answer = shown(views.qr_session(QrSession("7KQ4M9XD2RTBH6WN", NOW + timedelta(minutes=2))))
     assert answer.keys() == {"session_id", "qr_payload", "qr_svg", "expires_at"}
-    assert answer["session_id"] == "ABCD-EFGH"
-    assert answer["qr_payload"] == "ibkr-ibkey://activate?session_id=ABCD-EFGH"
+    assert answer["session_id"] == "7KQ4-M9XD-2RTB-H6WN"  # in groups of four, for a person to read
+    assert answer["qr_payload"] == "ibkr-ibkey://activate?session_id=7KQ4M9XD2RTBH6WN"
     assert answer["expires_at"] == "2026-11-21T10:02:00Z"
     # medium error correction, 4 px modules
     assert answer["qr_svg"] == segno.make(answer["qr_payload"], error="m").svg_inline(scale=4)
+
+
+def test_a_qr_sessions_state_shows_the_device_only_once_used():
+    assert shown(views.qr_session_status(QrSessionState("pending"))) == {"status": "pending"}
+    assert shown(views.qr_session_status(QrSessionState("expired"))) == {"status": "expired"}
+    assert shown(views.qr_session_status(QrSessionState("used", "dev_key"))) == {"status": "used",
+                                                                                 "device_id": "dev_key"}
+
+
+def test_an_app_enrolled_by_qr_also_learns_whose_session_it_was():
+    done = QrEnrolled("dev_key", "app_1", "OCRA-1:HOTP-SHA256-8:QN06", "ab" * 32, username="alice")
+    enrolled = {"device_id": "dev_key", "app_instance_id": "app_1", "ocra_suite": "OCRA-1:HOTP-SHA256-8:QN06",
+                "ocra_secret_hex": "ab" * 32}
+    assert shown(views.enrolled(done)) == enrolled
+    assert shown(views.qr_enrolled(done)) == {**enrolled, "username": "alice"}
 
 
 def test_a_recovery_by_sms_shows_where_the_code_went_and_no_device():
@@ -175,10 +206,12 @@ def test_a_recovery_by_sms_shows_where_the_code_went_and_no_device():
 
 def test_a_recovery_by_device_shows_the_device_and_its_challenge():
     started = RecoveryStarted(FLOW_ID, "device", NOW + timedelta(minutes=10), device_id="dev_card",
-                              challenge={"challenge_code": "482915", "expires_at": NOW + timedelta(minutes=2)})
+                              challenge={"challenge_code": "482915", "statement": "Recover IB Key for alice",
+                                         "expires_at": NOW + timedelta(minutes=2)})
     assert shown(views.recovery_started(started)) == {
         "recovery_id": FLOW_ID, "method": "device", "expires_at": "2026-11-21T10:10:00Z", "device_id": "dev_card",
-        "challenge": {"challenge_code": "482915", "expires_at": "2026-11-21T10:02:00Z"}}
+        "challenge": {"challenge_code": "482915", "statement": "Recover IB Key for alice",
+                      "expires_at": "2026-11-21T10:02:00Z"}}
 
 
 # ------------------------------------------------------------------ the user's devices
@@ -215,9 +248,11 @@ def test_a_changed_setting_shows_the_mode_and_its_restrictions_only():
 # ------------------------------------------------------------------ withdrawals
 
 def test_a_started_withdrawal_lists_the_devices_that_can_confirm_it():
-    started = WithdrawalStarted(FLOW_ID, ["dev_card"], NOW + timedelta(minutes=5))
-    assert shown(views.withdrawal_started(started)) == {"withdrawal_id": FLOW_ID, "eligible_devices": ["dev_card"],
-                                                        "expires_at": "2026-11-21T10:05:00Z"}
+    started = WithdrawalStarted(FLOW_ID, "Withdraw USD 2,500.00 to your bank account on file", ["dev_card"],
+                                NOW + timedelta(minutes=5))
+    assert shown(views.withdrawal_started(started)) == {
+        "withdrawal_id": FLOW_ID, "statement": "Withdraw USD 2,500.00 to your bank account on file",
+        "eligible_devices": ["dev_card"], "expires_at": "2026-11-21T10:05:00Z"}
 
 
 def test_an_authorized_withdrawal_shows_what_is_left_with_null_for_no_limit():
@@ -228,11 +263,49 @@ def test_an_authorized_withdrawal_shows_what_is_left_with_null_for_no_limit():
 # ------------------------------------------------------------------ sharing
 
 def test_a_started_share_shows_the_owners_device_and_its_challenge():
-    started = ShareStarted(a_share(ShareStatus.CHALLENGED), CARD, {"challenge_code": "482915", "expires_at": NOW})
+    statement = "Share your security device with bob"
+    started = ShareStarted(a_share(ShareStatus.CHALLENGED), CARD,
+                           {"challenge_code": "482915", "statement": statement, "expires_at": NOW})
     assert shown(views.share_started(started, NOW)) == {
-        "share_id": FLOW_ID, "device": CARD_SHOWN, "challenge": {"challenge_code": "482915", "expires_at": NOW_SHOWN}}
+        "share_id": FLOW_ID, "device": CARD_SHOWN,
+        "challenge": {"challenge_code": "482915", "statement": statement, "expires_at": NOW_SHOWN}}
 
 
 def test_a_shares_state_is_its_id_and_status():
     assert shown(views.share_state(a_share(ShareStatus.CANCELLED, reason="not needed"))) == {"share_id": FLOW_ID,
                                                                                   "status": "cancelled"}
+
+
+# ------------------------------------------------------------------ confirmations and step-up (issue 21)
+
+LOGIN_STATEMENT = "Log in to IBKR as alice from portal (203.0.113.7, Chrome on Windows)"
+
+
+def test_a_push_challenge_shows_the_number_to_type_beside_the_statement():
+    key = Device("dev_key", "alice", DeviceType.IB_KEY, "IB Key", DeviceStatus.ACTIVE, NOW)
+    issued = ChallengeIssued(key, Method.PUSH, {"push_sent": True, "match_number": "042",
+                                                 "statement": LOGIN_STATEMENT, "expires_at": NOW})
+    assert shown(views.challenge_issued(issued)) == {
+        "device_id": "dev_key", "type": "ib_key", "method": "push",
+        "challenge": {"push_sent": True, "match_number": "042", "statement": LOGIN_STATEMENT,
+                      "expires_at": NOW_SHOWN}}
+
+
+def test_a_card_challenge_shows_its_indices_beside_the_statement():
+    scc = Device("dev_scc", "alice", DeviceType.SCC, "SCC", DeviceStatus.ACTIVE, NOW)
+    issued = ChallengeIssued(scc, Method.CHALLENGE_RESPONSE, {"indices": ["042", "317"],
+                                                               "statement": LOGIN_STATEMENT, "expires_at": NOW})
+    assert shown(views.challenge_issued(issued))["challenge"] == {
+        "indices": ["042", "317"], "statement": LOGIN_STATEMENT, "expires_at": NOW_SHOWN}
+
+
+def test_a_started_step_up_lists_the_devices_strong_enough():
+    started = StepUpStarted(FLOW_ID, [CARD], NOW + timedelta(minutes=5))
+    assert shown(views.step_up_started(started, NOW)) == {"step_up_id": FLOW_ID, "devices": [CARD_SHOWN],
+                                                          "expires_at": "2026-11-21T10:05:00Z"}
+
+
+def test_a_step_ups_state_shows_until_when_the_session_is_strong_once_approved():
+    assert shown(views.step_up_state(FlowStatus.PENDING, None)) == {"status": "pending"}
+    assert shown(views.step_up_state(FlowStatus.APPROVED, NOW + timedelta(minutes=10))) == {
+        "status": "approved", "stepped_up_until": "2026-11-21T10:10:00Z"}
