@@ -2,18 +2,28 @@
 Client Portal (/portal/) in a second window, or beside the API where the portal has no part.
 
 Phone: the app's own ids (documented at the top of tools/web/app/js/app.js). Portal: the
-Client Portal's DOM contract (#username, #password, #login-submit, #device-chooser with
-button[data-device-id][data-device-type], #challenge-panel, #response, #verify-submit,
-#push-waiting, #switch-to-code, #challenge-code, #signed-in with #whoami, #devices rows
-[data-device-id] with [data-status], #ibkey-banner with #qr-image, #session-id, #qr-expires,
-#error, #logout)."""
+Client Portal's DOM contract (screens.py). Number matching, withdrawals confirmed in the app,
+step-ups and requests that go stale are in test_confirmations.py."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
-from people import user_body
+from screens import (
+    GROUPED_SESSION_ID,
+    PIN,
+    Phone,
+    code_to,
+    device_status,
+    devices_of,
+    match_number,
+    needs_portal,
+    new_user,
+    portal_password_step,
+    portal_sms_login,
+    push_to,
+    signed_in,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -21,162 +31,9 @@ from securelogin.crypto.ocra import ocra
 
 pytestmark = pytest.mark.e2e
 
-PIN = "7Q!x2"
 CARD_SEED = "31" * 32
 CARD_PIN = "4831"
 CARD_SUITE = "OCRA-1:HOTP-SHA256-8:QN06-PSHA1"
-PHONE_SIZE = (430, 900)
-
-
-# ------------------------------------------------------------------ people and messages
-
-def new_user(stack, **over):
-    body = user_body("app", **over)
-    created = stack("POST", "/v1/admin/users", body, signed=True)
-    assert created.status == 201, created
-    return body
-
-
-def code_to(stack, phone, since, digits):
-    """The code of the last SMS to ``phone`` since outbox index ``since`` (waiting for it)."""
-    for _ in range(50):
-        bodies = [m["body"] for m in stack.outbox()[since:] if m["channel"] == "sms" and m["to"] == phone]
-        if bodies:
-            return re.findall(rf"(?<!\d)\d{{{digits}}}(?!\d)", bodies[-1])[0]
-        time.sleep(0.1)
-    raise AssertionError(f"no SMS to {phone}")
-
-
-def push_to(stack, device_id, since):
-    """The data of the last push to ``device_id`` since ``since``."""
-    pushes = [m for m in stack.outbox()[since:] if m["channel"] == "push" and m["to"] == device_id]
-    assert pushes, f"no push to {device_id}"
-    return pushes[-1]["data"]
-
-
-def devices_of(stack, username):
-    return stack("GET", f"/v1/admin/users/{username}", signed=True).body["devices"]
-
-
-# ------------------------------------------------------------------ the phone
-
-class Phone:
-    """The IB Key app page, driven by its ids."""
-
-    def __init__(self, browser):
-        self.b = browser
-        self.b.driver.set_window_size(*PHONE_SIZE)
-        self.b.open("/app/")
-        self.b.find("#app[data-ready='true']", timeout=15)
-
-    def tab(self, name):
-        self.b.click(f"#tab-{name}")
-        self.b.find(f"#panel-{name}")
-
-    def register_by_session_id(self, session_id, pin=PIN, add_user=False):
-        self.tab("register")
-        self.b.click("#reg-method-session")
-        self.b.type("#reg-session-id", session_id)
-        self.b.type("#reg-pin", pin)
-        if not add_user:
-            self.b.type("#reg-pin-confirm", pin)
-        self.b.click("#reg-complete")
-        return self.registered()
-
-    def register_by_sms(self, stack, user, pin=PIN, add_user=False, shot=None):
-        self.tab("register")
-        self.b.click("#reg-method-sms")
-        self.b.type("#reg-username", user["username"])
-        self.b.type("#reg-password", user["password"])
-        self.b.type("#reg-phone", user["phones"][0])
-        mark = len(stack.outbox())
-        self.b.click("#reg-send")
-        self.b.wait_for_text("#reg-sent-to", r"sent an activation code")
-        self.b.type("#reg-code", code_to(stack, user["phones"][0], mark, 8))
-        self.b.type("#reg-pin", pin)
-        if not add_user:
-            self.b.type("#reg-pin-confirm", pin)
-        if shot:
-            self.b.screenshot(shot)
-        self.b.click("#reg-complete")
-        return self.registered()
-
-    def registered(self):
-        text = self.b.wait_for_text("#reg-result", r"IB Key is active", timeout=20)
-        return re.search(r"device (\S+)\)", text)[1]
-
-    def notification(self, transaction_id, timeout=15):
-        self.tab("notifications")
-        return self.b.find(f"#notifications li[data-transaction-id='{transaction_id}']", timeout=timeout)
-
-    def answer(self, transaction_id, decision="approve", pin=PIN):
-        item = self.notification(transaction_id)
-        if decision == "approve":
-            field = item.find_element(By.CSS_SELECTOR, ".pin")
-            field.clear()
-            field.send_keys(pin)
-        item.find_element(By.CSS_SELECTOR, f".{decision}").click()
-
-    def gone(self, transaction_id, timeout=15):
-        css = f"#notifications li[data-transaction-id='{transaction_id}']"
-        WebDriverWait(self.b.driver, timeout).until(lambda d: not d.find_elements(By.CSS_SELECTOR, css))
-
-    def respond(self, challenge_code, pin=PIN, device_id=None):
-        self.tab("authenticate")
-        if device_id:
-            self.b.find(f"#auth-user option[value='{device_id}']").click()
-        self.b.type("#auth-challenge", challenge_code)
-        self.b.type("#auth-pin", pin)
-        self.b.click("#auth-submit")
-        return self.b.wait_for_text("#auth-response", r"^\d{8}$")
-
-
-# ------------------------------------------------------------------ the portal
-
-def portal_missing(stack):
-    """What keeps the Client Portal from working yet, or None: its page and what the page loads."""
-    page = stack("GET", "/portal/")
-    if page.status != 200 or 'id="login-submit"' not in str(page.body):
-        return "/portal/ has no #login-submit"
-    for asset in re.findall(r'(?:src|href)="(?!data:|https?:|/)([^"#?]+)"', str(page.body)):
-        if stack("GET", f"/portal/{asset}").status != 200:
-            return f"/portal/{asset} is not there"
-    return None
-
-
-def needs_portal(stack):
-    missing = portal_missing(stack)
-    if missing:
-        pytest.skip(f"the Client Portal (tools/web/portal/) is not ready: {missing}")
-
-
-def portal_password_step(portal, user):
-    portal.open("/portal/")
-    portal.type("#username", user["username"])
-    portal.type("#password", user["password"])
-    portal.click("#login-submit")
-
-
-def choose_device(portal, device_type):
-    portal.click(f"#device-chooser button[data-device-type='{device_type}']")
-
-
-def portal_sms_login(portal, stack, user, shots=True):
-    portal_password_step(portal, user)
-    mark = len(stack.outbox())
-    choose_device(portal, "sms")
-    portal.find("#challenge-panel")
-    portal.type("#response", code_to(stack, user["phones"][0], mark, 6))
-    if shots:
-        portal.screenshot("sms-code")
-    portal.click("#verify-submit")
-    portal.wait_for_text("#whoami", re.escape(user["username"]), timeout=20)
-
-
-def device_status(portal, device_id):
-    row = f"#devices [data-device-id='{device_id}']"
-    found = portal.driver.find_elements(By.CSS_SELECTOR, f"{row}[data-status], {row} [data-status]")
-    return found[0].get_attribute("data-status") if found else None
 
 
 # ------------------------------------------------------------------ journeys with the portal
@@ -191,12 +48,14 @@ def test_activating_ib_key_from_the_portals_qr_banner_in_the_app(stack, browser_
     portal_sms_login(portal, stack, user)
     portal.find("#ibkey-banner")
     portal.find("#qr-image")
-    session_id = portal.wait_for_text("#session-id", r"[A-Za-z0-9]{10,}").strip()
+    # An SMS session is strong enough for a user whose only device is SMS: the code shows at once,
+    # its session ID in groups of four.
+    session_id = portal.wait_for_text("#session-id", GROUPED_SESSION_ID).strip()
     assert portal.text("#qr-expires")
     portal.screenshot("qr-banner")
 
     phone.tab("register")
-    phone.b.type("#reg-session-id", session_id)
+    phone.b.type("#reg-session-id", session_id)  # typed as shown, spaces and all
     phone.b.type("#reg-pin", PIN)
     phone.b.type("#reg-pin-confirm", PIN)
     phone.b.screenshot("session-id-and-pin")
@@ -206,7 +65,9 @@ def test_activating_ib_key_from_the_portals_qr_banner_in_the_app(stack, browser_
 
     key = next(d for d in devices_of(stack, user["username"]) if d["type"] == "ib_key")
     assert key["device_id"] == device_id and key["status"] == "active"
-    portal.driver.refresh()
+    # The portal polls the QR session: it says the code was used and lists the new device, no reload.
+    portal.wait_for_text("#qr-status", "IB Key activated", timeout=20)
+    portal.wait_for_text("#ibkey-title", "IB Key is activated")
     WebDriverWait(portal.driver, 15).until(lambda d: device_status(portal, device_id) == "active")
     portal.screenshot("device-active")
 
@@ -229,18 +90,21 @@ def test_logging_in_again_by_approving_the_push_in_the_app(stack, browser_factor
     mark = len(stack.outbox())
     portal.click(f"#device-chooser button[data-device-id='{device_id}']")
     portal.find("#push-waiting")
+    number = match_number(portal)
+    statement = portal.wait_for_text("#statement", rf"^Log in to IBKR as {re.escape(user['username'])} from ")
     portal.screenshot("push-waiting")
 
     data = push_to(stack, device_id, mark)
-    item = phone.notification(data["transaction_id"])
+    assert data["purpose"] == "login" and data["has_number"] is True and number not in str(data.values())
+    item = phone.notification(data["push_id"])
     assert user["username"] in item.text
-    phone.b.screenshot("notification")
-    phone.answer(data["transaction_id"], "approve")
-    phone.gone(data["transaction_id"])
+    assert item.find_element(By.CSS_SELECTOR, ".statement").text == statement  # what the portal says it asked
+    phone.answer(data["push_id"], "approve", number=number, shot="notification")
+    phone.gone(data["push_id"])
     phone.b.wait_for_text("#notifications-answered", r"Approved")
     phone.b.screenshot("approved")
 
-    portal.wait_for_text("#whoami", re.escape(user["username"]), timeout=20)
+    signed_in(portal, user)
     portal.screenshot("signed-in-by-push")
 
 
@@ -254,6 +118,7 @@ def test_the_portal_falls_back_to_a_code_that_the_app_answers(stack, browser_fac
     portal_password_step(portal, user)
     portal.click(f"#device-chooser button[data-device-id='{device_id}']")
     portal.find("#push-waiting")
+    match_number(portal)
     portal.click("#switch-to-code")
     challenge_code = portal.wait_for_text("#challenge-code", r"\d{6}").strip()
     portal.screenshot("challenge-code")
@@ -262,7 +127,7 @@ def test_the_portal_falls_back_to_a_code_that_the_app_answers(stack, browser_fac
     phone.b.screenshot("response")
     portal.type("#response", response)
     portal.click("#verify-submit")
-    portal.wait_for_text("#whoami", re.escape(user["username"]), timeout=20)
+    signed_in(portal, user)
     portal.screenshot("signed-in-by-code")
 
 
@@ -356,29 +221,35 @@ def test_add_user_then_approve_and_deny_pushes_for_each(stack, browser_factory):
     key = next(d for d in devices_of(stack, second["username"]) if d["type"] == "ib_key")
     assert key["device_id"] == second_device and key["app_instance_id"] == instance
 
-    # A push to each: one approved, one denied; each is answered once and leaves the list.
+    # A push to each: one approved (with the number the login's client was shown), one denied
+    # (no number); each is answered once and leaves the list, the newest first.
     logins = {}
     for user, device_id in ((first, first_device), (second, second_device)):
         start = stack("POST", "/v1/login", {"username": user["username"], "password": user["password"],
                                             "client": {"platform": "portal"}}).body
         mark = len(stack.outbox())
-        assert stack("POST", f"/v1/login/{start['login_id']}/challenge", {"device_id": device_id}).status == 200
-        logins[user["username"]] = (start["login_id"], push_to(stack, device_id, mark))
-    first_login, first_push = logins[first["username"]]
-    second_login, second_push = logins[second["username"]]
-    phone.notification(first_push["transaction_id"])
-    phone.notification(second_push["transaction_id"])
+        challenge = stack("POST", f"/v1/login/{start['login_id']}/challenge", {"device_id": device_id})
+        assert challenge.status == 200, challenge
+        logins[user["username"]] = (start["login_id"], push_to(stack, device_id, mark),
+                                    challenge.body["challenge"]["match_number"])
+    first_login, first_push, first_number = logins[first["username"]]
+    second_login, second_push, _ = logins[second["username"]]
+    phone.notification(first_push["push_id"])
+    phone.notification(second_push["push_id"])
     phone.b.wait_for_text("#notification-count", "2")
+    order = [li.get_attribute("data-push-id")
+             for li in phone.b.driver.find_elements(By.CSS_SELECTOR, "#notifications li[data-push-id]")]
+    assert order == [second_push["push_id"], first_push["push_id"]]  # newest first
     phone.b.screenshot("two-notifications")
 
-    phone.answer(first_push["transaction_id"], "approve", pin="wrong1")
-    phone.b.wait_for_text(f"#notifications li[data-transaction-id='{first_push['transaction_id']}'] .error",
+    phone.answer(first_push["push_id"], "approve", pin="wrong1", number=first_number)
+    phone.b.wait_for_text(f"#notifications li[data-push-id='{first_push['push_id']}'] .error",
                           "not this app's PIN")
     phone.b.screenshot("wrong-pin")
-    phone.answer(first_push["transaction_id"], "approve")
-    phone.gone(first_push["transaction_id"])
-    phone.answer(second_push["transaction_id"], "deny")
-    phone.gone(second_push["transaction_id"])
+    phone.answer(first_push["push_id"], "approve", number=first_number)
+    phone.gone(first_push["push_id"])
+    phone.answer(second_push["push_id"], "deny")
+    phone.gone(second_push["push_id"])
     phone.b.screenshot("answered")
 
     approved = stack("GET", f"/v1/login/{first_login}").body
@@ -499,7 +370,7 @@ def test_the_dsc_plus_panel_answers_like_the_card(stack, browser_factory):
 
 
 def test_mistakes_and_refusals_are_told_in_words(stack, browser_factory):
-    """The app's own checks, then a refusal by the service (a session ID that is unknown: 410)."""
+    """The app's own checks, then a refusal by the service (a session ID never issued: 404)."""
     phone = Phone(browser_factory("app"))
     phone.tab("register")
     phone.b.type("#reg-session-id", "abc")
@@ -514,10 +385,10 @@ def test_mistakes_and_refusals_are_told_in_words(stack, browser_factory):
 
     phone.b.type("#reg-pin-confirm", PIN)
     phone.b.click("#reg-complete")
-    phone.b.wait_for_text("#reg-error", "expired or was already used")
+    phone.b.wait_for_text("#reg-error", "No session ID like this one was issued")
     phone.b.screenshot("session-id-refused")
     assert phone.b.driver.find_element(By.ID, "reg-result").text == ""
     # Chromium logs the refused fetch; the fixture leaves the API's 4xx answers out of the errors
     # it fails on, and this one is among what was logged.
     logged = [entry["message"] for entry in phone.b.driver.get_log("browser") if entry["level"] == "SEVERE"]
-    assert logged and all("status of 410" in entry for entry in logged), logged
+    assert logged and all("status of 404" in entry for entry in logged), logged

@@ -60,10 +60,13 @@ def card_answer(card: dict[str, str], indices_text: str) -> str:
 
 
 def sms_code(stack, phone: str) -> str:
-    bodies = [m["body"] for m in stack.outbox() if m["channel"] == "sms" and m["to"] == phone
-              and re.search(r"\b\d{6}\b", m["body"])]
-    assert bodies, f"no code was texted to {phone}"
-    return re.findall(r"\b\d{6}\b", bodies[-1])[0]
+    """The last 6-digit code texted to ``phone``: the message's ``code`` (api.md, Local stack), or the
+    only 6-digit run of its text."""
+    codes = [m.get("code") or (re.findall(r"\b\d{6}\b", m["body"]) or [None])[0]
+             for m in stack.outbox() if m["channel"] == "sms" and m["to"] == phone]
+    codes = [c for c in codes if c and re.fullmatch(r"\d{6}", c)]
+    assert codes, f"no code was texted to {phone}"
+    return codes[-1]
 
 
 def expect_api_errors(browser, *expected: tuple[str, int]) -> None:
@@ -140,6 +143,8 @@ def test_a_person_logs_in_by_sms(stack, browser_factory):
 
     masked = browser.wait_for_text("#challenge-panel", r"\+1\*+\d{3}")
     assert person.phone[-3:] in masked and person.phone not in masked
+    # What the code confirms, before it is typed: this login, from this browser.
+    browser.wait_for_text("#statement", rf"^Log in to IBKR as {re.escape(person.username)} from .+ \(.+\)$")
     first = browser.wait_for_text("#resend-countdown", r"[12]:\d\d")
     WebDriverWait(browser.driver, 5).until(lambda d: d.find_element(By.ID, "resend-countdown").text != first)  # live
     assert not browser.find("#voice-link").is_enabled()  # a call is offered once the resend wait is over
@@ -152,8 +157,8 @@ def test_a_person_logs_in_by_sms(stack, browser_factory):
     rows = browser.driver.find_elements(By.CSS_SELECTOR, "#devices [data-device-id]")
     assert [r.find_element(By.CSS_SELECTOR, "[data-status]").get_attribute("data-status") for r in rows] == ["active"]
 
-    # The IB Key banner: the QR code as an image, the session ID, a live countdown.
-    browser.wait_for_text("#session-id", r"^[A-Za-z0-9]{10,}$")
+    # The IB Key banner: the QR code as an image, the session ID in groups of four, a live countdown.
+    browser.wait_for_text("#session-id", r"^[0-9A-HJKMNP-TV-Z]{4}( [0-9A-HJKMNP-TV-Z]{4}){3}$")
     WebDriverWait(browser.driver, 10).until(lambda d: d.execute_script(
         "const i = document.getElementById('qr-image'); return i.complete && i.naturalWidth > 0;"))
     assert browser.find("#qr-image").get_attribute("src").startswith("blob:")
@@ -179,6 +184,8 @@ def test_a_withdrawal_is_confirmed_with_a_security_code_card(stack, browser_fact
     browser.type("#withdraw-amount", "2,500")
     browser.screenshot("amount")
     browser.click("#withdraw-start")
+    # No destination typed: the service names the account on file, and the page shows what is confirmed.
+    browser.wait_for_text("#withdraw-request-statement", r"^Withdraw USD 2,500\.00 to your bank account on file$")
     eligible = browser.find("#eligible-devices")
     offered = {b.get_attribute("data-device-type")
                for b in eligible.find_elements(By.CSS_SELECTOR, "button[data-device-id]")}
@@ -187,6 +194,8 @@ def test_a_withdrawal_is_confirmed_with_a_security_code_card(stack, browser_fact
     browser.click(f'#eligible-devices button[data-device-id="{card_id}"]')
 
     indices = browser.wait_for_text("#withdraw-indices", r"\d{3}\D+\d{3}")
+    # The index numbers beside the statement they confirm.
+    assert browser.text("#withdraw-statement") == "Withdraw USD 2,500.00 to your bank account on file"
     assert focused_id(browser) == "withdraw-response"
     browser.type("#withdraw-response", "AAABBB")  # a wrong answer first: the error says how many tries are left
     browser.click("#withdraw-verify-submit")
@@ -197,7 +206,7 @@ def test_a_withdrawal_is_confirmed_with_a_security_code_card(stack, browser_fact
     browser.type("#withdraw-response", card_answer(person.cards[card_id], indices))
     browser.click("#withdraw-verify-submit")
     result = browser.wait_for_text("#withdraw-result", r"authorized")
-    assert "$2,500.00" in result
+    assert "$2,500.00" in result and "Withdraw USD 2,500.00 to your bank account on file" in result
     assert browser.text("#withdraw-remaining-today") == "$197,500.00"
     assert browser.text("#withdraw-remaining-five") == "$597,500.00"
     browser.wait_for_text('#limits tr[data-device-type="scc"]', r"\$197,500\.00")

@@ -3,12 +3,15 @@
 // Page ids (tests and docs rely on them):
 //   tabs           #tab-notifications #tab-authenticate #tab-register #tab-recover #tab-card #tab-users
 //                  (each shows #panel-<name>); #app[data-ready] once the stored state is loaded
-//   notifications  #notifications > li[data-transaction-id][data-device-id], each with .pin, .approve,
-//                  .deny and its own .error; #notifications-status (what waits), #notifications-answered
-//                  (the last decision sent), #notification-count
+//   notifications  #notifications > li[data-push-id][data-device-id][data-purpose], newest first, each
+//                  with .purpose, .statement (what is confirmed, before the PIN), .number (the 3 digits
+//                  shown by the screen that asked, when the push has one), .pin, .approve, .deny and its
+//                  own .error; #notifications-status (what waits), #notifications-answered (the last
+//                  decision sent), #notifications-error (a request that expired or ended), #notification-count
 //   authenticate   #auth-user, #auth-challenge, #auth-pin, #auth-submit -> #auth-response; #auth-error
 //   register       #reg-method-session | #reg-method-sms; SMS: #reg-username #reg-password #reg-phone
-//                  #reg-send, then #reg-code; session: #reg-session-id; both: #reg-pin
+//                  #reg-send (or #reg-activation-link #reg-use-link: an activation the Client Portal
+//                  started for a new number), then #reg-code; session: #reg-session-id; both: #reg-pin
 //                  #reg-pin-confirm (first user only) #reg-complete -> #reg-result; #reg-error;
 //                  #reg-title reads "Add user" once the app has a user (the same PIN, same instance)
 //   recover        #rec-username #rec-password #rec-same-phone #rec-start, then #rec-code (SMS) or
@@ -24,8 +27,16 @@ import { newSigningKey, pinMatches, pinVerifier, randomId, signDecision } from "
 import { OcraError, hexToBytes, importOcraKey, ocra, parseSuite } from "./ocra.js";
 import * as store from "./store.js";
 
-const PUSH_TTL_MS = 120 * 1000; // rules.md: a push is answered within 120 seconds
+const PUSH_TTL_MS = 120 * 1000; // rules.md: a push is answered within 120 seconds (when it names no expiry)
 const POLL_MS = 1500;
+// How each purpose of a push reads (api.md: login, step_up, withdrawal, ...).
+const PURPOSES = {
+  login: { title: "Log in", approve: "Approve login" },
+  step_up: { title: "Security change", approve: "Approve change" },
+  withdrawal: { title: "Withdrawal", approve: "Approve withdrawal" },
+};
+const purposeOf = (purpose) => PURPOSES[purpose]
+  || { title: purpose ? `${purpose[0].toUpperCase()}${purpose.slice(1).replace(/_/g, " ")}` : "Request", approve: "Approve" };
 const TABS = ["notifications", "authenticate", "register", "recover", "card", "users"];
 const SESSION_ID = /^[A-Za-z0-9]{10,64}$/;
 
@@ -34,10 +45,11 @@ const state = {
   instances: [],
   users: [],
   answered: new Set(),
-  pushes: new Map(), // transaction_id -> the latest push for it
+  pushes: new Map(), // push_id -> the push (its first message: later ones about it are not pushes)
   polling: null,
   pollBusy: false,
   outboxMissing: false,
+  lastGone: "", // why the last request left the list on its own (expired, number mismatch)
   activation: null, // {activation_id, username} between the two SMS steps
   recovery: null, // {recovery_id, username, method}
 };
@@ -102,8 +114,8 @@ async function load() {
   const dayAgo = Date.now() - 24 * 3600 * 1000;
   state.answered = new Set();
   for (const item of await store.all("answered")) {
-    if (Date.parse(item.at) < dayAgo) await store.remove("answered", item.transaction_id);
-    else state.answered.add(item.transaction_id);
+    if (Date.parse(item.at) < dayAgo) await store.remove("answered", item.push_id);
+    else state.answered.add(item.push_id);
   }
 }
 
@@ -176,28 +188,32 @@ function render() {
   renderNotifications();
 }
 
-function pushesShown() {
+// Pushes that may still be answered: not dealt with here, not past their expiry.
+function candidates() {
   return [...state.pushes.values()]
-    .filter((p) => !state.answered.has(p.transaction_id) && !p.expired)
-    .sort((a, b) => b.sent_at.localeCompare(a.sent_at));
+    .filter((p) => !state.answered.has(p.push_id) && !p.expired)
+    .sort((a, b) => b.sent_at.localeCompare(a.sent_at) || b.order - a.order);
+}
+
+// What is offered: those the service said were still pending (a push answered elsewhere,
+// withdrawn or expired before the app saw it is never shown).
+function pushesShown() {
+  return candidates().filter((p) => p.verified);
 }
 
 function renderNotifications() {
   const shown = pushesShown();
   const list = $("notifications");
-  const keep = new Set(shown.map((p) => p.transaction_id));
+  const keep = new Set(shown.map((p) => p.push_id));
   for (const item of [...list.children]) {
-    if (!keep.has(item.dataset.transactionId)) item.remove();
+    if (!keep.has(item.dataset.pushId)) item.remove();
   }
-  for (const push of shown) {
-    let item = [...list.children].find((li) => li.dataset.transactionId === push.transaction_id);
-    if (!item) {
-      item = notificationItem(push);
-      list.prepend(item);
-    }
-    item.dataset.nonce = push.nonce;
-    item.dataset.deviceId = push.device_id;
-  }
+  // Newest first: each item in its place, those already on screen kept (with what was typed).
+  shown.forEach((push, index) => {
+    let item = [...list.children].find((li) => li.dataset.pushId === push.push_id);
+    if (!item) item = notificationItem(push);
+    if (list.children[index] !== item) list.insertBefore(item, list.children[index] || null);
+  });
   const badge = $("notification-count");
   badge.hidden = shown.length === 0;
   badge.textContent = String(shown.length);
@@ -210,19 +226,33 @@ function renderNotifications() {
   else say("notifications-status", `${shown.length} request${shown.length === 1 ? "" : "s"} waiting for you.`);
 }
 
+// One request: what it is for, the statement (what the person confirms), then the number the
+// other screen shows (when it has one), the PIN, and the decision.
 function notificationItem(push) {
-  const pinId = `pin-${push.transaction_id}`;
+  const pinId = `pin-${push.push_id}`;
+  const numberId = `number-${push.push_id}`;
   const user = state.users.find((u) => u.device_id === push.device_id);
-  const approve = el("button", { type: "button", class: "approve primary", text: "Approve" });
+  const words = purposeOf(push.purpose);
+  const approve = el("button", { type: "button", class: "approve primary", text: words.approve });
   const deny = el("button", { type: "button", class: "deny", text: "Deny" });
-  const item = el("li", { "data-transaction-id": push.transaction_id, "data-device-id": push.device_id },
-    el("strong", { class: "message", text: push.message }),
-    el("span", { class: "small", text: `${user ? userName(user) : push.username} · ${
-      new Date(push.sent_at).toLocaleTimeString()}` }),
-    el("label", { for: pinId, text: "PIN to approve" }),
-    el("input", { id: pinId, class: "pin", type: "password", autocomplete: "off", maxlength: "6" }),
-    el("div", { class: "row" }, approve, deny),
-    el("p", { class: "error", role: "alert" }));
+  const number = push.has_number
+    ? [el("label", { for: numberId, text: "Number shown on the screen you are using" }),
+      el("input", { id: numberId, class: "number", inputmode: "numeric", autocomplete: "off", maxlength: "3",
+        pattern: "[0-9]{3}", placeholder: "3 digits", "aria-describedby": `${numberId}-hint` }),
+      el("p", { id: `${numberId}-hint`, class: "hint small",
+        text: "Only the screen that asked shows it. No number there? Deny: the request is not yours." })]
+    : [];
+  const item = el("li", { "data-push-id": push.push_id, "data-device-id": push.device_id,
+    "data-purpose": push.purpose || "" },
+  el("span", { class: "purpose", text: words.title }),
+  el("strong", { class: "statement", text: push.statement }),
+  el("span", { class: "small", text: `${user ? userName(user) : push.username} · ${
+    new Date(push.sent_at).toLocaleTimeString()}` }),
+  ...number,
+  el("label", { for: pinId, text: push.purpose === "withdrawal" ? "PIN to approve this withdrawal" : "PIN to approve" }),
+  el("input", { id: pinId, class: "pin", type: "password", autocomplete: "off", maxlength: "6" }),
+  el("div", { class: "row" }, approve, deny),
+  el("p", { class: "error", role: "alert" }));
   approve.addEventListener("click", () => answerPush(item, "approve"));
   deny.addEventListener("click", () => answerPush(item, "deny"));
   return item;
@@ -246,7 +276,8 @@ async function poll() {
     if (!response.ok) return;
     const { messages = [] } = await response.json();
     await receive(messages);
-    say("notifications-error", "");
+    await checkPending();
+    say("notifications-error", state.lastGone || "");
   } catch {
     say("notifications-error", "Cannot reach the service to check for notifications. Retrying…");
   } finally {
@@ -260,63 +291,131 @@ async function receive(messages) {
   let now = Date.now();
   for (const m of messages) now = Math.max(now, Date.parse(m.sent_at) || 0);
   let learned = false;
-  for (const message of messages) {
+  messages.forEach((message, order) => {
     const data = message.data || {};
     const deviceId = data.device_id || message.to;
     const user = mine.get(deviceId);
-    if (message.channel !== "push" || !user || !data.transaction_id || !data.nonce) continue;
-    const push = {
-      transaction_id: data.transaction_id, nonce: data.nonce, device_id: deviceId,
-      username: data.username || userName(user), message: data.message || message.body || "Approve this request?",
-      sent_at: message.sent_at, expired: Date.parse(message.sent_at) + PUSH_TTL_MS < now,
-    };
-    const seen = state.pushes.get(push.transaction_id);
-    if (!seen || seen.sent_at <= push.sent_at) state.pushes.set(push.transaction_id, push); // the newest nonce
+    if (message.channel !== "push" || !user || !data.push_id || !data.nonce) return;
+    const seen = state.pushes.get(data.push_id);
+    if (seen) {
+      // A later message about a push already received (its withdrawal): not a push to answer,
+      // but a reason to ask the service about it at once.
+      if (seen.order !== order) seen.recheck = true;
+      seen.expired = seen.expiresAt < now;
+      return;
+    }
+    const expiresAt = Date.parse(data.expires_at) || (Date.parse(message.sent_at) + PUSH_TTL_MS);
+    state.pushes.set(data.push_id, {
+      push_id: data.push_id, nonce: data.nonce, device_id: deviceId, order,
+      username: data.username || userName(user), purpose: data.purpose || "",
+      statement: typeof data.statement === "string" ? data.statement : "",
+      message: data.message || message.body || "", has_number: data.has_number === true,
+      sent_at: message.sent_at, expiresAt, expired: expiresAt < now, checked: 0, recheck: true, verified: false,
+    });
     if (!user.username && data.username) {
       // Activation by session ID does not say whose it was: the first push does.
       user.username = data.username;
-      await store.put("users", user);
       learned = true;
     }
+  });
+  if (learned) {
+    for (const user of state.users) await store.put("users", user);
+    render();
   }
-  if (learned) render();
-  else renderNotifications();
+  // A request that was on screen and ran out of time while open: say so as it goes.
+  for (const item of $("notifications").children) {
+    const push = state.pushes.get(item.dataset.pushId);
+    if (push && push.expired) await gone(push, "expired");
+  }
+  renderNotifications();
+}
+
+// Asks the service about each request still offered: what is no longer pending (answered
+// elsewhere, withdrawn because its flow moved on, expired) is dropped.
+async function checkPending() {
+  for (const push of candidates()) {
+    if (!push.recheck && Date.now() - push.checked < POLL_MS) continue;
+    push.recheck = false;
+    push.checked = Date.now();
+    let status;
+    try {
+      ({ status } = await call("GET", `/v1/authenticator/pushes/${encodeURIComponent(push.push_id)}`));
+    } catch (failure) {
+      if (failure instanceof ApiError && failure.status === 404) await gone(push, "unknown");
+      continue; // the service is out of reach: the next poll asks again
+    }
+    if (status === "pending") push.verified = true;
+    else await gone(push, status);
+  }
+  renderNotifications();
+}
+
+// A request that is over: dropped, and "This request expired" when it expired while on screen.
+async function gone(push, status) {
+  const onScreen = [...$("notifications").children].some((li) => li.dataset.pushId === push.push_id);
+  await remember(push.push_id, status);
+  if (status === "expired" && onScreen) {
+    state.lastGone = `This request expired: ${push.statement || push.message}`;
+    say("notifications-error", state.lastGone);
+  }
+}
+
+function refusal(push, failure) {
+  if (failure.code === "number_mismatch") {
+    return "The number you typed is not the one on the screen that asked, so this request is over. "
+      + "If it was you, ask for a new notification there.";
+  }
+  return describe(failure);
 }
 
 async function answerPush(item, decision) {
   const error = item.querySelector(".error");
   const buttons = item.querySelectorAll("button");
   error.textContent = "";
+  state.lastGone = "";
   say("notifications-error", "");
-  const push = state.pushes.get(item.dataset.transactionId);
+  const push = state.pushes.get(item.dataset.pushId);
   const user = push && state.users.find((u) => u.device_id === push.device_id);
   if (!push || !user) return;
   buttons.forEach((b) => busy(b, true));
   try {
+    let number = "";
     if (decision === "approve") {
+      if (push.has_number) {
+        number = item.querySelector(".number").value.replace(/\s/g, "");
+        if (!/^\d{3}$/.test(number)) {
+          throw new Refused("Type the 3-digit number shown on the screen you are using.");
+        }
+      }
       const pin = item.querySelector(".pin").value;
       if (!pin) throw new Refused("Enter your PIN to approve.");
       if (!(await pinMatches(instanceOf(user)?.pin_verifier, pin))) throw new Refused("That is not this app's PIN.");
     }
-    const signature = await signDecision(user.signing_key, push.transaction_id, push.nonce, decision);
+    const signature = await signDecision(user.signing_key, {
+      pushId: push.push_id, nonce: push.nonce, decision, number, statement: push.statement,
+    });
+    const body = { device_id: user.device_id, push_id: push.push_id, nonce: push.nonce, decision, signature };
+    if (decision === "approve" && push.has_number) body.number = number;
     try {
-      await call("POST", "/v1/authenticator/push-responses", {
-        device_id: user.device_id, transaction_id: push.transaction_id, nonce: push.nonce, decision, signature,
-      });
+      await call("POST", "/v1/authenticator/push-responses", body);
     } catch (failure) {
-      if (failure instanceof ApiError && failure.code === "expired") {
-        await remember(push.transaction_id, "expired");
+      if (failure instanceof ApiError && (failure.code === "expired" || failure.code === "number_mismatch")) {
+        // Either way this request is over: it leaves the list, with the reason.
+        await remember(push.push_id, failure.code);
         say("notifications-answered", "");
-        say("notifications-error", describe(failure));
+        state.lastGone = refusal(push, failure);
+        say("notifications-error", state.lastGone);
         renderNotifications();
         return;
       }
       throw failure;
     }
-    await remember(push.transaction_id, decision);
-    say("notifications-answered", decision === "approve"
-      ? `Approved for ${push.username}. Continue on the screen you are logging in on.`
-      : `Denied for ${push.username}. If it was not you, change your password.`);
+    await remember(push.push_id, decision);
+    const who = push.username;
+    say("notifications-answered", decision === "deny"
+      ? `Denied for ${who}. If it was not you, change your password.`
+      : push.purpose === "withdrawal" ? `Withdrawal approved for ${who}: ${push.statement}.`
+        : `Approved for ${who}. Continue on the screen you are using.`);
     renderNotifications();
   } catch (failure) {
     error.textContent = describe(failure);
@@ -325,9 +424,9 @@ async function answerPush(item, decision) {
   }
 }
 
-async function remember(transactionId, decision) {
-  state.answered.add(transactionId);
-  await store.put("answered", { transaction_id: transactionId, decision, at: new Date().toISOString() });
+async function remember(pushId, decision) {
+  state.answered.add(pushId);
+  await store.put("answered", { push_id: pushId, decision, at: new Date().toISOString() });
 }
 
 function startPolling() {
@@ -416,6 +515,25 @@ async function sendActivationCode() {
   $("reg-form").hidden = false;
   $("reg-code-field").hidden = false;
   say("reg-sent-to", `We sent an activation code to ${started.sent_to}.`);
+  $("reg-code").focus();
+}
+
+// An activation the Client Portal started for a number not on file (it needs the session there):
+// its link carries the activation id (and the username), the code comes by SMS to this phone.
+function activationFromLink(text) {
+  const query = text.trim();
+  const id = /[?&]activation_id=([^&#\s]+)/.exec(query);
+  if (!id) throw new Refused("That is not an activation link: paste the whole link the Client Portal shows.");
+  const username = /[?&]username=([^&#\s]+)/.exec(query);
+  return { activation_id: decodeURIComponent(id[1]), username: username ? decodeURIComponent(username[1]) : null };
+}
+
+function useActivationLink(text) {
+  state.activation = activationFromLink(text);
+  $("reg-form").hidden = false;
+  $("reg-code-field").hidden = false;
+  say("reg-sent-to", `Activation started in the Client Portal${
+    state.activation.username ? ` for ${state.activation.username}` : ""}: type the code texted to this phone.`);
   $("reg-code").focus();
 }
 
@@ -606,6 +724,14 @@ function wire() {
   $("reg-method-sms").addEventListener("change", showRegisterMethod);
   onSubmit("reg-sms-form", "reg-error", sendActivationCode);
   onSubmit("reg-form", "reg-error", completeRegistration);
+  $("reg-use-link").addEventListener("click", () => {
+    say("reg-error", "");
+    try {
+      useActivationLink($("reg-activation-link").value);
+    } catch (error) {
+      say("reg-error", describe(error));
+    }
+  });
   onSubmit("rec-start-form", "rec-error", startRecovery);
   onSubmit("rec-form", "rec-error", completeRecovery);
   onSubmit("auth-form", "auth-error", authenticate);
@@ -639,9 +765,15 @@ async function start() {
   }
   render();
   showRegisterMethod();
-  const link = new URLSearchParams(window.location.search).get("session_id");
+  const params = new URLSearchParams(window.location.search);
+  const link = params.get("session_id");
   if (link) {
     $("reg-session-id").value = link;
+    showTab("register");
+  } else if (params.get("activation_id")) {
+    $("reg-method-sms").checked = true;
+    showRegisterMethod();
+    useActivationLink(window.location.search);
     showTab("register");
   } else {
     showTab(state.users.length ? "notifications" : "register");

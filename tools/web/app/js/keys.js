@@ -2,8 +2,11 @@
 // - the P-256 key pair that signs push decisions: the private key is made non-extractable
 //   (no script, this one included, can ever read it; it can only be asked to sign), and the
 //   public key goes to the server as standard base64 of its DER SubjectPublicKeyInfo;
-// - push signatures: ECDSA-SHA256 over the UTF-8 bytes of "{transaction_id}|{nonce}|{decision}",
-//   sent DER-encoded in standard base64 (WebCrypto signs as raw r||s, so it is re-encoded);
+// - push signatures: ECDSA-SHA256 over the UTF-8 bytes of
+//   "{push_id}|{nonce}|{decision}|{number}|{statement}" (rules.md: `number` is the 3 digits the
+//   person typed for an approval of a push that has a match number, empty otherwise; `statement`
+//   is the push's own, so an approval is of what the person saw), sent DER-encoded in standard
+//   base64 (WebCrypto signs as raw r||s, so it is re-encoded);
 // - the PIN verifier: PBKDF2-SHA256 over the PIN with a random salt, to check the PIN on the
 //   phone before showing a response or approving a push (the server needs the PIN itself only
 //   when a user is added or recovered, and the person types it then).
@@ -46,13 +49,13 @@ export function p1363ToDer(signature) {
   return new Uint8Array([0x30, body.length, ...body]); // at most 72 bytes: short-form lengths
 }
 
-export function pushDecisionMessage(transactionId, nonce, decision) {
-  return new TextEncoder().encode(`${transactionId}|${nonce}|${decision}`);
+export function pushDecisionMessage(pushId, nonce, decision, number, statement) {
+  return new TextEncoder().encode(`${pushId}|${nonce}|${decision}|${number || ""}|${statement}`);
 }
 
-export async function signDecision(privateKey, transactionId, nonce, decision) {
+export async function signDecision(privateKey, { pushId, nonce, decision, number = "", statement }) {
   const raw = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, privateKey,
-    pushDecisionMessage(transactionId, nonce, decision));
+    pushDecisionMessage(pushId, nonce, decision, number, statement));
   return toBase64(p1363ToDer(raw));
 }
 

@@ -7,7 +7,8 @@
 //                                                         install, shared by "Add user")
 //   users      device_id -> {device_id, username, app_instance_id, ocra_suite, ocra_key,
 //                            signing_key, public_key, enrolled_at, via}
-//   answered   transaction_id -> {transaction_id, decision, at}   pushes already dealt with
+//   answered   push_id -> {push_id, decision, at}   pushes already dealt with: answered here, or
+//                                                   dropped (expired, withdrawn, answered elsewhere)
 //
 // Keys are stored as CryptoKey objects (IndexedDB keeps them by structured clone), so
 // - signing_key, the P-256 private key, was made with extractable: false: it signs, nothing reads it;
@@ -26,15 +27,20 @@
 
 const DB_NAME = "ibkey-app";
 const STORES = ["meta", "instances", "users", "answered"];
-const KEYS = { meta: "name", instances: "app_instance_id", users: "device_id", answered: "transaction_id" };
+const KEYS = { meta: "name", instances: "app_instance_id", users: "device_id", answered: "push_id" };
+// Version 2: pushes are known by their push_id (version 1 kept a transaction_id).
+const VERSION = 2;
 
 let opening = null;
 
 function open() {
   if (!opening) {
     opening = new Promise((resolve, reject) => {
-      const request = indexedDB.open(DB_NAME, 1);
-      request.onupgradeneeded = () => {
+      const request = indexedDB.open(DB_NAME, VERSION);
+      request.onupgradeneeded = (event) => {
+        if (event.oldVersion < 2 && request.result.objectStoreNames.contains("answered")) {
+          request.result.deleteObjectStore("answered");
+        }
         for (const name of STORES) {
           if (!request.result.objectStoreNames.contains(name)) {
             request.result.createObjectStore(name, { keyPath: KEYS[name] });

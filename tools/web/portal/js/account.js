@@ -1,22 +1,30 @@
 // The signed-in portal: devices, the IB Key banner with its QR code, DSC+ request and PIN
 // change, Secure Login settings, withdrawals, device sharing, the Online Security Code Card.
+// Every action that changes how the account is protected goes through stepup.withStepUp: when
+// the session is not recent and strong enough, the person confirms with a device right there,
+// and the action goes on.
 import {call, forgetSession, seg, session} from "./api.js";
 import {renderChallenge} from "./challenge.js";
 import {beginStepUp, canStepUp, showLogin} from "./login.js";
-import {qrImageUrl} from "./qr.js";
+import {groupSessionId, qrImageUrl} from "./qr.js";
+import {cancelStepUp, needsStepUp, withStepUp} from "./stepup.js";
 import {
   $, attempt, clearError, confirmAction, countdown, dateTime, deviceLabel, el, focusFirst, money, restrictionText,
   show, showError, showMessage, statusName, stopCountdown, typeName,
 } from "./ui.js";
 
 const SHARE_KEY = "sls.share";
-const QR_WATCH_MS = 4000;
+const QR_WATCH_MS = 2000;
 const WITHDRAW_POLL_MS = 2000;
+const PHYSICAL = new Set(["dsc_plus", "dsc", "gold", "platinum", "scc"]);
 
 let me = null; // GET /v1/me
 let settings = null; // GET /v1/settings/secure-login
-let qr = null; // {sessionId, expiresAt, url}
+let qr = null; // {sessionId, expiresAt, url, ibKeys}
 let qrWatch = null;
+let qrWatchBusy = false;
+let qrRequesting = false;
+let qrNeedsStepUp = false; // the automatic QR request answered step_up_required: a button asks
 let withdrawal = null; // {id, amount, eligible, expiresAt, chosen}
 let generation = 0; // bumped on logout: late answers of the old session are ignored
 const inFlight = new Set(); // background reads (QR watch, withdrawal polls), awaited before logging out
@@ -35,6 +43,10 @@ export function initAccount() {
   $("#step-up").addEventListener("click", stepUp);
   $("#qr-show").addEventListener("click", () => requestQr($("#qr-show")));
   $("#qr-refresh").addEventListener("click", () => requestQr($("#qr-refresh")));
+  $("#new-number-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    activateOnNewNumber();
+  });
   $("#withdraw-form").addEventListener("submit", (event) => {
     event.preventDefault();
     startWithdrawal();
@@ -166,7 +178,9 @@ export function sessionEnded() {
 /** Stops every timer and forgets what the page showed of the account. */
 export function teardown() {
   generation += 1;
+  cancelStepUp();
   stopQrWatch();
+  qrNeedsStepUp = false;
   stopCountdown($("#session-expires"));
   if (qr && qr.url) URL.revokeObjectURL(qr.url);
   qr = null;
@@ -176,10 +190,17 @@ export function teardown() {
   sessionStorage.removeItem(SHARE_KEY);
   $("#qr-image").removeAttribute("src");
   $("#session-id").textContent = "";
+  $("#qr-status").textContent = "";
+  show($("#qr-status"), false);
+  $("#new-number-result").replaceChildren();
+  show($("#new-number-result"), false);
+  show($("#new-number-form"), true);
+  $("#new-number").open = false;
   $("#whoami").textContent = "";
   $("#account-id").textContent = "";
   for (const id of ["#withdraw-choose", "#withdraw-challenge", "#withdraw-result", "#device-action", "#share-challenge",
     "#share-status", "#settings-result", "#dsc-result", "#online-card-box"]) show($(id), false);
+  show($("#dsc-form"), true);
   $("#withdraw-challenge").replaceChildren();
   $("#device-action").replaceChildren();
   $("#share-challenge").replaceChildren();
@@ -206,6 +227,11 @@ function renderDevices() {
     if (device.status === "pending") {
       actions.push(el("button", {type: "button", class: "primary small-button", dataset: {action: "activate"},
         onclick: () => startActivation(device)}, "Activate"));
+    }
+    if (PHYSICAL.has(device.type) && ["active", "locked", "lost", "inactive"].includes(device.status)) {
+      actions.push(el("button", {type: "button", class: "link", dataset: {action: "return"},
+        "aria-label": `Return ${deviceLabel(device)}`, onclick: (event) => returnDevice(device, event.currentTarget)},
+      "Return"));
     }
     if (["active", "pending", "locked"].includes(device.status)) {
       actions.push(el("button", {type: "button", class: "link danger-link", dataset: {action: "remove"},
@@ -239,11 +265,28 @@ async function removeDevice(device, button) {
     return;
   }
   const done = await attempt(button, $("#device-action"), async () => {
-    await call("DELETE", `/v1/devices/${seg(device.device_id)}`);
+    await withStepUp(() => call("DELETE", `/v1/devices/${seg(device.device_id)}`), $("#device-action"));
     return true;
   });
   if (!done) return;
   devicesNote(`${deviceLabel(device)} was removed: it can no longer be used to log in or to confirm withdrawals.`);
+  await attempt(null, $("#device-action"), refresh);
+  renderBanner();
+}
+
+// A physical device sent back (a replaced card): it stops working, and its reserve is released.
+async function returnDevice(device, button) {
+  const sure = await confirmAction(
+    `Return ${deviceLabel(device)}? It stops working at once: send it back to us. A reserve held for its replacement is released.`,
+    "Return");
+  if (!sure) {
+    button.focus();
+    return;
+  }
+  const returned = await attempt(button, $("#device-action"),
+    () => withStepUp(() => call("POST", `/v1/devices/${seg(device.device_id)}/return`), $("#device-action")));
+  if (!returned) return;
+  devicesNote(`${deviceLabel(device)} is marked as returned: it can no longer be used.`);
   await attempt(null, $("#device-action"), refresh);
   renderBanner();
 }
@@ -342,8 +385,9 @@ async function requestDscPlus() {
     focusFirst($("#dsc-pin-again"));
     return;
   }
+  const reason = $("#dsc-reason").value;
   const requested = await attempt($("#dsc-submit"), form,
-    () => call("POST", "/v1/devices/dsc-plus", {pin, reason: $("#dsc-reason").value}));
+    () => withStepUp(() => call("POST", "/v1/devices/dsc-plus", {pin, reason}), form));
   $("#dsc-pin").value = "";
   $("#dsc-pin-again").value = "";
   if (!requested) return;
@@ -359,6 +403,7 @@ async function requestDscPlus() {
 // ------------------------------------------------------------------ IB Key banner
 
 function renderBanner() {
+  if (!me) return; // the session ended meanwhile (a removed device that had opened it, a logout)
   const banner = $("#ibkey-banner");
   if (scope() === "trading") {
     show(banner, false);
@@ -367,7 +412,9 @@ function renderBanner() {
   }
   const ibKey = me.devices.find((device) => device.type === "ib_key" && device.status === "active");
   show(banner, true);
+  show($("#new-number"), scope() === "full");
   banner.classList.toggle("compact", Boolean(ibKey) && !qr);
+  show($("#qr-note"), !qr && qrNeedsStepUp);
   if (ibKey) {
     $("#ibkey-title").textContent = "IBKR Mobile Authentication (IB Key) is active";
     $("#ibkey-lead").textContent = `You approve logins on ${deviceLabel(ibKey)}.`;
@@ -383,16 +430,41 @@ function renderBanner() {
   $("#ibkey-lead").textContent = "Log in faster and more securely: approve each login on your phone.";
   show($("#ibkey-active-note"), false);
   show($("#ibkey-steps"), true);
-  show($("#qr-show"), false);
-  show($("#qr-figure"), true);
-  if (!qr) requestQr(null);
+  // The code is shown at once, unless this session must first be stepped up: then a button
+  // asks for it (and the step-up), rather than a step-up nobody asked for.
+  const asking = !qr && qrNeedsStepUp;
+  show($("#qr-show"), asking);
+  show($("#qr-figure"), !asking);
+  if (!qr && !asking) requestQr(null);
 }
 
+/**
+ * POST /v1/activation/qr. `button` null: shown by itself with the banner (a step_up_required
+ * answer then offers the button instead); a button: asked for, stepped up in place if needed.
+ */
 async function requestQr(button) {
+  if (qrRequesting) return;
   const mine = generation;
   const figure = $("#qr-figure");
-  const issued = await attempt(button, figure, () => call("POST", "/v1/activation/qr"));
+  const create = () => call("POST", "/v1/activation/qr");
+  qrRequesting = true;
+  let issued;
+  try {
+    issued = await attempt(button, button || figure, button ? () => withStepUp(create, $("#qr-show")) : async () => {
+      try {
+        return await create();
+      } catch (error) {
+        if (!needsStepUp(error)) throw error;
+        qrNeedsStepUp = true;
+        if (mine === generation && me) renderBanner();
+        return null;
+      }
+    });
+  } finally {
+    qrRequesting = false;
+  }
   if (!issued || mine !== generation) return;
+  qrNeedsStepUp = false;
   if (qr && qr.url) URL.revokeObjectURL(qr.url);
   const url = qrImageUrl(issued.qr_svg);
   qr = {sessionId: issued.session_id, expiresAt: issued.expires_at, url,
@@ -405,17 +477,17 @@ async function requestQr(button) {
     image.removeAttribute("src");
     show(image, false);
   }
-  $("#session-id").textContent = issued.session_id;
+  // Shown in groups of four (rules.md); the app ignores the spaces.
+  $("#session-id").textContent = groupSessionId(issued.session_id);
+  $("#session-id").dataset.sessionId = issued.session_id;
   $("#qr-expiry-line").replaceChildren("Expires in ", el("span", {id: "qr-expires", class: "countdown"}), ".");
-  countdown($("#qr-expires"), issued.expires_at, {
-    onDone: () => {
-      stopQrWatch();
-      $("#qr-expiry-line").replaceChildren("This code has expired.");
-      $("#qr-figure").classList.add("expired");
-    },
-  });
+  const shown = qr;
+  countdown($("#qr-expires"), issued.expires_at, {onDone: () => qrExpired(shown)});
   $("#qr-figure").classList.remove("expired");
+  $("#qr-status").textContent = "";
+  show($("#qr-status"), false);
   show($("#qr-refresh"), true);
+  show($("#qr-note"), false);
   $("#ibkey-banner").classList.remove("compact");
   show($("#ibkey-active-note"), false);
   show($("#ibkey-steps"), true);
@@ -424,41 +496,111 @@ async function requestQr(button) {
   watchForActivation();
 }
 
-// While the code is on screen: notice when the phone has activated with it.
+// While the code is on screen: its session's status, until the app has used it or it expired.
 function watchForActivation() {
   stopQrWatch();
   const mine = generation;
+  const watched = qr;
   qrWatch = setInterval(async () => {
-    if (mine !== generation || !qr) {
+    if (mine !== generation || qr !== watched || !watched) {
       stopQrWatch();
       return;
     }
-    let fresh;
+    if (qrWatchBusy) return;
+    qrWatchBusy = true;
+    let state;
     try {
-      fresh = await background(call("GET", "/v1/me"));
-    } catch {
+      state = await background(call("GET", `/v1/activation/qr/${seg(watched.sessionId)}`));
+    } catch (error) {
+      if (error && (error.status === 404 || error.status === 410) && mine === generation && qr === watched) {
+        qrExpired(watched);
+      }
       return;
+    } finally {
+      qrWatchBusy = false;
     }
-    if (mine !== generation || !qr) return;
-    const added = fresh.devices.find((d) => d.type === "ib_key" && d.status === "active" && !qr.ibKeys.has(d.device_id));
-    me = fresh;
-    if (!added) return;
-    stopQrWatch();
-    stopCountdown($("#qr-expires"));
-    URL.revokeObjectURL(qr.url);
-    qr = null;
-    $("#qr-image").removeAttribute("src");
-    renderDevices();
-    renderLimits();
-    renderBanner();
-    $("#ibkey-title").textContent = "IB Key is activated";
-    $("#ibkey-lead").textContent = `${deviceLabel(added)} is ready: from now on you can approve logins on your phone.`;
+    if (mine !== generation || qr !== watched) return;
+    if (state.status === "used") await qrUsed(watched, state.device_id, mine);
+    else if (state.status === "expired") qrExpired(watched);
   }, QR_WATCH_MS);
+}
+
+async function qrUsed(watched, deviceId, mine) {
+  stopQrWatch();
+  stopCountdown($("#qr-expires"));
+  if (watched.url) URL.revokeObjectURL(watched.url);
+  qr = null;
+  $("#qr-image").removeAttribute("src");
+  try {
+    me = await background(call("GET", "/v1/me"));
+  } catch {
+    // the devices list catches up with the next refresh
+  }
+  if (mine !== generation || !me) return;
+  renderDevices();
+  renderLimits();
+  renderBanner();
+  const added = me.devices.find((d) => d.device_id === deviceId)
+    || me.devices.find((d) => d.type === "ib_key" && d.status === "active" && !watched.ibKeys.has(d.device_id));
+  $("#ibkey-title").textContent = "IB Key is activated";
+  $("#ibkey-lead").textContent = added
+    ? `${deviceLabel(added)} is ready: from now on you can approve logins on your phone.`
+    : "IBKR Mobile is ready: from now on you can approve logins on your phone.";
+  $("#qr-status").textContent = "IB Key activated: IBKR Mobile used the QR code. Your devices below are up to date.";
+  show($("#qr-status"), true);
+}
+
+function qrExpired(watched) {
+  if (qr !== watched || !watched || watched.expired) return;
+  watched.expired = true;
+  stopQrWatch();
+  stopCountdown($("#qr-expires"));
+  $("#qr-expiry-line").replaceChildren("This code has expired.");
+  $("#qr-figure").classList.add("expired");
+  $("#qr-status").textContent = "The activation QR code expired before it was used. Show a new one to try again.";
+  show($("#qr-status"), true);
+  show($("#qr-refresh"), true);
 }
 
 function stopQrWatch() {
   if (qrWatch) clearInterval(qrWatch);
   qrWatch = null;
+}
+
+// A phone number not on file gets an activation SMS only from a full, stepped-up session: the
+// code goes to the new number, and the app finishes with the activation link shown here.
+async function activateOnNewNumber() {
+  const form = $("#new-number-form");
+  const phone = $("#new-number-phone").value.replace(/[\s().-]/g, "");
+  const password = $("#new-number-password").value;
+  if (!/^\+[1-9]\d{6,14}$/.test(phone)) {
+    showMessage("Type the mobile number with its country code, for example +12125550123.", form);
+    focusFirst($("#new-number-phone"));
+    return;
+  }
+  if (!password) {
+    showMessage("Type your password.", form);
+    focusFirst($("#new-number-password"));
+    return;
+  }
+  const username = me.username;
+  const started = await attempt($("#new-number-submit"), form, () => withStepUp(
+    () => call("POST", "/v1/activation/sms", {username, password, phone}), form));
+  $("#new-number-password").value = "";
+  if (!started) return;
+  const link = `ibkr-ibkey://activate?activation_id=${encodeURIComponent(started.activation_id)}`
+    + `&username=${encodeURIComponent(username)}`;
+  const left = el("span", {class: "countdown"});
+  const result = $("#new-number-result");
+  result.replaceChildren(
+    el("p", {}, "We sent an 8-digit activation code to ", el("strong", {id: "new-number-sent-to"}, started.sent_to), "."),
+    el("p", {}, "On that phone, open IBKR Mobile, choose Register, then SMS code, and paste this activation link; "
+      + "then type the code from the message and choose a PIN."),
+    el("p", {}, el("code", {id: "new-number-link", class: "activation-link"}, link)),
+    el("p", {class: "small"}, "The activation expires in ", left, "."));
+  if (started.expires_at) countdown(left, started.expires_at, {doneText: "0:00"});
+  show(form, false);
+  show(result, true);
 }
 
 // ------------------------------------------------------------------ withdrawals
@@ -480,6 +622,15 @@ function parseAmount(text) {
   return amount > 0 && Number.isFinite(amount) ? amount : null;
 }
 
+// Where the money goes, as the person typed it: 1-64 printable characters, or null (the service
+// then names "your bank account on file"); undefined when it is not acceptable.
+function parseDestination(text) {
+  const trimmed = text.trim();
+  if (!trimmed) return null;
+  if ([...trimmed].length > 64 || /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/u.test(trimmed)) return undefined;
+  return trimmed;
+}
+
 function resetWithdrawal() {
   withdrawal = null;
   for (const id of ["#withdraw-choose", "#withdraw-challenge", "#withdraw-result"]) show($(id), false);
@@ -496,10 +647,19 @@ async function startWithdrawal() {
     focusFirst($("#withdraw-amount"));
     return;
   }
-  const started = await attempt($("#withdraw-start"), form, () => call("POST", "/v1/withdrawals", {amount_usd: amount}));
+  const destination = parseDestination($("#withdraw-destination").value);
+  if (destination === undefined) {
+    showMessage("Name where the money goes in at most 64 characters, letters, digits, spaces and signs only.", form);
+    focusFirst($("#withdraw-destination"));
+    return;
+  }
+  const body = destination ? {amount_usd: amount, destination} : {amount_usd: amount};
+  const started = await attempt($("#withdraw-start"), form, () => call("POST", "/v1/withdrawals", body));
   if (!started) return;
   await attempt(null, form, refresh);
-  withdrawal = {id: started.withdrawal_id, amount, eligible: started.eligible_devices, expiresAt: started.expires_at};
+  const statement = started.statement || `Withdraw ${money(amount)}${destination ? ` to ${destination}` : ""}`;
+  withdrawal = {id: started.withdrawal_id, amount, statement, eligible: started.eligible_devices,
+    expiresAt: started.expires_at};
   const current = withdrawal;
   const byId = new Map(me.devices.map((device) => [device.device_id, device]));
   const buttons = started.eligible_devices.map((deviceId) => {
@@ -515,6 +675,7 @@ async function startWithdrawal() {
     ? `Confirm the withdrawal of ${money(amount)} with one of these devices:`
     : `None of your devices can confirm ${money(amount)}. A Digital Security Card+ has no limit.`;
   $("#eligible-devices").replaceChildren(...buttons);
+  $("#withdraw-request-statement").textContent = statement;
   show($("#withdraw-choose"), true);
   countdown($("#withdraw-expires"), started.expires_at, {
     onDone: () => {
@@ -603,10 +764,12 @@ async function withdrawalDone(current, device, remaining) {
   result.replaceChildren(
     el("p", {class: "result-title"}, el("strong", {}, `Withdrawal of ${money(current.amount)} authorized`),
       ` with ${deviceLabel(device)}.`),
+    el("p", {id: "withdraw-result-statement"}, `You confirmed: ${current.statement}.`),
     el("p", {}, "Remaining limits: ", el("span", {id: "withdraw-remaining-today"}, money(limits.today)), " today, ",
       el("span", {id: "withdraw-remaining-five"}, money(limits.five_business_days)), " in five business days."));
   show(result, true);
   $("#withdraw-amount").value = "";
+  $("#withdraw-destination").value = "";
   result.scrollIntoView({block: "nearest"});
 }
 
@@ -647,7 +810,7 @@ async function changeMode(mode) {
   const box = mode === "opted_out" ? $("#opt-out-box") : $("#opt-in-box");
   const body = mode === "opted_out" ? {mode, accept_risk: $("#accept-risk").checked} : {mode};
   const button = mode === "opted_out" ? $("#opt-out") : $("#opt-in");
-  const changed = await attempt(button, box, () => call("PUT", "/v1/settings/secure-login", body));
+  const changed = await attempt(button, box, () => withStepUp(() => call("PUT", "/v1/settings/secure-login", body), button));
   if (!changed) {
     renderSettingsControls();
     return;
@@ -689,8 +852,8 @@ async function startShare() {
     focusFirst(!owner ? $("#share-owner") : $("#share-password"));
     return;
   }
-  const started = await attempt($("#share-start"), form,
-    () => call("POST", "/v1/sharing", {owner_username: owner, owner_password: password}));
+  const started = await attempt($("#share-start"), form, () => withStepUp(
+    () => call("POST", "/v1/sharing", {owner_username: owner, owner_password: password}), form));
   $("#share-password").value = "";
   if (!started) return;
   const panel = $("#share-challenge");

@@ -1,6 +1,9 @@
-// The screen of one device's challenge (login, withdrawal, sharing, PIN change, card
-// activation): what to do with the device, and the response field. Ids are the DOM
-// contract's for the login (prefix ""), and prefixed for the other flows ("withdraw-", ...).
+// The screen of one device's challenge (login, withdrawal, step-up, sharing, card
+// activation): what the person confirms (the flow's statement), what to do with the device,
+// and the response field. Ids are the DOM contract's for the login (prefix ""), and prefixed
+// for the other flows ("withdraw-", "stepup-", ...): #{p}statement, #{p}match-number (a push),
+// #{p}challenge-code, #{p}indices, #{p}response, #{p}verify-submit, #{p}push-waiting,
+// #{p}push-again, #{p}switch-to-code.
 import {countdown, el, focusFirst, secondsFromNow, typeName} from "./ui.js";
 
 const CODE_STEPS = {
@@ -11,12 +14,20 @@ const CODE_STEPS = {
   platinum: "Enter the challenge code in your Platinum device, then type the response it shows.",
 };
 
+/** What the person confirms: the statement the service fixed for the flow (rules.md). */
+export function statementBox(id, statement) {
+  if (!statement) return null;
+  return el("div", {class: "statement-box"},
+    el("span", {class: "code-label"}, "You are confirming"),
+    el("p", {id, class: "statement"}, statement));
+}
+
 /**
  * Renders `issued` ({device_id, type, method, challenge}) into `container`.
  * options: prefix, device (for its label), submitLabel, intro (a line above),
  *   onAnswer(response, button, form): the caller checks the answer;
  *   onSwitchToCode(): push did not arrive, ask for a challenge code;
- *   onResend(method): a new message (sms, voice), or a new challenge once this one expired.
+ *   onResend(method): a new message (sms, voice), a new push, or a new challenge once this one expired.
  */
 export function renderChallenge(container, issued, options) {
   const p = options.prefix || "";
@@ -27,20 +38,10 @@ export function renderChallenge(container, issued, options) {
   const parts = [];
   if (options.intro) parts.push(el("p", {class: "challenge-intro"}, options.intro));
   parts.push(el("h2", {class: "challenge-title"}, name));
+  parts.push(statementBox(`${p}statement`, challenge.statement));
 
   if (method === "push") {
-    const left = el("span", {class: "countdown"});
-    parts.push(el("div", {id: `${p}push-waiting`, class: "push-waiting", "aria-live": "polite"},
-      el("span", {class: "spinner", "aria-hidden": "true"}),
-      el("div", {},
-        el("p", {}, el("strong", {}, "Check your phone."),
-          " We sent a notification to IBKR Mobile. Tap it and approve to continue."),
-        el("p", {class: "small muted"}, "Waiting for your approval… The notification expires in ", left, "."))));
-    parts.push(el("button", {id: `${p}switch-to-code`, type: "button", class: "link",
-      onclick: () => options.onSwitchToCode?.()}, "Didn't get the notification?"));
-    container.replaceChildren(...parts);
-    if (challenge.expires_at) countdown(left, challenge.expires_at, {doneText: "now"});
-    focusFirst(container);
+    renderPush(container, parts, challenge, options);
     return;
   }
 
@@ -128,4 +129,42 @@ export function renderChallenge(container, issued, options) {
 
   container.replaceChildren(...parts);
   focusFirst(input);
+}
+
+// A push: the app shows the statement; the person types the number shown here (number
+// matching), enters the PIN and approves. The caller polls its flow meanwhile.
+function renderPush(container, parts, challenge, options) {
+  const p = options.prefix || "";
+  const number = typeof challenge.match_number === "string" ? challenge.match_number : "";
+  const left = el("span", {class: "countdown"});
+  const waitingLine = el("p", {class: "small muted"}, "Waiting for your approval… The notification expires in ", left, ".");
+  parts.push(el("p", {class: "steps-text"}, el("strong", {}, "Check your phone."),
+    " We sent a notification to IBKR Mobile. Open it, check that it says what is written above",
+    number ? ", type the number below" : "", " and approve with your PIN."));
+  if (number) {
+    parts.push(el("div", {class: "code-box match-box"},
+      el("span", {class: "code-label"}, "Enter this number in IB Key"),
+      el("span", {id: `${p}match-number`, class: "big-code match-number", "aria-describedby": `${p}match-help`}, number),
+      el("span", {id: `${p}match-help`, class: "match-help"}, `Enter ${number} in IB Key`)));
+  }
+  parts.push(el("div", {id: `${p}push-waiting`, class: "push-waiting", "aria-live": "polite"},
+    el("span", {class: "spinner", "aria-hidden": "true"}), el("div", {}, waitingLine)));
+  parts.push(el("p", {class: "resend-actions"},
+    el("button", {id: `${p}push-again`, type: "button", class: "link",
+      onclick: () => options.onResend?.("push")}, "Send a new notification"),
+    " · ",
+    el("button", {id: `${p}switch-to-code`, type: "button", class: "link",
+      onclick: () => options.onSwitchToCode?.()}, "Didn't get the notification?")));
+  container.replaceChildren(...parts);
+  if (challenge.expires_at) {
+    countdown(left, challenge.expires_at, {
+      doneText: "now",
+      onDone: () => {
+        waitingLine.replaceChildren("The notification has expired. Send a new one, or use a code instead.");
+        waitingLine.classList.remove("muted");
+        container.querySelector(".spinner")?.remove();
+      },
+    });
+  }
+  focusFirst(container);
 }

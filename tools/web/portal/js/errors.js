@@ -19,6 +19,10 @@ export const SENTENCES = {
   throttled: "Too many requests.",
   unauthorized: "Your session has ended. Please log in again.",
   insufficient_scope: "This needs a full session: confirm with your security device first.",
+  step_up_required: "This change needs a recent confirmation with one of your strongest devices.",
+  step_up_cancelled: "Nothing was changed: the confirmation with your device was cancelled.",
+  push_paused: "Notifications to your phone are paused after several denied requests. Use another device or a code.",
+  too_many_challenges: "Too many codes were asked for.",
   expired: "This request has expired.",
   // devices
   last_device: "You cannot remove your only active device: activate another one first.",
@@ -35,6 +39,7 @@ export const SENTENCES = {
   another_device_required: "Log in with another device to do this.",
   shared_device_in_use: "This device is in use by another username.",
   qr_expired_or_used: "This QR code has expired or was already used. Show a new one.",
+  phone_not_on_file: "That phone number is not on file.",
   temporary_code_session_required: "An Online Security Code Card needs a session opened with a temporary code.",
   // withdrawals
   limit_exceeded: "This amount is over your withdrawal limits.",

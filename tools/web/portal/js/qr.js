@@ -55,3 +55,9 @@ export function qrImageUrl(svgText) {
   const text = new XMLSerializer().serializeToString(doc);
   return URL.createObjectURL(new Blob([text], {type: "image/svg+xml"}));
 }
+
+/** A QR session ID as a person reads it: groups of four, spaces between (rules.md). */
+export function groupSessionId(sessionId) {
+  const plain = String(sessionId).replace(/[\s-]/g, "");
+  return (plain.match(/.{1,4}/g) || []).join(" ");
+}

@@ -155,7 +155,8 @@ export async function attempt(button, where, action, onError = null) {
   try {
     return await action();
   } catch (error) {
-    if (error && error.code === "unauthorized") return undefined; // the session ended: back to login
+    // The session ended (back to login), or a step-up closed by the page itself: nothing to say.
+    if (error && (error.code === "unauthorized" || error.quiet)) return undefined;
     showError(error, where);
     onError?.(error);
     return undefined;
