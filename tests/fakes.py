@@ -228,18 +228,23 @@ class FakeTable:
         tx.stage(("FLOW", *key), pending, complete)
         if reservation is not None:
             assert now is not None
-            self.stage_give_back(tx, confirmed_by, reservation, now)
+            self.stage_give_back(tx, confirmed_by, reservation, now,
+                                 flow.challenge.check_data.get(OPEN_PAIR) if flow.challenge else None)
         elif confirmed_by is not None and status == FlowStatus.APPROVED:
             assert now is not None
             self.stage_device_update(tx, self.state(confirmed_by), _set(last_used_at=now))
 
     def stage_give_back(self, tx: FakeTransaction, device: Device | None, reservation: Reservation,
-                        now: datetime) -> None:
+                        now: datetime, answered_pair: str | None = None) -> None:
         """A right answer gives back its slot of the cap and resets the device's failures; a
-        code card's open pair was answered, so the next challenge draws anew."""
+        code card's open pair it answered closes (only that pair: the next challenge draws anew)."""
         if device is not None:
-            self.stage_device_update(tx, self.state(device),
-                                     _set(last_used_at=now, consecutive_failures=0, open_pair=None))
+            if answered_pair:
+                self.stage_device_update(tx, self.state(device),
+                                         _set(last_used_at=now, consecutive_failures=0, open_pair=None),
+                                         lambda d: d.open_pair in (None, answered_pair))
+            else:
+                self.stage_device_update(tx, self.state(device), _set(last_used_at=now, consecutive_failures=0))
         tx.stage(("ANSWERS", reservation.slot_user), None,
                  lambda: self.answer_slots.setdefault(reservation.slot_user, {}).pop(reservation.slot, None))
 
@@ -680,9 +685,7 @@ class FakeFlowStore:
             with transaction(flow.key) as tx:
                 tx.stage(("FLOW", *key), flow_takes, lambda: _set(attempts=t.flows[key].attempts + 1)(t.flows[key]))
                 if device is not None:
-                    asked = flow.challenge.check_data.get(OPEN_PAIR) if flow.challenge else None
-                    tx.stage(("DEVICE", *t.state(device)), lambda: self._answers_as(device, now) and (
-                        not asked or t.devices[t.state(device)].open_pair == asked))
+                    tx.stage(("DEVICE", *t.state(device)), lambda: self._answers_as(device, now))
                     if device.shared_from is not None:  # the share must still stand
                         link = (device.username, device.device_id)
                         tx.stage(("DEVICE", *link),

@@ -13,7 +13,7 @@ from securelogin.adapters.sessions import SessionStore
 from securelogin.adapters.throttles import ThrottleStore
 from securelogin.domain.guards import PushesPaused, SendGuard, TooManyPushes, millis
 from securelogin.domain.models import DeviceType, Purpose, Push, PushStatus, Scope
-from securelogin.errors import Unauthenticated
+from securelogin.errors import Gone, Unauthenticated
 from securelogin.ports import StaleWrite
 from securelogin.services.backoffice_devices import DeviceOrder
 from securelogin.services.login import ClientInfo
@@ -187,6 +187,22 @@ def test_a_right_answer_closes_the_open_pair_and_a_wrong_one_keeps_it(alice):
     _, (first, second) = card_challenge(alice, card_id)  # the next challenge draws anew
     reopened = device_of(alice, card_id).open_pair
     assert reopened != opened and reopened.startswith(f"{first},{second}@")
+
+
+def test_a_right_answer_to_an_old_pair_leaves_the_cards_new_pair_open(alice):
+    """One known pair must not discard the pairs drawn after it: once the card asks a new
+    pair, a login still showing the old one cannot complete, and the new pair stays."""
+    issued = alice.services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.SCC), "cs")
+    card_id, values = issued.device.device_id, issued.card
+    first_id, (a, b) = card_challenge(alice, card_id)
+    second_id, asked = card_challenge(alice, card_id)
+    assert asked == [a, b]
+    alice.services.login.verify(first_id, values[a] + values[b])
+    card_challenge(alice, card_id)  # the card draws its next pair
+    current = device_of(alice, card_id).open_pair
+    with pytest.raises(Gone):
+        alice.services.login.verify(second_id, values[a] + values[b])
+    assert device_of(alice, card_id).open_pair == current
 
 
 def test_an_open_pair_is_drawn_again_after_a_day(alice):

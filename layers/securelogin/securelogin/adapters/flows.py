@@ -194,12 +194,8 @@ class FlowStore:
                           condition=(FlowItem.status == FlowStatus.PENDING.value)
                           & (FlowItem.challenge_version == flow.version) & (FlowItem.attempts < max_attempts))
                 if device is not None:
-                    condition = _answers_as(device, now)
-                    asked = flow.challenge.check_data.get(OPEN_PAIR) if flow.challenge else None
-                    if asked:  # a code card's pair counts only while it is still the card's open pair
-                        condition &= DeviceItem.open_pair == asked
                     tx.condition_check(DeviceItem, *DeviceItem.key(device.holder, device.device_id),
-                                       condition=condition)
+                                       condition=_answers_as(device, now))
                     if device.shared_from is not None:  # the share must still stand
                         tx.condition_check(DeviceItem, *DeviceItem.key(device.username, device.device_id),
                                            condition=DeviceItem.status == DeviceStatus.ACTIVE.value)
@@ -270,12 +266,18 @@ def _answers_as(device: Device, now: datetime) -> Condition:
     return condition
 
 
-def _give_back(tx: TransactWrite, device: Device | None, reservation: Reservation, now: datetime) -> None:
-    if device is not None:  # a right answer: a code card's open pair was answered, the next draws anew
-        tx.update(_device_state(device), actions=[DeviceItem.last_used_at.set(now),
-                                                  DeviceItem.consecutive_failures.set(0),
-                                                  DeviceItem.open_pair.remove()],
-                  condition=DeviceItem.pk.exists())
+def _give_back(tx: TransactWrite, device: Device | None, reservation: Reservation, now: datetime,
+               answered_pair: str | None = None) -> None:
+    if device is not None:
+        actions = [DeviceItem.last_used_at.set(now), DeviceItem.consecutive_failures.set(0)]
+        condition = DeviceItem.pk.exists()
+        if answered_pair:
+            # A code card's open pair, answered right, closes: the next challenge draws anew. Only
+            # that pair: a right answer to an older challenge of a pair already closed must not
+            # close the card's current one (that would let a known pair discard unknown ones).
+            actions.append(DeviceItem.open_pair.remove())
+            condition &= DeviceItem.open_pair.does_not_exist() | (DeviceItem.open_pair == answered_pair)
+        tx.update(_device_state(device), actions=actions, condition=condition)
     tx.update(AnswerSlotsItem.keyed(reservation.slot_user),
               actions=[AnswerSlotsItem.slots[reservation.slot].remove()])
 
@@ -293,7 +295,8 @@ def complete_flow(tx: TransactWrite, flow: Flow, status: FlowStatus = FlowStatus
               condition=(FlowItem.status == FlowStatus.PENDING.value) & (FlowItem.challenge_version == flow.version))
     if reservation is not None:
         assert now is not None
-        _give_back(tx, confirmed_by, reservation, now)
+        _give_back(tx, confirmed_by, reservation, now,
+                   flow.challenge.check_data.get(OPEN_PAIR) if flow.challenge else None)
     elif confirmed_by is not None and status == FlowStatus.APPROVED:
         assert now is not None
         tx.update(_device_state(confirmed_by), actions=[DeviceItem.last_used_at.set(now)],

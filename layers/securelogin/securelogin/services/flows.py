@@ -23,7 +23,6 @@ from securelogin.clock import Clock, seconds_until
 from securelogin.crypto.codes import code_digest, digests_match, lookup_key, numeric_code, random_token
 from securelogin.domain import statements
 from securelogin.domain.factors import ChallengeContext, FactorRegistry, IssuedChallenge, UnsupportedMethod
-from securelogin.domain.factors.code_card import OPEN_PAIR
 from securelogin.domain.factors.ib_key import match_number_digest
 from securelogin.domain.guards import PushesPaused, TooManyChallenges, TooManyPushes
 from securelogin.domain.models import (
@@ -402,10 +401,6 @@ class FlowEngine:
             if attempt > 0 or (device is None and challenge.device_id is not None):
                 if challenge.device_id is not None:
                     device, slots = self._flows.device_for_answer(who, challenge.device_id)
-                    asked = challenge.check_data.get(OPEN_PAIR)
-                    if asked and device is not None and device.open_pair != asked:
-                        raise Gone("challenge_expired", "The card was asked another pair since. Ask for a new "
-                                                        "challenge.")
                 else:
                     slots = self._flows.slots(who)
             if device is not None:
