@@ -133,7 +133,6 @@ class FakeTable:
         self.lockouts: dict[str, PasswordLockout] = {}
         self.devices: dict[tuple[str, str], Device] = {}
         self.answer_slots: dict[str, dict[str, int]] = {}
-        self.throttles: dict[tuple[str, Purpose], datetime] = {}
         self.send_guards: dict[str, SendGuard] = {}  # what was sent lately (domain/guards.py), by username
         self.flows: dict[tuple[Purpose, str], Flow] = {}
         self.pushes: dict[str, Push] = {}  # by the lookup key of the push id
@@ -427,22 +426,11 @@ class FakeLockoutStore:
 
 
 class FakeThrottleStore:
-    """One send per interval for each purpose, and the user's send guard (challenges
-    issued, pushes holding a place, denials: ``domain/guards.py`` says what it becomes)."""
+    """The user's send guard (challenges issued, pushes holding a place, denials, the resend
+    wait of codes: ``domain/guards.py`` says what it becomes)."""
 
     def __init__(self, table: FakeTable) -> None:
         self._t = table
-
-    def reserve(self, username: str, purpose: Purpose, now: datetime, interval: timedelta) -> timedelta | None:
-        last = self._t.throttles.get((username, purpose))
-        if last is None or last <= now - interval:
-            self._t.throttles[(username, purpose)] = now
-            return None
-        return max(timedelta(seconds=1), last + interval - now)
-
-    def release(self, username: str, purpose: Purpose, reserved_at: datetime) -> None:
-        if self._t.throttles.get((username, purpose)) == reserved_at:
-            del self._t.throttles[(username, purpose)]
 
     def guard(self, username: str) -> SendGuard:
         stored = self._t.send_guards.get(username)

@@ -109,8 +109,6 @@ def test_a_database_that_does_not_answer_gives_a_503_in_time(api, user):
     assert time.monotonic() - started < 9  # the functions' timeout is 10 s
 
 
-@pytest.mark.xfail(strict=True, reason="backend: a push that was never delivered keeps its place in the send guard "
-                                       "(flows.FlowEngine.challenge gives back only the SMS resend wait)")
 def test_a_push_that_could_not_be_sent_holds_no_place(api, user):
     """rules.md, "Retries": a request answered 503 leaves no push count behind. Five pushes that SNS
     refused must not use up the five places a user has in 15 minutes."""

@@ -342,9 +342,6 @@ def test_at_most_five_unanswered_pushes_in_fifteen_minutes(world):
     push_login(world, app)
 
 
-@pytest.mark.xfail(strict=True, raises=Throttled, reason=(
-    "backend: FlowEngine writes the send guard's place with the challenge and keeps it when SNS then fails "
-    "(503); rules.md says a request answered 503 leaves no push count behind"))
 def test_a_push_that_could_not_be_sent_holds_no_place(world):
     app = PhoneApp()
     activate(world, app)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from securelogin.domain.guards import PushesPaused, SendGuard, TooManyChallenges, TooManyPushes
+from securelogin.domain.guards import PushesPaused, ResendTooSoon, SendGuard, TooManyChallenges, TooManyPushes
 from securelogin.policy import Policy
 
 T0 = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
@@ -169,3 +169,31 @@ def test_a_pause_is_told_before_a_full_set_of_pushes():
     guard, _ = denied([T0, T0, T0], five_pushes(timedelta(0)))
     with pytest.raises(PushesPaused):
         issue(guard, T0, "push-5")
+
+
+# ------------------------------------------------------------------ codes' resend wait, and giving back
+
+def test_a_code_waits_the_resend_interval_after_the_last_of_its_purpose_only():
+    guard = SendGuard().take(T0, POLICY, code_for="login")
+    with pytest.raises(ResendTooSoon) as wait:
+        guard.take(T0 + POLICY.resend_interval - MS, POLICY, code_for="login")
+    assert wait.value.free_at == T0 + POLICY.resend_interval
+    guard.take(T0 + MS, POLICY, code_for="activation")  # another purpose has its own wait
+    guard.take(T0 + MS, POLICY)  # a challenge without a code waits for nothing
+    guard.take(T0 + POLICY.resend_interval, POLICY, code_for="login")
+
+
+def test_a_challenge_whose_message_was_not_sent_gives_back_all_it_took():
+    before = issue(issue(SendGuard(), T0, "older"), T0 + MS)
+    taken = before.take(T0 + 2 * MS, POLICY, "push-key")
+    given = taken.give_back(T0 + 2 * MS, "push-key")
+    assert (given.issued, given.pushes) == (before.issued, before.pushes)
+    coded = before.take(T0 + 3 * MS, POLICY, code_for="login")
+    back = coded.give_back(T0 + 3 * MS, code_for="login")
+    assert (back.issued, back.sent) == (before.issued, before.sent)
+    back.take(T0 + 4 * MS, POLICY, code_for="login")  # no wait left behind
+
+
+def test_giving_back_removes_one_challenge_and_leaves_another_at_the_same_moment():
+    twice = issue(issue(SendGuard(), T0), T0)
+    assert twice.give_back(T0).issued == (int(T0.timestamp() * 1000),)

@@ -7,10 +7,9 @@ Key design (``pk`` / ``sk``; every access is by key, by a partition Query, or by
 | user profile | ``USER#<username>`` | ``PROFILE`` | ``ACCOUNT#<account_id>`` / ``USER#<username>`` | |
 | password lockout | ``USER#<username>`` | ``LOCKOUT`` | | when the lock ends |
 | device | ``USER#<username>`` | ``DEVICE#<device_id>`` | ``DEVICE#<device_id>`` / ``DEVICE`` | |
-| send throttle | ``USER#<username>`` | ``THROTTLE#<purpose>`` | | after the interval |
 | withdrawn per UTC day | ``USER#<username>`` | ``SPENT#<YYYY-MM-DD>`` | | three weeks later |
 | answers in the last hour | ``USER#<username>`` | ``ANSWERS`` | | |
-| what was sent lately (challenges, pushes, denials) | ``USER#<username>`` | ``GUARD`` | | a day later |
+| what was sent lately (challenges, pushes, denials, codes) | ``USER#<username>`` | ``GUARD`` | | a day later |
 | IB Key app instance | ``APP#<app_instance_id>`` | ``INSTANCE`` | | |
 | device share | ``SHARE#<sha256(share_id)>`` | ``SHARE`` | ``SHARES#<status>`` / created at (pending only) | |
 | DSC+ request | ``REQUEST#<request_id>`` | ``REQUEST`` | | |
@@ -227,6 +226,7 @@ class SendGuardItem(Item, discriminator="send_guard"):
     pushes = MapAttribute(default=dict)
     denials = ListAttribute(of=NumberAttribute, default=list)
     paused_until = UTCDateTimeAttribute(null=True)
+    sent = MapAttribute(default=dict)  # purpose -> epoch ms of the last code by SMS or voice
     version = NumberAttribute(default=0)
 
     @staticmethod
@@ -336,17 +336,6 @@ class SpentItem(Item, discriminator="spent"):
     @property
     def day(self) -> date:
         return date.fromisoformat(self.sk.removeprefix("SPENT#"))
-
-
-class ThrottleItem(Item, discriminator="throttle"):
-    """pk ``USER#<username>``, sk ``THROTTLE#<purpose>``: when the last message of that
-    purpose was sent. A conditional write reserves the next send."""
-
-    last_sent_at = UTCDateTimeAttribute()
-
-    @staticmethod
-    def key(username: str, purpose: str) -> tuple[str, str]:
-        return user_pk(username), f"THROTTLE#{purpose}"
 
 
 class AuditItem(Item, discriminator="audit"):

@@ -24,7 +24,7 @@ from securelogin.crypto.codes import code_digest, digests_match, lookup_key, num
 from securelogin.domain import statements
 from securelogin.domain.factors import ChallengeContext, FactorRegistry, IssuedChallenge, UnsupportedMethod
 from securelogin.domain.factors.ib_key import match_number_digest
-from securelogin.domain.guards import PushesPaused, TooManyChallenges, TooManyPushes
+from securelogin.domain.guards import PushesPaused, ResendTooSoon, TooManyChallenges, TooManyPushes
 from securelogin.domain.models import (
     Challenge,
     Channel,
@@ -38,6 +38,7 @@ from securelogin.domain.models import (
     Push,
 )
 from securelogin.errors import Conflict, Gone, InvalidInput, Locked, NotFound, Throttled, Unauthenticated, Unavailable
+from securelogin.logs import logger
 from securelogin.observability import Metric, count
 from securelogin.policy import Policy
 from securelogin.ports import (
@@ -95,6 +96,12 @@ class RightAnswer:
     now: datetime
 
 
+def _code_purpose(flow: Flow, issued: IssuedChallenge) -> str | None:
+    """The purpose whose resend wait a challenge's code by SMS or voice takes, if it has one."""
+    message = issued.message
+    return flow.purpose.value if message is not None and message.channel != Channel.PUSH else None
+
+
 class FlowEngine:
     def __init__(self, devices: DeviceStore, flows: FlowStore, throttles: ThrottleStore, factors: FactorRegistry,
                  sender: MessageSender, code_key: Callable[[], bytes], audit: AuditTrail, clock: Clock,
@@ -146,14 +153,12 @@ class FlowEngine:
             flow.challenge = Challenge(device_id=device.device_id, method=method_used, issued_at=now,
                                        expires_at=min(issued.expires_at, flow.expires_at),
                                        check_data=issued.check_data, device=device)
-            self._reserve_delivery(flow, issued.message, now)
             try:
                 flow = self._flows.restart(flow, writes) if flow_id else self._flows.create(flow, writes)
             except StaleWrite:  # the send guard or the card's pair changed: read them again
-                self._give_back_delivery(flow, issued.message, now)
                 device = self._devices.get(device.username, device.device_id)
                 continue
-            self._deliver(flow, issued.message, now)
+            self._deliver(flow, issued, now)
             return new_id, flow, ChallengeIssued(device, method_used, self._shown(issued, statement))
         raise Unavailable("busy", "Too many challenges at once. Try again.", retry_after_seconds=1)
 
@@ -174,13 +179,11 @@ class FlowEngine:
             message = OutgoingMessage(Channel.SMS, phone, text)
             issued = IssuedChallenge(public={}, check_data={}, expires_at=flow.expires_at, message=message)
             writes = self._issuing(flow, None, issued, now)
-            self._reserve_delivery(flow, message, now)
             try:
                 self._flows.create(flow, writes)
             except StaleWrite:
-                self._give_back_delivery(flow, message, now)
                 continue
-            self._deliver(flow, message, now)
+            self._deliver(flow, issued, now)
             return new_id, flow
         raise Unavailable("busy", "Too many challenges at once. Try again.", retry_after_seconds=1)
 
@@ -226,18 +229,16 @@ class FlowEngine:
             challenge = Challenge(device_id=device.device_id, method=method_used, issued_at=now,
                                   expires_at=min(issued.expires_at, flow.expires_at), check_data=issued.check_data,
                                   device=device)
-            self._reserve_delivery(flow, issued.message, now)
             try:
                 self._flows.set_challenge(flow, challenge, writes)
             except StaleWrite:
-                self._give_back_delivery(flow, issued.message, now)
                 current = self._flows.get(flow.purpose, flow.key)
                 if current is None or current.status != FlowStatus.PENDING or current.version != flow.version:
                     raise Conflict("challenge_in_progress", "Another challenge was just issued.") from None
                 # The send guard or the card's open pair changed meanwhile: read them again.
                 device = self._devices.get(self.device_user(flow), device_id)
                 continue
-            self._deliver(flow, issued.message, now)
+            self._deliver(flow, issued, now)
             return ChallengeIssued(device, method_used, self._shown(issued, flow.statement))
         raise Unavailable("busy", "Too many challenges at once. Try again.", retry_after_seconds=1)
 
@@ -258,7 +259,8 @@ class FlowEngine:
         the flow asked before, if it is still open. Raises 429 when the guard refuses."""
         guard = self._throttles.guard(flow.username)
         try:
-            changed = guard.take(now, self._policy, issued.push.push_key if issued.push else None)
+            changed = guard.take(now, self._policy, issued.push.push_key if issued.push else None,
+                                 _code_purpose(flow, issued))
         except TooManyChallenges as full:
             raise Throttled("too_many_challenges", "Too many challenges were asked for lately. Wait a while.",
                             seconds_until(full.free_at, now)) from None
@@ -268,6 +270,9 @@ class FlowEngine:
         except TooManyPushes as full:
             raise Throttled("resend_too_soon", "Too many notifications were sent lately. Wait before asking again.",
                             seconds_until(full.free_at, now)) from None
+        except ResendTooSoon as wait:
+            raise Throttled("resend_too_soon", "A code was sent a moment ago. Wait before asking again.",
+                            math.ceil((wait.free_at - now).total_seconds())) from None
         writes = [self._throttles.guard_writes(flow.username, guard, now, changed)]
         if issued.push is not None and device is not None:
             sent = issued.push
@@ -288,29 +293,35 @@ class FlowEngine:
         """What the asking client is shown of a challenge: beside it, what it confirms."""
         return {**issued.public, "statement": statement}
 
-    def _deliver(self, flow: Flow, message: OutgoingMessage | None, now: datetime) -> None:
-        """Sends a challenge's message once it is recorded; a send that fails gives back its wait."""
-        if message is None:
+    def _deliver(self, flow: Flow, issued: IssuedChallenge, now: datetime) -> None:
+        """Sends a challenge's message once it is recorded. One that cannot be sent gives back
+        what issuing it took (its place in the send guard, its push, its resend wait): the
+        503 leaves nothing behind, and the same request can be sent again at once."""
+        if issued.message is None:
             return
         try:
-            self._sender.send(message)
+            self._sender.send(issued.message)
         except DeliveryFailed:
-            self._give_back_delivery(flow, message, now)
+            self._give_back(flow, issued, now)
             raise Unavailable("delivery_failed", "The message could not be sent. Try again.") from None
 
-    def _reserve_delivery(self, flow: Flow, message: OutgoingMessage | None, now: datetime) -> None:
-        """An SMS or voice code for this purpose waits the resend interval (pushes have the
-        send guard's own count)."""
-        if message is None or message.channel == Channel.PUSH:
-            return
-        wait = self._throttles.reserve(flow.username, flow.purpose, now, self._policy.resend_interval)
-        if wait is not None:
-            raise Throttled("resend_too_soon", "A code was sent a moment ago. Wait before asking again.",
-                            math.ceil(wait.total_seconds()))
-
-    def _give_back_delivery(self, flow: Flow, message: OutgoingMessage | None, now: datetime) -> None:
-        if message is not None and message.channel != Channel.PUSH:
-            self._throttles.release(flow.username, flow.purpose, now)
+    def _give_back(self, flow: Flow, issued: IssuedChallenge, now: datetime) -> None:
+        push_key = issued.push.push_key if issued.push else None
+        code_for = _code_purpose(flow, issued)
+        for _ in range(ISSUE_TRIES):
+            guard = self._throttles.guard(flow.username)
+            writes = [self._throttles.guard_writes(flow.username, guard, now,
+                                                   guard.give_back(now, push_key, code_for))]
+            if push_key is not None:
+                writes.append(self._flows.withdrawing(push_key, now))
+            try:
+                self._flows.run(flow.key, *writes)
+                return
+            except StaleWrite:  # the guard moved meanwhile: read it again
+                continue
+            except Exception:
+                logger.warning("send guard not given back", extra={"purpose": flow.purpose.value})
+                return
 
     # ------------------------------------------------------------------ answers
 
