@@ -711,6 +711,22 @@ class FakeFlowStore:
         stored.consecutive_failures, stored.locked_until, stored.lock_count = 0, until, stored.lock_count + 1
         return until
 
+    def unreserve(self, flow: Flow, reservation: Reservation) -> None:
+        """A right answer whose completion failed before it committed gives back its attempt and slot."""
+        t = self._t
+        key = (flow.purpose, flow.key)
+
+        def flow_as_read() -> bool:
+            stored = t.flows.get(key)
+            return (stored is not None and stored.status == FlowStatus.PENDING and stored.version == flow.version
+                    and stored.attempts > 0)
+
+        with transaction(flow.key) as tx:
+            tx.stage(("FLOW", *key), flow_as_read, lambda: _set(attempts=t.flows[key].attempts - 1)(t.flows[key]))
+            tx.stage(("ANSWERS", reservation.slot_user),
+                     lambda: t.answer_slots.get(reservation.slot_user, {}).get(reservation.slot) == reservation.stamp,
+                     lambda: t.answer_slots[reservation.slot_user].pop(reservation.slot))
+
     def forgive(self, device: Device | None, reservation: Reservation, now: datetime) -> None:
         with transaction(reservation.slot) as tx:
             self._t.stage_give_back(tx, device, reservation, now)

@@ -401,3 +401,27 @@ def test_a_challenge_whose_send_guard_moved_reads_it_again(world, card, monkeypa
     assert len(throttles.guard("alice").issued) == 2
     assert throttles.guard("alice").version == 2
     complete(world, answer(world, flow_id, right(public)))
+
+
+def test_a_right_answer_whose_completion_fails_gives_back_its_attempt_and_slot(world, card):
+    """AWS failing while a right answer completes (a 503): the attempt and the slot of the cap
+    it took come back, so sending the same answer again completes the flow."""
+    login_id, public = challenged(world, card)
+    before = stored_flow(world, login_id).attempts
+    right_answer = answer(world, login_id, right(public))
+    assert stored_flow(world, login_id).attempts == before + 1
+    with pytest.raises(ConnectionError), world.flows.settling(right_answer):
+        raise ConnectionError("the database did not answer")
+    assert stored_flow(world, login_id).attempts == before
+    assert world.table.answer_slots["alice"] == {}
+    complete(world, answer(world, login_id, right(public)))
+    assert stored_flow(world, login_id).status == FlowStatus.APPROVED
+
+
+def test_a_refusal_or_a_lost_race_while_completing_keeps_what_the_answer_took(world, card):
+    login_id, public = challenged(world, card)
+    right_answer = answer(world, login_id, right(public))
+    taken = stored_flow(world, login_id).attempts
+    with pytest.raises(Conflict), world.flows.settling(right_answer):
+        raise Conflict("device_changed", "a refusal of the service's own")
+    assert stored_flow(world, login_id).attempts == taken

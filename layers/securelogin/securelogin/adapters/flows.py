@@ -247,6 +247,17 @@ class FlowStore:
         return lambda tx: complete_flow(tx, flow, status, confirmed_by=confirmed_by, reservation=reservation,
                                         now=now)
 
+    def unreserve(self, flow: Flow, reservation: Reservation) -> None:
+        """A right answer whose completion AWS failed before it committed gives back what it
+        took, if the flow is still as it was: its attempt, and its slot of the cap."""
+        with conditional_transaction(flow.key) as tx:
+            tx.update(_flow_item(flow), actions=[FlowItem.attempts.add(-1)],
+                      condition=(FlowItem.status == FlowStatus.PENDING.value)
+                      & (FlowItem.challenge_version == flow.version) & (FlowItem.attempts > 0))
+            tx.update(AnswerSlotsItem.keyed(reservation.slot_user),
+                      actions=[AnswerSlotsItem.slots[reservation.slot].remove()],
+                      condition=AnswerSlotsItem.slots[reservation.slot] == reservation.stamp)
+
     def forgive(self, device: Device | None, reservation: Reservation, now: datetime) -> None:
         """A right answer whose flow could not complete (a limit refused it): it gives
         back what it took, as a completing write would have."""

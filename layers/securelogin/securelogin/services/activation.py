@@ -88,7 +88,8 @@ class ActivationService:
         flow = self._flows.open(Purpose.ACTIVATION, activation_id)
         plan = self._enrolment.plan(flow.username, app, replacing=False)  # a refused PIN or key spends no attempt
         right = self._flows.answer(flow, code)
-        return self._enrolment.enrol(right.flow, app, plan, right.reservation)
+        with self._flows.settling(right):
+            return self._enrolment.enrol(right.flow, app, plan, right.reservation)
 
     # ------------------------------------------------------------------ by QR code / session ID
 

@@ -13,8 +13,8 @@ challenged and is answered here, and nowhere else.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -37,7 +37,17 @@ from securelogin.domain.models import (
     Purpose,
     Push,
 )
-from securelogin.errors import Conflict, Gone, InvalidInput, Locked, NotFound, Throttled, Unauthenticated, Unavailable
+from securelogin.errors import (
+    Conflict,
+    DomainError,
+    Gone,
+    InvalidInput,
+    Locked,
+    NotFound,
+    Throttled,
+    Unauthenticated,
+    Unavailable,
+)
 from securelogin.logs import logger
 from securelogin.observability import Metric, count
 from securelogin.policy import Policy
@@ -437,6 +447,21 @@ class FlowEngine:
         device itself (it must then reset the device's failures)."""
         return self._flows.completing(right.flow, right.reservation, right.now,
                                       right.device if with_device else None)
+
+    @contextmanager
+    def settling(self, right: RightAnswer) -> Iterator[None]:
+        """Around what completes a right answer: when AWS fails before that commits (an
+        error that is neither the service's answer nor a lost race), the answer gives back
+        what it took (an attempt, a slot of the cap), so the 503 leaves nothing behind and the
+        same request succeeds when sent again."""
+        try:
+            yield
+        except (DomainError, StaleWrite):
+            raise
+        except Exception:
+            with suppress(Exception):  # AWS failing still: what was taken ages out of its window
+                self._flows.unreserve(right.flow, right.reservation)
+            raise
 
     def run_together(self, flow: Flow, *writes: Completing) -> None:
         """Writes in one transaction, keyed by ``flow``: StaleWrite when one's condition failed."""

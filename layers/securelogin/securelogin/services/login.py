@@ -103,7 +103,8 @@ class LoginService:
                                       device_type=device.type.value,
                                       method=flow.challenge.method.value if flow.challenge else None, scope=scope.value)
         try:
-            self._grants.approve(flow, right.reservation, device, granted.session, right.now, event)
+            with self._flows.settling(right):
+                self._grants.approve(flow, right.reservation, device, granted.session, right.now, event)
         except StaleWrite:
             raise self._flows.gone(PURPOSE) from None
         count(Metric.LOGIN_SUCCEEDED)  # the session exists: the transaction that made it succeeded, once
@@ -112,7 +113,8 @@ class LoginService:
     def complete_by_push(self, right: RightAnswer, also: Completing) -> None:
         """An approved push completes the login; its session is handed out when the browser
         next reads the login's status (``status``)."""
-        self._flows.run_together(right.flow, self._flows.completing(right), also)
+        with self._flows.settling(right):
+            self._flows.run_together(right.flow, self._flows.completing(right), also)
 
     def status(self, login_id: str) -> tuple[FlowStatus, GrantedSession | None]:
         """The login's status; the first read after a push approval also gets the session.

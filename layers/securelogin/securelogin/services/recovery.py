@@ -81,5 +81,6 @@ class RecoveryService:
                                else "response: required for a recovery by device")
         plan = self._enrolment.plan(flow.username, app, replacing=True)  # a refused PIN spends no attempt
         right = self._flows.answer(flow, answer)
-        return self._enrolment.enrol(right.flow, app, plan, right.reservation, self._audit.recording(
-            flow.username, "recovery.completed", same_phone=flow.details.get("same_phone") == "true"))
+        with self._flows.settling(right):
+            return self._enrolment.enrol(right.flow, app, plan, right.reservation, self._audit.recording(
+                flow.username, "recovery.completed", same_phone=flow.details.get("same_phone") == "true"))

@@ -113,10 +113,12 @@ class SharingService:
         right = self._flows.answer(self._flows.open(PURPOSE, share_id, owner=requester), response)
         assert right.device is not None
         if share.same_entity:
-            return self._approve(share, ShareStatus.CHALLENGED, right.device, None,
-                                 completing=self._flows.completing(right))
+            with self._flows.settling(right):
+                return self._approve(share, ShareStatus.CHALLENGED, right.device, None,
+                                     completing=self._flows.completing(right))
         try:
-            self._store.await_compliance(share, self._flows.completing(right))
+            with self._flows.settling(right):
+                self._store.await_compliance(share, self._flows.completing(right))
         except StaleWrite:
             raise Gone("share_expired", "This share request was already answered.") from None
         for who in (share.requester, share.owner):

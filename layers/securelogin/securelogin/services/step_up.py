@@ -82,7 +82,8 @@ class StepUpService:
                   self._audit.recording(flow.username, "step_up.succeeded", device_id=device.device_id,
                                         device_type=device.type.value)]
         try:
-            self._flows.run_together(flow, *writes, *([also] if also else []))
+            with self._flows.settling(right):
+                self._flows.run_together(flow, *writes, *([also] if also else []))
         except StaleWrite:
             raise self._flows.gone(PURPOSE) from None
 

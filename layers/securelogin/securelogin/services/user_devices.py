@@ -149,8 +149,9 @@ class UserDevices:
         flow = self._flows.open(Purpose.DEVICE_ACTIVATION, _device_flow_id(username, device_id), owner=username)
         right = self._flows.answer(flow, response)
         assert right.device is not None
-        return self._make_active(right.device, (DeviceStatus.PENDING,), "device.activated",
-                                 self._flows.completing(right, with_device=False))
+        with self._flows.settling(right):
+            return self._make_active(right.device, (DeviceStatus.PENDING,), "device.activated",
+                                     self._flows.completing(right, with_device=False))
 
     def pin_challenge(self, username: str, device_id: str) -> tuple[str, datetime]:
         """A challenge for changing a DSC+ PIN (KB1018), answered with the current PIN."""
@@ -167,8 +168,9 @@ class UserDevices:
         assert device is not None
         secret = replace(self._secrets.open(device), pin_sha1_hex=card_pin_sha1_hex(new_pin))
         try:
-            self._device_store.replace_secret(device, self._secrets.seal(device.device_id, secret), right.now,
-                                              self._flows.completing(right, with_device=False))
+            with self._flows.settling(right):
+                self._device_store.replace_secret(device, self._secrets.seal(device.device_id, secret), right.now,
+                                                  self._flows.completing(right, with_device=False))
         except StaleWrite:
             raise self._flows.gone(Purpose.PIN_CHANGE) from None
         self._audit.record(device.holder, "device.pin_changed", device_id=device_id, by=username)

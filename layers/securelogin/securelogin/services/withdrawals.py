@@ -91,7 +91,8 @@ class WithdrawalService:
         """A right answer (or an approved push, with its ``also``) authorizes the withdrawal."""
         assert right.device is not None
         try:
-            return self.authorize(right.flow, right.device, right.now, right.reservation, also)
+            with self._flows.settling(right):
+                return self.authorize(right.flow, right.device, right.now, right.reservation, also)
         except Forbidden:
             self._flows.forgive(right)  # a right answer, refused by the limits: no failure
             raise
