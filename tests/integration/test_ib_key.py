@@ -389,3 +389,26 @@ def test_a_locked_ib_key_approves_no_push(world):
                 world.services.login.verify(started.login_id, "00000000")
     with pytest.raises(Locked):
         answer(world, app, data)
+
+
+def test_outages_after_a_right_answer_never_spend_its_attempts(world):
+    """AWS failing as a right answer completes (the write that makes the session) answers 503
+    five times over; each time the answer gives back its attempt and its slot of the cap, so
+    the sixth try, with AWS back, still completes the login."""
+    app = PhoneApp()
+    activate(world, app)
+    login = world.services.login.start("alice", PASSWORD, PORTAL)
+    issued = world.services.login.challenge(login.login_id, app.enrolled["alice"].device_id,
+                                            Method.CHALLENGE_RESPONSE)
+    done = app.enrolled["alice"]
+    response = ocra(done.ocra_suite, bytes.fromhex(done.ocra_secret_hex), issued.public["challenge_code"])
+    for _ in range(5):
+        # the second transaction (the session's) fails, with botocore's one retry; the first (the
+        # answer counted) and the third (what it took, given back) go through
+        world.embedded.faults.arm({"service": "dynamodb", "operation": "TransactWriteItems",
+                                   "error": "InternalServerError", "count": 2, "skip": 1})
+        with pytest.raises(Exception) as outage:  # botocore's error: the API answers it 503
+            world.services.login.verify(login.login_id, response)
+        assert not isinstance(outage.value, (Throttled, Gone)), outage.value
+        world.embedded.faults.clear()
+    assert world.services.login.verify(login.login_id, response).session.username == "alice"

@@ -4,7 +4,10 @@
   the outbox that ``/_local/outbox`` shows,
 - answers Pinpoint SMS and Voice v2 ``SendVoiceMessage``, which moto does not implement,
 - logs every AWS call by service and operation, to count the calls each flow makes,
-- fails the calls that ``/_local/faults`` armed, with an AWS error or with no answer,
+- fails the calls that ``/_local/faults`` armed, with an AWS error or with no answer:
+  after letting ``skip`` matching calls through, only for the client requests of a
+  ``scope`` (the ``X-Local-Fault-Scope`` header that fault_scope.py puts on AWS calls),
+  and with ``after``, once moto has carried the call out (its answer is lost instead),
 - runs one call into moto at a time: moto's backends are not thread-safe, and a
   DynamoDB conditional write or transaction must be as atomic here as in DynamoDB,
 - answers for the outbox, the call log and the faults under ``/_local/`` (a path no AWS
@@ -32,7 +35,7 @@ from werkzeug.serving import ThreadedWSGIServer
 
 from securelogin.clock import Clock, iso
 from securelogin.domain.statements import code_in_text
-from securelogin_local import moto_queries, moto_transactions
+from securelogin_local import fault_scope, moto_queries, moto_transactions
 
 moto_transactions.install()  # transactions copy only the items they touch; no model object kept forever
 moto_queries.install()  # a Query on the table's key reads its partition only
@@ -44,6 +47,9 @@ LISTEN_BACKLOG = 128
 
 # moto keeps its state per process, so every server in the process shares one lock.
 _MOTO_LOCK = threading.Lock()
+
+# Where WSGI puts an AWS request's X-Local-Fault-Scope header (fault_scope.HEADER).
+SCOPE_ENVIRON = "HTTP_" + fault_scope.HEADER.upper().replace("-", "_")
 
 # The front's own endpoints (the gateway forwards /_local/outbox, /_local/aws-calls, /_local/faults).
 LOCAL_PREFIX = "/_local/"
@@ -105,37 +111,83 @@ class FaultError(ValueError):
     pass
 
 
+# The most calls a fault may let through before it hits (``skip``), and the longest scope.
+MAX_SKIP = 1_000_000
+MAX_SCOPE_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What an armed fault does to the call it hits."""
+
+    error: str  # an AWS error code, or TIMEOUT
+    after: bool  # the call reaches moto and takes effect first; only its answer is lost
+
+
 @dataclass
 class Faults:
-    """Armed failures: the next ``count`` calls to a service's operation (``*`` for any) fail."""
+    """Armed failures: after letting ``skip`` matching calls through, the next ``count``
+    calls to a service's operation (``*`` for any) fail; with ``after``, once they have
+    taken effect. A fault with a ``scope`` matches only calls that carry
+    ``X-Local-Fault-Scope: <scope>`` (fault_scope.py); one without matches every call.
+
+    Each armed fault counts the calls it matches, in the order the faults were armed: a
+    fault still skipping lets the call through to the next one, and the first fault with
+    nothing left to skip takes the call (the faults after it never see that call)."""
 
     armed: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def arm(self, request: Any) -> list[dict[str, Any]]:
         if not isinstance(request, dict):
-            raise FaultError("send {service, operation, error, count}")
+            raise FaultError("send {service, operation, error, count, skip?, after?, scope?}")
         service, operation = request.get("service"), request.get("operation")
         error, count = request.get("error", "InternalServerError"), request.get("count", 1)
+        skip, after, scope = request.get("skip", 0), request.get("after", False), request.get("scope")
         if not isinstance(service, str) or not service or not isinstance(operation, str) or not operation:
             raise FaultError("service and operation: names such as dynamodb and GetItem (operation * for any)")
         if error != TIMEOUT and error not in FAULT_STATUS:
             raise FaultError(f"error: one of {', '.join([*FAULT_STATUS, TIMEOUT])}")
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 10_000:
             raise FaultError("count: a whole number of calls, 1 to 10000")
+        if isinstance(skip, bool) or not isinstance(skip, int) or not 0 <= skip <= MAX_SKIP:
+            raise FaultError(f"skip: a whole number of calls to let through first, 0 to {MAX_SKIP}")
+        if not isinstance(after, bool):
+            raise FaultError("after: true or false")
+        if scope is not None and (not isinstance(scope, str) or not 1 <= len(scope) <= MAX_SCOPE_LENGTH
+                                  or not scope.isprintable()):
+            raise FaultError(f"scope: the value of an X-Local-Fault-Scope header, 1 to {MAX_SCOPE_LENGTH} "
+                             "printable characters")
+        fault: dict[str, Any] = {"service": service, "operation": operation, "error": error, "count": count}
+        # The optional fields are listed only when given, so a fault armed without them lists as before.
+        if skip:
+            fault["skip"] = skip
+        if after:
+            fault["after"] = True
+        if scope is not None:
+            fault["scope"] = scope
         with self.lock:
-            self.armed.append({"service": service, "operation": operation, "error": error, "count": count})
+            self.armed.append(fault)
             return self._listed()
 
-    def take(self, service: str, operation: str) -> str | None:
-        """The error the next call to ``service``'s ``operation`` must fail with, if armed."""
+    def take(self, service: str, operation: str, scope: str | None = None) -> Hit | None:
+        """What the next call to ``service``'s ``operation``, made for a client request of
+        ``scope`` (None: no scope), must suffer, if an armed fault hits it."""
         with self.lock:
             for fault in self.armed:
-                if fault["service"] == service and fault["operation"] in ("*", operation):
-                    fault["count"] -= 1
-                    if fault["count"] == 0:
-                        self.armed.remove(fault)
-                    return str(fault["error"])
+                if fault["service"] != service or fault["operation"] not in ("*", operation):
+                    continue
+                if "scope" in fault and fault["scope"] != scope:
+                    continue
+                if fault.get("skip"):
+                    fault["skip"] -= 1  # let through: this call is one of the first ``skip``
+                    if not fault["skip"]:
+                        del fault["skip"]
+                    continue
+                fault["count"] -= 1
+                if fault["count"] == 0:
+                    self.armed.remove(fault)
+                return Hit(str(fault["error"]), bool(fault.get("after")))
             return None
 
     def listed(self) -> list[dict[str, Any]]:
@@ -173,10 +225,18 @@ class AwsFront:
         form = parse_qs(body.decode(errors="replace")) if not target else {}
         operation = target.rsplit(".", 1)[-1] if target else (form.get("Action") or [environ["PATH_INFO"]])[0]
         self._calls.add(service, operation)
-        fault = self._faults.take(service, operation)
-        if fault is not None:
-            return self._fail(fault, service, bool(target), start_response)
+        hit = self._faults.take(service, operation, environ.get(SCOPE_ENVIRON) or None)
+        if hit is None:
+            return self._serve(service, operation, environ, body, form, start_response)
+        if hit.after:  # the call takes effect; the answer the caller gets is the fault's
+            answer = self._serve(service, operation, environ, body, form, _ignore_start)
+            close = getattr(answer, "close", None)
+            if close is not None:
+                close()
+        return self._fail(hit.error, service, bool(target), start_response)
 
+    def _serve(self, service: str, operation: str, environ: dict[str, Any], body: bytes,
+               form: dict[str, list[str]], start_response: Callable) -> Iterable[bytes]:
         if service == "sms-voice" and operation == "SendVoiceMessage":
             return self._send_voice(json.loads(body or b"{}"), start_response)
         if service == "sns" and operation == "Publish":
@@ -228,7 +288,8 @@ class AwsFront:
 
     @staticmethod
     def _fail(error: str, service: str, json_protocol: bool, start_response: Callable) -> list[bytes]:
-        """An armed fault: AWS's error in the service's protocol, or no answer in time."""
+        """An armed fault: AWS's error in the service's protocol, or no answer in time (held
+        past the caller's read timeout, which has given up on it before the error comes)."""
         if error == TIMEOUT:
             time.sleep(HANG_SECONDS)
             error = "ServiceUnavailable"
@@ -277,6 +338,11 @@ class AwsFront:
         body = (payload.get("notification") or {}).get("body") or (payload.get("aps") or {}).get("alert") or ""
         # One endpoint serves every user of an app instance; the push names its device.
         self._outbox.add("push", data.get("device_id") or endpoint_arn, body, data, sent_at)
+
+
+def _ignore_start(status: str, headers: list, exc_info: Any = None) -> Callable[[bytes], None]:
+    """A WSGI ``start_response`` for an answer nobody gets (an ``after`` fault's)."""
+    return lambda _: None
 
 
 class _QuietRequestHandler(MotoRequestHandler):

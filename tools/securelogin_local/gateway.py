@@ -7,11 +7,19 @@ handlers that run in Lambda.
 
 A function's execution environments are threads of one process here, not processes of
 their own as in Lambda; :func:`keep_events_apart` undoes the one thing the handlers share
-that way (Powertools' event being resolved).
+that way (Powertools' event being resolved). As Lambda does, a function is stopped at its
+``Timeout`` (template.yaml, Globals or its own), and the gateway answers 504 with the
+template's ``INTEGRATION_TIMEOUT`` gateway response.
+
+A request's ``X-Local-Fault-Scope`` header goes with the AWS calls made to serve it
+(fault_scope.py), so that a fault armed for that scope hits only them.
 """
 from __future__ import annotations
 
 import base64
+import contextlib
+import contextvars
+import ctypes
 import importlib.util
 import json
 import threading
@@ -27,7 +35,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
-from securelogin_local import sigv4
+from securelogin_local import fault_scope, sigv4
 from securelogin_local.template import FunctionSpec, Route, Stack
 
 
@@ -82,6 +90,49 @@ def keep_events_apart() -> None:
 
 
 keep_events_apart()
+fault_scope.install()  # before any client is made: every botocore session carries a request's scope
+
+
+class FunctionTimedOut(Exception):
+    """The function ran to its ``Timeout`` and was stopped (Lambda: ``Task timed out after N seconds``)."""
+
+
+class _Stopped(BaseException):
+    """Raised inside a function that ran past its timeout, to stop it where it is. A
+    BaseException, so that the handler's ``except Exception`` does not carry on."""
+
+
+def _stop(thread: threading.Thread) -> None:
+    """Raises :class:`_Stopped` in ``thread`` at its next Python instruction (a call blocked
+    in C, such as a socket read or a sleep, ends first)."""
+    if thread.ident is not None:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_Stopped))
+
+
+class _Invocation(threading.Thread):
+    """One invocation of a function, in a thread of its own (so that the gateway can stop
+    waiting for it at its timeout) that runs in a copy of the gateway's context (a request's
+    fault scope). The whole invocation runs there, taking an environment included, as in
+    Lambda, where an environment's process runs the whole of an invocation."""
+
+    def __init__(self, host: FunctionHost, event: Any) -> None:
+        super().__init__(name=f"{host.spec.logical_id}-invocation", daemon=True)
+        self._host, self._event = host, event
+        self._caller_context = contextvars.copy_context()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        with contextlib.suppress(_Stopped):
+            self._caller_context.run(self._invoke)
+
+    def _invoke(self) -> None:
+        try:
+            self.result = self._host.invoke(self._event)
+        except _Stopped:
+            raise
+        except BaseException as error:  # handed to the gateway, as Lambda hands back a function's error
+            self.error = error
 
 
 class FunctionHost:
@@ -129,12 +180,41 @@ class FunctionHost:
             self._available.notify()
 
     def invoke(self, event: dict[str, Any]) -> Any:
+        """The handler's answer (or its exception), in the calling thread, with no timeout."""
         module = self._acquire()
         try:
             handler = getattr(module, self.spec.handler.rsplit(".", 1)[1])
-            return handler(event, LambdaContext(self.spec, self._region, self._account))
-        finally:
+            result = handler(event, LambdaContext(self.spec, self._region, self._account))
+        except _Stopped:
+            raise  # stopped at its timeout: its environment is thrown away (invoke_in_time counted it out)
+        except BaseException:
             self._release(module)
+            raise
+        self._release(module)
+        return result
+
+    def invoke_in_time(self, event: dict[str, Any]) -> Any:
+        """:meth:`invoke` in a thread of its own, stopped at the function's ``Timeout`` as Lambda
+        stops it: then :class:`FunctionTimedOut`, and its environment is thrown away."""
+        run = _Invocation(self, event)
+        run.start()
+        run.join(self.spec.timeout_s)
+        if run.is_alive():
+            _stop(run)
+            # Its place is given up now, whatever the stopped thread still does. Should it have
+            # finished and given its environment back just now, one more environment than
+            # MAX_ENVIRONMENTS may be loaded: a soft cap, never a place lost for good.
+            self._discard()
+            raise FunctionTimedOut(f"Task timed out after {self.spec.timeout_s} seconds")
+        if run.error is not None:
+            raise run.error
+        return run.result
+
+    def _discard(self) -> None:
+        """An environment that will not be used again: another may be loaded in its place."""
+        with self._available:
+            self._loaded -= 1
+            self._available.notify()
 
 
 def _rank(route: Route) -> tuple[int, ...]:
@@ -182,6 +262,11 @@ class Gateway:
         return HttpAnswer(status, {"Content-Type": "application/json", **headers}, body.encode())
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> HttpAnswer:
+        scope = next((v for k, v in headers.items() if k.lower() == fault_scope.HEADER.lower()), None)
+        with fault_scope.serving(scope):  # the authorizer's AWS calls and the function's
+            return self._handle(method, target, headers, body, source_ip)
+
+    def _handle(self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> HttpAnswer:
         split = urlsplit(target)
         found = match(self.routes, split.path)
         if found is None:
@@ -211,7 +296,9 @@ class Gateway:
 
         event = self._event(method, split.path, split.query, headers, body, route, params, identity, authorizer)
         try:
-            result = self.hosts[route.function].invoke(event)
+            result = self.hosts[route.function].invoke_in_time(event)
+        except FunctionTimedOut:  # API Gateway stops waiting at the integration's timeout
+            return self.gateway_response("INTEGRATION_TIMEOUT")
         except Exception:  # what API Gateway does when the function fails
             return json_answer(502, {"error": {"code": "internal_error", "message": "Internal server error"}})
         return self._answer(result)
@@ -224,8 +311,8 @@ class Gateway:
         if not header.strip():
             return self.gateway_response("UNAUTHORIZED")
         try:
-            policy = self._authorizer.invoke({"type": "TOKEN", "authorizationToken": header,
-                                              "methodArn": self._method_arn(method, route)})
+            policy = self._authorizer.invoke_in_time({"type": "TOKEN", "authorizationToken": header,
+                                                      "methodArn": self._method_arn(method, route)})
         except Exception as exc:
             return self.gateway_response("UNAUTHORIZED" if str(exc) == "Unauthorized" else "AUTHORIZER_FAILURE")
         statements = policy.get("policyDocument", {}).get("Statement", [])

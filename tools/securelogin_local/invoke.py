@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.function not in hosts:
             parser.error(f"no function {args.function!r}; template.yaml has {', '.join(sorted(hosts))}")
         seed_demo_user()
-        answer = hosts[args.function].invoke(json.loads(args.event.read_text()))
+        answer = hosts[args.function].invoke_in_time(json.loads(args.event.read_text()))
         print(json.dumps(answer, indent=2, default=str))
     finally:
         local.stop()

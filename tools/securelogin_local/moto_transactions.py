@@ -1,6 +1,8 @@
-"""Keeps moto's DynamoDB as cheap on its ten-thousandth call as on its first, for the embedded AWS.
+"""Keeps moto's DynamoDB as cheap on its ten-thousandth call as on its first, and as
+idempotent as DynamoDB, for the embedded AWS.
 
-moto 5.2.5 does two things that real DynamoDB does not, and :func:`install` undoes both:
+moto 5.2.5 does two things that real DynamoDB does not, and :func:`install` undoes both
+(and adds a third that it lacks, below):
 
 - ``TransactWriteItems`` deep-copies every table it names before it starts, to put the
   copy back if the transaction is cancelled: each transaction costs time and memory in
@@ -9,13 +11,31 @@ moto 5.2.5 does two things that real DynamoDB does not, and :func:`install` undo
   back a table itself, so its backup is the live table and its rollback a no-op. Before
   it runs, a copy of each item the transaction names (or the fact that it is absent) is
   kept, and put back if the transaction fails in any way. GSIs need nothing more: moto
-  computes them from the items at query time. moto has no ``ClientRequestToken``
-  idempotency to keep. Stream records written by a cancelled transaction are not taken
+  computes them from the items at query time. Stream records written by a cancelled transaction are not taken
   back (moto's full copy took them back; the service's table has no stream).
 - Every DynamoDB model object moto ever builds (each table copy, each item, each copy of
   an item that a Query returns) is appended to its class's ``instances_tracked`` list for
   moto's dashboard, and kept until a reset: memory grows with every read and write.
   DynamoDB's models are no longer tracked (the dashboard shows none of them).
+
+moto 5.2.5 ignores ``TransactWriteItems``' ``ClientRequestToken``, which botocore fills in
+for every call and sends again with each retry of it. DynamoDB honours it for 10 minutes:
+the same token with the same request answers success without applying it again, and with
+another request ``IdempotentParameterMismatchException``. :func:`install` wraps moto's
+response handler (``DynamoHandler.transact_write_items``, the one place that sees both the
+token and the request) to do the same: a transaction that succeeded is remembered by its
+token, per account and region, with a fingerprint of the rest of the request; one that
+failed is not (sent again, it runs again, as in DynamoDB). Tokens live on moto's backend,
+so moto's reset forgets them. Their 10 minutes run on :data:`CLOCK`, the local stack's
+clock (``POST /_local/clock`` moves them on too).
+
+What a moto upgrade could break, each shown by tests/integration/test_embedded_transactions.py
+or test_local_faults.py failing: the copy fix needs moto's ``transact_write_items`` to keep
+calling ``copy.deepcopy`` on tables through its module's ``copy``, and its ``Table`` items
+layout (``table.items``); the token needs ``DynamoHandler.transact_write_items`` to stay
+the action's method, with the parsed request in ``self.body`` and the backend in
+``self.dynamodb_backend``. Should moto come to honour the token itself, the wrapper answers
+first and moto's never sees a repeat.
 
 moto's state and classes are per process: once installed, every moto in the process has
 both fixes, the embedded server and ``mock_aws`` alike.
@@ -23,13 +43,29 @@ both fixes, the embedded server and ``mock_aws`` alike.
 from __future__ import annotations
 
 import copy
+import functools
+import hashlib
+import json
+import threading
 import types
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from moto.core.model_instances import model_data
+from moto.core.responses import ActionResult
+from moto.dynamodb.exceptions import DynamodbException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
+
+from securelogin.clock import Clock, system_clock
+
+# DynamoDB keeps a transaction's ClientRequestToken this long after it succeeded.
+TOKEN_LIFETIME = timedelta(minutes=10)
+# The clock tokens expire on (tests may set another).
+CLOCK: Clock = system_clock
 
 # (table, hash key, range key or None) -> a copy of the item before the transaction, or None
 Saved = dict[tuple[Table, DynamoType, DynamoType | None], Item | None]
@@ -59,6 +95,8 @@ def install() -> None:
     if _moto_transact is None:
         _moto_transact = _without_table_copies(DynamoDBBackend.transact_write_items)
         DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+        DynamoHandler.transact_write_items = _honouring_tokens(  # type: ignore[method-assign]
+            DynamoHandler.transact_write_items)
     for model in model_data["dynamodb"].values():
         model.__new__ = staticmethod(_untracked_new)  # type: ignore[attr-defined]
 
@@ -119,3 +157,44 @@ def _restore(saved: Saved) -> None:
             partition[range_key] = item
         if not partition:
             del table.items[hash_key]
+
+
+class IdempotentParameterMismatchException(DynamodbException):
+    error_type = "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException"
+
+    def __init__(self) -> None:
+        super().__init__(self.error_type, message=(
+            "The ClientRequestToken has been used in a TransactWriteItems request with other parameters "
+            "in the last 10 minutes."))
+
+
+# Per backend (an account's region): token -> (fingerprint of the request, when it expires).
+_TOKENS_ATTRIBUTE = "_securelogin_local_client_request_tokens"
+_tokens_lock = threading.Lock()
+
+
+def _honouring_tokens(handle: Callable[[DynamoHandler], ActionResult]) -> Callable[[DynamoHandler], ActionResult]:
+    @functools.wraps(handle)
+    def transact_write_items(self: DynamoHandler) -> ActionResult:
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return handle(self)
+        request = {name: value for name, value in self.body.items() if name != "ClientRequestToken"}
+        fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True, default=repr).encode()).hexdigest()
+        backend = self.dynamodb_backend
+        now = CLOCK.now()
+        with _tokens_lock:
+            tokens: dict[str, tuple[str, datetime]] = backend.__dict__.setdefault(_TOKENS_ATTRIBUTE, {})
+            for expired in [t for t, (_, until) in tokens.items() if until <= now]:
+                del tokens[expired]
+            seen = tokens.get(token)
+        if seen is not None:
+            if seen[0] != fingerprint:
+                raise IdempotentParameterMismatchException
+            return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})  # applied once already
+        answer = handle(self)  # raises if the transaction is refused: its token is not kept
+        with _tokens_lock:
+            tokens[token] = (fingerprint, now + TOKEN_LIFETIME)
+        return answer
+
+    return transact_write_items

@@ -175,7 +175,7 @@ class Stack:
         configured = api["Properties"].get("GatewayResponses", {})
         defaults = {"UNAUTHORIZED": 401, "ACCESS_DENIED": 403, "MISSING_AUTHENTICATION_TOKEN": 403,
                     "INVALID_SIGNATURE": 403, "EXPIRED_TOKEN": 403, "AUTHORIZER_FAILURE": 500,
-                    "THROTTLED": 429, "BAD_REQUEST_BODY": 400}
+                    "THROTTLED": 429, "BAD_REQUEST_BODY": 400, "INTEGRATION_TIMEOUT": 504}
         status = defaults.get(response_type, 500)
         spec = configured.get(response_type) or configured.get("DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX", {})
         status = int(configured.get(response_type, {}).get("StatusCode", status))
