@@ -22,13 +22,17 @@ SMS = {"sns:Publish"}
 # What each function's code calls, read from its handlers down through runtime.services() to
 # the adapters, and checked against the calls the code makes in every flow by
 # tests/e2e/test_function_permissions.py. A TransactWriteItems needs the item actions it holds.
+# Every function with routes that change state: an Idempotency-Key's claim and kept answer
+# (PutItem, GetItem, UpdateItem) and the claim given back after a 5xx (DeleteItem); a kept
+# answer that carries a secret is sealed (those functions already seal and open).
+KEPT_ANSWERS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 EXPECTED: dict[str, set[str]] = {
     # SessionStore.get and the device behind the session: GetItem only.
     "AuthorizerFunction": {"dynamodb:GetItem"},
     # Users (a transaction of Puts), devices issued and lost, temporary codes, fulfilled requests,
     # sharing decisions, the audit (Query), pending shares and account users (GSI1); seals
     # identities and seeds; a notice by SMS.
-    "AdminFunction": READ | WRITE | SEAL_AND_OPEN | SMS,
+    "AdminFunction": READ | WRITE | KEPT_ANSWERS | SEAL_AND_OPEN | SMS,
     # Password step (lockout Update/Delete), challenges and answers (ConditionCheck on the device),
     # sessions, logout (DeleteItem); SMS, voice and push.
     "LoginFunction": READ | WRITE | {"dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"} | SEAL_AND_OPEN | SMS
@@ -42,17 +46,17 @@ EXPECTED: dict[str, set[str]] = {
     | SMS | {"sns:CreatePlatformEndpoint"},
     # The push, its flow and device, the decision (ConditionCheck of the device as the answer is
     # counted), the number compared under the code-digest key, a notice when denials pause pushes.
-    "AuthenticatorFunction": READ | WRITE | {"dynamodb:ConditionCheckItem", "kms:Decrypt"} | SMS,
+    "AuthenticatorFunction": READ | WRITE | KEPT_ANSWERS | {"dynamodb:ConditionCheckItem", "kms:Decrypt"} | SMS,
     # Devices and DSC+ requests (ConditionCheck on the set of devices), seeds opened, the online
     # card sealed, notices.
-    "DevicesFunction": READ | WRITE | {"dynamodb:ConditionCheckItem"} | SEAL_AND_OPEN | SMS,
+    "DevicesFunction": READ | WRITE | KEPT_ANSWERS | {"dynamodb:ConditionCheckItem"} | SEAL_AND_OPEN | SMS,
     # The owner's password step, the owner's card answered (opened only), notices.
     "SharingFunction": READ | WRITE | {"dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"} | {"kms:Decrypt"} | SMS,
     # Day totals, challenges (SMS, voice, push; codes made with the code-digest key), the answer.
     "WithdrawalsFunction": READ | WRITE | {"dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"} | SEAL_AND_OPEN
     | SMS | {"sms-voice:SendVoiceMessage"},
     # Profile, limits, the setting and its notice.
-    "PortalFunction": READ | WRITE | SMS,
+    "PortalFunction": READ | WRITE | KEPT_ANSWERS | SMS,
     "FallbackFunction": set(),
     "DocsFunction": set(),
 }
@@ -221,7 +225,8 @@ def test_the_portal_origin_may_call_the_api_and_preflights_need_no_session():
         assert integration["type"] == "mock"
         headers = {k.rsplit(".", 1)[1]: v for k, v in integration["responses"]["default"]["responseParameters"].items()}
         assert headers["Access-Control-Allow-Origin"] == f"'{ORIGIN}'", path
-        assert set(headers["Access-Control-Allow-Headers"].strip("'").split(",")) == {"Authorization", "Content-Type"}
+        assert set(headers["Access-Control-Allow-Headers"].strip("'").split(",")) == {"Authorization", "Content-Type",
+                                                                                      "Idempotency-Key"}
         assert {"GET", "POST", "PUT", "DELETE"} <= set(headers["Access-Control-Allow-Methods"].strip("'").split(","))
         assert int(headers["Access-Control-Max-Age"].strip("'")) > 0
     responses = body["x-amazon-apigateway-gateway-responses"]

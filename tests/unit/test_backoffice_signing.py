@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -82,7 +83,8 @@ class Recorder(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         url = f"http://{headers.get('host')}{self.path}"
         self.seen.append({"method": self.command, "path": self.path, "body": body,
-                          "verdict": sigv4.check(self.command, url, headers, body)})
+                          "verdict": sigv4.check(self.command, url, headers, body),
+                          "key": headers.get("idempotency-key")})
         status, extra, payload = self.answers.pop(0) if self.answers else (200, {}, {"ok": True})
         data = json.dumps(payload).encode()
         self.send_response(status)
@@ -92,7 +94,7 @@ class Recorder(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_POST = _handle
+    do_GET = do_POST = do_PUT = do_DELETE = _handle
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -141,6 +143,25 @@ def test_a_503_is_sent_again_once_after_its_retry_after(server):
     assert len(server.seen) == 4  # once again, not more
 
 
+def test_each_command_that_changes_state_sends_a_fresh_key_and_its_retry_the_same_one(server):
+    waits: list[float] = []
+    client = Client(server.base_url, LOCAL_CREDENTIALS, "us-east-1", sleep=waits.append)
+    server.answers = [unavailable("0"), (201, {}, {"code": "1"}),
+                      (409, {"Retry-After": "1"}, {"error": {"code": "request_in_progress", "message": "m"}}),
+                      (201, {}, {"code": "2"}), (201, {}, {"code": "3"})]
+    path = ["v1", "admin", "users", "jdoe1", "temporary-code"]
+    assert client.call("POST", path, {"reason": "r"}) == {"code": "1"}
+    assert client.call("POST", path, {"reason": "r"}) == {"code": "2"}
+    assert client.call("POST", path, {"reason": "r"}) == {"code": "3"}
+    assert client.call("GET", ["v1", "admin", "users", "jdoe1"]) == {"ok": True}
+    keys = [s["key"] for s in server.seen]
+    assert keys[0] == keys[1] and keys[2] == keys[3]  # a retry reuses its command's key ...
+    assert len({keys[0], keys[2], keys[4]}) == 3  # ... and each command has its own
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,128}", k) for k in keys[:5])
+    assert keys[5] is None  # a GET changes nothing: no key
+    assert waits == [0.0, 1.0] and all(s["verdict"] is None for s in server.seen)
+
+
 def test_errors_carry_the_contract_code(server):
     client = Client(server.base_url, LOCAL_CREDENTIALS, "us-east-1")
     server.answers = [(404, {}, {"error": {"code": "user_not_found", "message": "No such user."}}),
@@ -167,7 +188,7 @@ def test_the_cli_signs_with_the_default_credential_chain(server, monkeypatch, ca
     out = capsys.readouterr().out
     assert "user.created" in out and out.startswith("AT")
     assert server.seen == [{"method": "GET", "path": "/dev/v1/admin/users/jdoe1/audit?limit=3", "body": b"",
-                            "verdict": None}]
+                            "verdict": None, "key": None}]
 
 
 def test_the_region_comes_from_an_execute_api_url(monkeypatch, tmp_path):

@@ -52,9 +52,12 @@ def test_success_statuses_are_api_mds(document):
         assert success == [NOT_200.get(op["operationId"], 200)], (method, path, success)
 
 
-def test_errors_use_the_error_shape_and_none_is_422(document):
+def test_errors_use_the_error_shape_and_only_idempotency_keys_are_422(document):
     for path, method, op in operations(document):
-        assert "422" not in op["responses"], (method, path)
+        if method.lower() in ("post", "put", "delete"):
+            assert op["responses"]["422"]["description"] == "idempotency_key_reused", (method, path)
+        else:
+            assert "422" not in op["responses"], (method, path)
         for status, answer in op["responses"].items():
             if status[0] in "45":
                 assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
@@ -98,3 +101,18 @@ def test_the_main_request_bodies_carry_examples(document):
     schemas = document["components"]["schemas"]
     for name in ("LoginBody", "VerifyBody", "CreateUserBody", "WithdrawalBody"):
         assert schemas[name].get("examples"), name
+
+
+def test_every_request_that_changes_state_takes_an_idempotency_key(document):
+    changing = 0
+    for path, method, op in operations(document):
+        keys = [p for p in op.get("parameters", []) if p["in"] == "header" and p["name"] == "Idempotency-Key"]
+        if method.lower() in ("post", "put", "delete"):
+            changing += 1
+            assert len(keys) == 1 and keys[0]["required"] is False, (method, path)
+            assert keys[0]["schema"]["pattern"] == "^[A-Za-z0-9_-]{1,128}$"
+            assert "request_in_progress" in op["responses"]["409"]["description"].split(", "), (method, path)
+        else:
+            assert not keys, (method, path)
+            assert "request_in_progress" not in op["responses"].get("409", {}).get("description", ""), (method, path)
+    assert changing >= 30

@@ -5,6 +5,7 @@ What is signed is what is sent: the same method, URL (a stage path such as ``/pr
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 import time
 import urllib.error
@@ -22,6 +23,15 @@ LOCAL_BASE_URL = "http://127.0.0.1:3000"
 LOCAL_CREDENTIALS = Credentials("testing", "testing")  # what the local stack's gateway accepts
 LOCAL_REGION = "us-east-1"
 MAX_RETRY_WAIT_SECONDS = 30.0
+# Requests that change state carry an Idempotency-Key (api.md, Conventions): one fresh key per
+# command, sent again with each retry of it, so a retry never runs the command twice.
+CHANGING_METHODS = frozenset({"POST", "PUT", "DELETE"})
+IDEMPOTENCY_HEADER = "idempotency-key"
+
+
+def new_idempotency_key() -> str:
+    """A fresh key: 128 random bits in the header's alphabet (A-Z a-z 0-9 _ -)."""
+    return secrets.token_urlsafe(16)
 
 
 class ApiError(Exception):
@@ -80,24 +90,29 @@ class Client:
         query = {k: v for k, v in (query or {}).items() if v is not None}
         return f"{url}?{urlencode(query)}" if query else url
 
-    def prepare(self, method: str, url: str, body: Any = None) -> Prepared:
+    def prepare(self, method: str, url: str, body: Any = None, idempotency_key: str | None = None) -> Prepared:
         data = json.dumps(body, separators=(",", ":")).encode() if body is not None else b""
         extra = {"content-type": "application/json"} if body is not None else {}
+        if idempotency_key is not None:
+            extra[IDEMPOTENCY_HEADER] = idempotency_key
         frozen = self.credentials.get_frozen_credentials() if hasattr(self.credentials, "get_frozen_credentials") \
             else self.credentials
         headers = sign(method, url, data, frozen, self.region, {"accept": "application/json", **extra})
         return Prepared(method, url, headers, data)
 
     def call(self, method: str, segments: list[str], body: Any = None, query: dict[str, Any] | None = None) -> Any:
-        """The answer's JSON; raises ApiError on a 4xx/5xx. A 503 is sent again once (freshly
-        signed) after its ``Retry-After``: the contract says such a request may be resent as it is."""
+        """The answer's JSON; raises ApiError on a 4xx/5xx. A 503, or a 409 ``request_in_progress``,
+        is sent again once (freshly signed) after its ``Retry-After``: the contract says such a
+        request may be resent as it is. A request that changes state carries an Idempotency-Key,
+        the same one on the retry: if the first attempt did run, the retry gets its answer."""
         url = self.url(segments, query)
+        key = new_idempotency_key() if method.upper() in CHANGING_METHODS else None
         for attempt in (1, 2):
-            status, headers, payload = self._send(self.prepare(method, url, body))
-            if status == 503 and attempt == 1:
+            status, headers, payload = self._send(self.prepare(method, url, body, key))
+            if attempt == 1 and (status == 503 or (status == 409 and _code(payload) == "request_in_progress")):
                 wait = _retry_after(headers.get("retry-after"))
                 if wait is not None and wait <= MAX_RETRY_WAIT_SECONDS:
-                    print(f"note: 503 from the API; retrying once in {wait:g} s", file=sys.stderr)
+                    print(f"note: {status} from the API; retrying once in {wait:g} s", file=sys.stderr)
                     self.sleep(wait)
                     continue
             break
@@ -130,6 +145,12 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value)) if value is not None else 1.0
     except ValueError:
         return None  # an HTTP date: not worth a wait here
+
+
+def _code(payload: bytes) -> str | None:
+    parsed = _json(payload)
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    return str(error.get("code")) if isinstance(error, dict) else None
 
 
 def _json(payload: bytes) -> Any:

@@ -71,6 +71,7 @@ class Services:
     passwords: PasswordGate
     factors: FactorRegistry
     device_secrets: DeviceSecrets
+    box: SecretBox  # KMS envelope sealing, for what is sealed outside the services (kept answers)
 
 
 @cache
@@ -215,6 +216,7 @@ def wire_services(outside: Outside, clock: Clock, policy: Policy) -> Services:
         passwords=passwords,
         factors=factors,
         device_secrets=device_secrets,
+        box=o.box,
     )
 
 

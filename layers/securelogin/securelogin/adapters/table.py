@@ -18,6 +18,7 @@ Key design (``pk`` / ``sk``; every access is by key, by a partition Query, or by
 | push sent to an IB Key | ``PUSH#<sha256(push id)>`` | ``PUSH`` | | expiry + 1 day |
 | session | ``SESSION#<sha256(token)>`` | ``SESSION`` | | expiry |
 | service config | ``CONFIG`` | ``<name>`` | | |
+| kept answer (``Idempotency-Key``) | ``IDEMPOTENCY#<sha256(caller, key)>`` | ``KEPT`` | | a day after the answer |
 
 Everything about one user that a login or ``/v1/me`` needs sits in one partition, so one
 Query reads it; the audit trail has its own partition because it only grows. A flow's
@@ -425,3 +426,26 @@ class ConfigItem(Item, discriminator="config"):
     @staticmethod
     def key(name: str) -> tuple[str, str]:
         return "CONFIG", name
+
+
+class IdempotencyItem(Item, discriminator="idempotency"):
+    """pk ``IDEMPOTENCY#<sha256(caller, key)>``, sk ``KEPT``: the first answer to a caller's
+    ``Idempotency-Key`` (adapters/idempotency.py, api/idempotency.py). ``status`` is Powertools'
+    (``INPROGRESS`` while the first request runs, until ``running_until_ms`` at the latest, then
+    ``COMPLETED``); ``fingerprint`` hashes the request's method, path and body; ``answer`` is the
+    kept answer as JSON, sealed under KMS when it carries a secret; ``token`` names the request
+    that holds the item, so that a write retried after its answer was lost knows itself. The
+    table's TTL deletes it 24 hours after the first answer."""
+
+    status = UnicodeAttribute()
+    fingerprint = UnicodeAttribute(null=True)
+    running_until_ms = NumberAttribute(null=True)
+    answer = UnicodeAttribute(null=True)
+    token = UnicodeAttribute(null=True)
+
+    SK = "KEPT"
+
+    @staticmethod
+    def key(idempotency_key: str) -> tuple[str, str]:
+        """``idempotency_key``: ``IDEMPOTENCY#<hash>``, as the persistence layer names it."""
+        return idempotency_key, IdempotencyItem.SK

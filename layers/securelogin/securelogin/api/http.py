@@ -151,7 +151,8 @@ def portal_cors() -> CORSConfig | None:
     origin = os.environ.get("PORTAL_ORIGIN", "").strip()
     if not origin:
         return None
-    return CORSConfig(allow_origin=origin, allow_headers=["Authorization", "Content-Type"], max_age=600)
+    return CORSConfig(allow_origin=origin, allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+                      expose_headers=["Idempotent-Replayed", "Retry-After"], max_age=600)
 
 
 def make_resolver(*routers: Router, unmatched: Literal["method_not_allowed", "not_found"] = "method_not_allowed",
@@ -214,14 +215,22 @@ def make_resolver(*routers: Router, unmatched: Literal["method_not_allowed", "no
 def lambda_entry(app: APIGatewayRestResolver) -> Callable[[dict, Any], dict]:
     """The Lambda handler of ``app``: logs with the request's id, traces to X-Ray without
     the response or errors (they carry session tokens and secrets), and publishes the
-    invocation's metrics (with ColdStart) at its end, counting a 503 answered."""
+    invocation's metrics (with ColdStart) at its end, counting a 503 answered. A request
+    that changes state and carries an ``Idempotency-Key`` gets the answer kept for it, if
+    any (api/idempotency.py)."""
+    from securelogin.api.idempotency import CHANGING, answer_once
     from securelogin.observability import Metric, count, metrics, metrics_enabled, tracer
+
+    # Only a function with routes that change state keeps answers (the catch-all's 404s and the
+    # document's GET need no table, and have no grant on it).
+    routes = [*getattr(app, "_static_routes", []), *getattr(app, "_dynamic_routes", [])]
+    keeps_answers = any(route.method in CHANGING for route in routes)
 
     @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", log_event=False)
     @tracer().capture_lambda_handler(capture_response=False, capture_error=False)
     @metrics.log_metrics(capture_cold_start_metric=metrics_enabled())
     def handler(event: dict, context: Any) -> dict:
-        response = app.resolve(event, context)
+        response = answer_once(app, event, context, app.resolve) if keeps_answers else app.resolve(event, context)
         if response.get("statusCode") == 503:
             count(Metric.SERVICE_UNAVAILABLE)
         return response

@@ -24,7 +24,12 @@ DESCRIPTION = (
     "activation and recovery, devices, withdrawals, device sharing and the back office.\n\n"
     "Every 4xx and 5xx answer has the body `{\"error\": {\"code\", \"message\", ...}}`; branch on "
     "`error.code`. 429, 423 and 503 answers carry `Retry-After`. A 503 means AWS failed and nothing "
-    "was written: send the same request again.")
+    "was written: send the same request again.\n\n"
+    "Every POST, PUT and DELETE may carry `Idempotency-Key` (1-128 characters of `A-Z a-z 0-9 _ -`): the "
+    "first 2xx or 4xx answer to a caller's key is kept 24 hours, and the same request sent again with the "
+    "key gets it again with `Idempotent-Replayed: true`. The key with another method, path or body is 422 "
+    "`idempotency_key_reused`; while the first request runs, 409 `request_in_progress` (with `Retry-After`). "
+    "Send a new key for each new request, and the same key when you retry it.")
 
 SECURITY_SCHEMES = {
     "session": HTTPBearer(description="The session_token of a completed login."),
@@ -123,11 +128,29 @@ COMMON_ERRORS: dict[int, str] = {400: "invalid_request", 415: "unsupported_media
                                  503: "service_unavailable"}
 
 
-def _add_common_errors(operation: dict[str, Any]) -> None:
+# What every request that changes state can answer when it carries an Idempotency-Key
+# (rules.md, "Retries and answers that were lost"), and the header itself.
+CHANGING_METHODS = frozenset({"post", "put", "delete"})
+IDEMPOTENCY_ERRORS: dict[int, str] = {409: "request_in_progress", 422: "idempotency_key_reused"}
+IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Sent again with the same request, gets its first answer again (with `Idempotent-Replayed: "
+                   "true`) instead of running it twice. A new key for each new request.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[A-Za-z0-9_-]{1,128}$"},
+}
+
+
+def _add_common_errors(operation: dict[str, Any], method: str = "get") -> None:
     responses = operation["responses"]
     responses.pop("422", None)  # Powertools' validation error: this service answers 400 invalid_request
     declared = {int(status): answer["description"] for status, answer in responses.items() if status[0] in "45"}
-    for status, listed in codes(COMMON_ERRORS, declared).items():
+    common = COMMON_ERRORS
+    if method.lower() in CHANGING_METHODS:
+        common = codes(COMMON_ERRORS, IDEMPOTENCY_ERRORS)
+        parameters = operation.setdefault("parameters", [])
+        if not any(p.get("in") == "header" and p.get("name") == "Idempotency-Key" for p in parameters):
+            parameters.append(dict(IDEMPOTENCY_KEY_PARAMETER))
+    for status, listed in codes(common, declared).items():
         responses[str(status)] = {"description": listed, "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     operation["responses"] = dict(sorted(responses.items()))
@@ -149,8 +172,8 @@ def assemble(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
     for name, schema in {**error_schema.pop("$defs", {}), "Error": error_schema}.items():
         schemas.setdefault(name, schema)
     for operations in document.get("paths", {}).values():
-        for op in operations.values():
-            _add_common_errors(op)
+        for method, op in operations.items():
+            _add_common_errors(op, method)
             for answer in op["responses"].values():
                 if not answer.get("content"):
                     answer.pop("content", None)

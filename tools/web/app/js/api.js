@@ -15,17 +15,43 @@ export function baseUrl() {
   return configured.replace(/\/+$/, "");
 }
 
+// A request that changes something carries an Idempotency-Key (api.md): when its answer is lost
+// (the network failed) or the service answered 503, the same request goes again with the same
+// key, and the service answers as it did the first time (an activation returns the same secret
+// once more) instead of doing it twice.
+const CHANGES = new Set(["POST", "PUT", "DELETE"]);
+const RETRIES = 2;
+const LONGEST_WAIT_MS = 3000;
+
+function newIdempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 export async function call(method, path, body) {
   const init = { method, headers: { Accept: "application/json" }, cache: "no-store", credentials: "omit" };
+  const retries = CHANGES.has(method) ? RETRIES : 0;
+  if (retries) init.headers["Idempotency-Key"] = newIdempotencyKey();
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
   let response;
-  try {
-    response = await fetch(baseUrl() + path, init);
-  } catch {
-    throw new ApiError(0, "network", "The service cannot be reached. Check the connection and try again.");
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      response = await fetch(baseUrl() + path, init);
+    } catch {
+      if (attempt < retries) {
+        await pause(500 * (attempt + 1));
+        continue;
+      }
+      throw new ApiError(0, "network", "The service cannot be reached. Check the connection and try again.");
+    }
+    if (response.status !== 503 || attempt >= retries) break;
+    const seconds = Number.parseInt(response.headers.get("retry-after") || "1", 10);
+    await pause(Math.min(LONGEST_WAIT_MS, 1000 * (Number.isFinite(seconds) ? seconds : 1)));
   }
   let payload = {};
   const text = await response.text();

@@ -41,21 +41,53 @@ export function whenSessionEnds(callback) {
   onSessionEnded = callback;
 }
 
+// A request that changes something carries an Idempotency-Key (api.md): when its answer is lost
+// (the network failed) or the service answered 503, the same request goes again with the same
+// key, and the service answers as it did the first time instead of doing it twice.
+const CHANGES = new Set(["POST", "PUT", "DELETE"]);
+const RETRIES = 2;
+const LONGEST_WAIT_MS = 3000;
+
+function newIdempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** fetch, sent again (same key) after a network failure or a 503, at most RETRIES times. */
+async function send(url, init, retries) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const response = await fetch(url, init);
+      if (response.status !== 503 || attempt >= retries) return response;
+      const seconds = Number.parseInt(response.headers.get("retry-after") || "1", 10);
+      await pause(Math.min(LONGEST_WAIT_MS, 1000 * (Number.isFinite(seconds) ? seconds : 1)));
+    } catch (failure) {
+      if (attempt >= retries) throw failure;
+      await pause(500 * (attempt + 1));
+    }
+  }
+}
+
 /**
  * One API call. `body` is sent as JSON; `auth` is "session" (the stored token), a token, or
  * null. Resolves with the parsed body (null for 204); rejects with ApiError, or with a
- * TypeError when the service cannot be reached.
+ * TypeError when the service cannot be reached. A call that changes something has a key of
+ * its own (a new call, such as the one a step-up repeats, has a new key).
  */
 export async function call(method, path, body = undefined, auth = "session") {
   const headers = {Accept: "application/json"};
   const token = auth === "session" ? session()?.token : auth;
   if (token) headers.Authorization = `Bearer ${token}`;
+  const changes = CHANGES.has(method);
+  if (changes) headers["Idempotency-Key"] = newIdempotencyKey();
   const init = {method, headers, credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer"};
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const response = await fetch(baseUrl() + path, init);
+  const response = await send(baseUrl() + path, init, changes ? RETRIES : 0);
   noteServerDate(response);
   const text = await response.text();
   let parsed = null;
