@@ -586,7 +586,7 @@ class FakeFlowStore:
 
         def put() -> None:
             stored = t.flows[key]
-            stored.challenge, stored.version = copy.deepcopy(challenge), stored.version + 1
+            stored.challenge, stored.version, stored.answered = copy.deepcopy(challenge), stored.version + 1, set()
 
         if also is None:
             if not unchanged():
@@ -655,14 +655,31 @@ class FakeFlowStore:
         return dict(self._t.answer_slots.setdefault(username, {}))
 
     def reserve_answer(self, flow: Flow, device: Device | None, slot_user: str, slots: dict[str, int] | None,
-                       now: datetime, max_attempts: int, cap: int, window: timedelta) -> Reservation:
+                       now: datetime, max_attempts: int, cap: int, window: timedelta,
+                       answer_key: str | None = None) -> Reservation:
         t = self._t
+        key = (flow.purpose, flow.key)
+        counted = flow.counted(answer_key)
+        if counted is not None:  # the same answer again: its own reservation, if still recorded
+            entry, slot, stamp = counted
+            try:
+                with transaction(flow.key) as tx:
+                    tx.stage(("FLOW", *key), lambda: (stored := t.flows.get(key)) is not None
+                             and stored.status == FlowStatus.PENDING and stored.version == flow.version
+                             and entry in stored.answered)
+                    if device is not None:
+                        tx.stage(("DEVICE", *t.state(device)), lambda: self._answers_as(device, now))
+            except StaleWrite:
+                current = t.flows.get(key)
+                if current is None or current.status != FlowStatus.PENDING or current.version != flow.version:
+                    raise FlowClosed(flow.key) from None
+                raise
+            return Reservation(slot_user, slot, stamp, flow.attempts)
         choice = choose_answer_slot(slots, cap, now, window)
         if slot_user not in t.answer_slots:
             if slots is None:  # no slots to set a slot in: the caller reads them (which makes them) and tries again
                 raise StaleWrite(flow.key)
             raise ValueError(f"{slot_user} has no answer slots")
-        key = (flow.purpose, flow.key)
 
         def flow_takes() -> bool:
             stored = t.flows.get(key)
@@ -671,7 +688,12 @@ class FakeFlowStore:
 
         try:
             with transaction(flow.key) as tx:
-                tx.stage(("FLOW", *key), flow_takes, lambda: _set(attempts=t.flows[key].attempts + 1)(t.flows[key]))
+                def take() -> None:
+                    stored = t.flows[key]
+                    stored.attempts += 1
+                    if answer_key is not None:
+                        stored.answered.add(f"{answer_key}|{choice.slot}|{choice.stamp}")
+                tx.stage(("FLOW", *key), flow_takes, take)
                 if device is not None:
                     tx.stage(("DEVICE", *t.state(device)), lambda: self._answers_as(device, now))
                     if device.shared_from is not None:  # the share must still stand

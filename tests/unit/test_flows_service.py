@@ -425,3 +425,24 @@ def test_a_refusal_or_a_lost_race_while_completing_keeps_what_the_answer_took(wo
     with pytest.raises(Conflict), world.flows.settling(right_answer):
         raise Conflict("device_changed", "a refusal of the service's own")
     assert stored_flow(world, login_id).attempts == taken
+
+
+def test_a_right_answer_stranded_by_an_outage_reuses_what_it_took_when_sent_again(world, card):
+    """AWS failed after the answer was counted and also when it was to be given back: the
+    attempt stays taken. The same answer sent again takes no second attempt (else five such
+    outages would spend the flow), while a wrong answer sent again is counted again."""
+    login_id, public = challenged(world, card)
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            answer(world, login_id, WRONG)
+    assert stored_flow(world, login_id).attempts == 2  # the same wrong answer, counted twice
+    for _ in range(world.policy.attempts_per_transaction):
+        answer(world, login_id, right(public))  # counted once; its completion never happens
+    assert stored_flow(world, login_id).attempts == 3
+    with pytest.raises(Unauthenticated):
+        answer(world, login_id, "11111111")
+    with pytest.raises(Unauthenticated):
+        answer(world, login_id, "22222222")
+    assert stored_flow(world, login_id).attempts == 5
+    complete(world, answer(world, login_id, right(public)))  # all used, yet its own reservation stands
+    assert stored_flow(world, login_id).status == FlowStatus.APPROVED

@@ -84,7 +84,7 @@ class FlowStore:
             FlowItem.scope.set(flow.scope.value), FlowItem.attempts.set(0),
             FlowItem.challenge.set(challenge_attribute(flow.challenge)) if flow.challenge
             else FlowItem.challenge.remove(),
-            FlowItem.challenge_version.add(1), FlowItem.details.set(flow.details),
+            FlowItem.challenge_version.add(1), FlowItem.details.set(flow.details), FlowItem.answered.remove(),
             FlowItem.statement.set(flow.statement) if flow.statement else FlowItem.statement.remove(),
             FlowItem.expires_ttl.set(flow.expires_at + timedelta(days=1))]
         item = _flow_item(flow)
@@ -110,7 +110,8 @@ class FlowStore:
         """A new challenge on a pending flow, unless another was set since it was read, with
         ``also`` (what issuing it writes: the send guard, a push, a card's pair) in the same
         transaction: StaleWrite when any of them changed."""
-        actions = [FlowItem.challenge.set(challenge_attribute(challenge)), FlowItem.challenge_version.add(1)]
+        actions = [FlowItem.challenge.set(challenge_attribute(challenge)), FlowItem.challenge_version.add(1),
+                   FlowItem.answered.remove()]
         condition = (FlowItem.status == FlowStatus.PENDING.value) & (FlowItem.challenge_version == flow.version)
         if also is None:
             if not update_if(_flow_item(flow), actions, condition):
@@ -183,14 +184,38 @@ class FlowStore:
         return {}
 
     def reserve_answer(self, flow: Flow, device: Device | None, slot_user: str, slots: dict[str, int] | None,
-                       now: datetime, max_attempts: int, cap: int, window: timedelta) -> Reservation:
+                       now: datetime, max_attempts: int, cap: int, window: timedelta,
+                       answer_key: str | None = None) -> Reservation:
         """Takes an attempt and a slot, while the device is unlocked and still as ``device``
         shows it, all or none (see the module). With ``slots`` unread, a slot at random:
-        the write's condition refuses it if it is in use."""
+        the write's condition refuses it if it is in use. An answer already counted against
+        this challenge (``answer_key`` among ``flow.answered``: the same request sent again
+        after a 503) takes nothing new: it is its own reservation, if it is still recorded."""
+        counted = flow.counted(answer_key)
+        if counted is not None:
+            entry, slot, stamp = counted
+            try:
+                with conditional_transaction(flow.key) as tx:
+                    tx.condition_check(FlowItem, *FlowItem.key(flow.purpose.value, flow.key),
+                                       condition=(FlowItem.status == FlowStatus.PENDING.value)
+                                       & (FlowItem.challenge_version == flow.version)
+                                       & FlowItem.answered.contains(entry))
+                    if device is not None:
+                        tx.condition_check(DeviceItem, *DeviceItem.key(device.holder, device.device_id),
+                                           condition=_answers_as(device, now))
+                return Reservation(slot_user, slot, stamp, flow.attempts)
+            except StaleWrite:
+                current = self.get(flow.purpose, flow.key)
+                if current is None or current.status != FlowStatus.PENDING or current.version != flow.version:
+                    raise FlowClosed(flow.key) from None
+                raise  # the device changed: the caller reads it again
         choice = choose_answer_slot(slots, cap, now, window)
+        actions = [FlowItem.attempts.add(1)]
+        if answer_key is not None:
+            actions.append(FlowItem.answered.add({f"{answer_key}|{choice.slot}|{choice.stamp}"}))
         try:
             with conditional_transaction(flow.key) as tx:
-                tx.update(_flow_item(flow), actions=[FlowItem.attempts.add(1)],
+                tx.update(_flow_item(flow), actions=actions,
                           condition=(FlowItem.status == FlowStatus.PENDING.value)
                           & (FlowItem.challenge_version == flow.version) & (FlowItem.attempts < max_attempts))
                 if device is not None:

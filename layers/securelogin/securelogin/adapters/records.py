@@ -107,7 +107,7 @@ def flow_from(item: FlowItem) -> Flow:
         session_handed_out=bool(item.session_handed_out),
         amount_usd=float(item.amount_usd) if item.amount_usd is not None else None,
         confirmed_by=item.confirmed_by, details=dict(item.details.as_dict()) if item.details else {},
-        statement=item.statement or "",
+        statement=item.statement or "", answered=set(item.answered or ()),
     )
 
 

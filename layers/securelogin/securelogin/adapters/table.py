@@ -39,6 +39,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
@@ -385,6 +386,7 @@ class FlowItem(Item, discriminator="flow"):
     confirmed_by = UnicodeAttribute(null=True)
     details = MapAttribute(default=dict)
     statement = UnicodeAttribute(null=True)
+    answered = UnicodeSetAttribute(null=True)  # counted answers of the current challenge (digest|slot|stamp)
 
     @staticmethod
     def key(purpose: str, flow_key: str) -> tuple[str, str]:

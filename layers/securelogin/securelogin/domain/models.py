@@ -310,12 +310,24 @@ class Flow:
     confirmed_by: str | None = None  # the device whose answer or push completed it
     # What the person confirms (domain/statements.py), fixed when the flow starts.
     statement: str = ""
+    # The answers counted against the current challenge, as ``<keyed digest>|<slot>|<stamp>``:
+    # the same answer sent again (after a 503) takes no second attempt, it reuses its own.
+    answered: set[str] = field(default_factory=set)
     details: dict[str, str] = field(default_factory=dict)  # what one purpose alone needs
 
     def status_at(self, now: datetime) -> FlowStatus:
         if self.status == FlowStatus.PENDING and now >= self.expires_at:
             return FlowStatus.EXPIRED
         return self.status
+
+    def counted(self, answer_key: str | None) -> tuple[str, str, int] | None:
+        """The ``answered`` entry that counted this answer, with its slot of the cap and stamp."""
+        for entry in self.answered if answer_key else ():
+            key, _, rest = entry.partition("|")
+            slot, _, stamp = rest.partition("|")
+            if key == answer_key and slot and stamp.isdigit():
+                return entry, slot, int(stamp)
+        return None
 
 
 @dataclass

@@ -340,8 +340,6 @@ class FlowEngine:
         it is not, after counting it toward every limit."""
         now = self._clock.now()
         challenge = flow.challenge
-        if flow.attempts >= self._policy.attempts_per_transaction:
-            raise self._used_up(flow, now)
         if challenge is None:
             raise Conflict("no_challenge", "Ask for a challenge before answering.")
         if now >= challenge.expires_at:
@@ -349,7 +347,11 @@ class FlowEngine:
         if challenge.method == Method.PUSH:
             raise Conflict("answer_on_device", "Approve or deny on your phone, or ask for a challenge code.")
 
-        device, reservation = self._count(flow, challenge, now)
+        answer_key = self._answer_key(flow, response)
+        again = flow.counted(answer_key) is not None
+        if flow.attempts >= self._policy.attempts_per_transaction and not again:
+            raise self._used_up(flow, now)
+        device, reservation = self._count(flow, challenge, now, answer_key)
         if device is not None:
             right = self._factors.for_type(device.type).check(
                 device, challenge, response, ChallengeContext(flow.purpose, flow.key, now, flow.statement))
@@ -359,6 +361,8 @@ class FlowEngine:
                                   code_digest(self._code_key(), self._binding(flow), candidate))
         if right:
             return RightAnswer(flow, device, reservation, now)
+        if again:  # the same wrong answer sent again is wrong again: it counts anew
+            device, reservation = self._count(flow, challenge, now)
         if device is not None:
             self._refuse(flow, device, reservation, now, "invalid_response", "That response is not right.")
         self._refuse(flow, None, reservation, now, "invalid_activation_code", "That activation code is not right.")
@@ -371,13 +375,17 @@ class FlowEngine:
         challenge = flow.challenge
         if challenge is None or challenge.check_data.get("push_key") != push.key:
             raise Gone("expired", "This request has expired or was already answered.")
-        if flow.attempts >= self._policy.attempts_per_transaction:
+        answer_key = self._answer_key(flow, f"push:{number or ''}")
+        again = flow.counted(answer_key) is not None
+        if flow.attempts >= self._policy.attempts_per_transaction and not again:
             raise self._used_up(flow, now)
-        device, reservation = self._count(flow, challenge, now)
+        device, reservation = self._count(flow, challenge, now, answer_key)
         right = push.number_digest is None or (number is not None and digests_match(
             push.number_digest, match_number_digest(self._code_key(), push.key, number)))
         if right:
             return RightAnswer(flow, device, reservation, now)
+        if again:
+            device, reservation = self._count(flow, challenge, now)
         with suppress(StaleWrite):  # answered meanwhile: this answer is still a wrong one
             self._flows.run(push.key, self._flows.answering(push, now))
         self._refuse(flow, device, reservation, now, "number_mismatch",
@@ -408,7 +416,16 @@ class FlowEngine:
                              seconds_until(flow.expires_at, now))
         return self.gone(flow.purpose)
 
-    def _count(self, flow: Flow, challenge: Challenge, now: datetime) -> tuple[Device | None, Reservation]:
+    def _answer_key(self, flow: Flow, response: str) -> str:
+        """What names an answer among those counted against the flow's current challenge (a
+        digest under the code key: no answer is kept in the table). A right answer whose
+        completion AWS failed, sent again, reuses what it took (``FlowStore.reserve_answer``)
+        instead of spending another attempt; a wrong one sent again counts anew."""
+        return code_digest(self._code_key(), f"answer:{self._binding(flow)}:{flow.version}",
+                           "".join(response.split()).upper())[:32]
+
+    def _count(self, flow: Flow, challenge: Challenge, now: datetime,
+               answer_key: str | None = None) -> tuple[Device | None, Reservation]:
         """Takes an attempt and a slot of the cap, while the device is not locked and is
         as it was challenged, before the answer is checked. The first try reads nothing:
         it takes the device from the challenge and a slot at random. When that fails for
@@ -429,7 +446,7 @@ class FlowEngine:
             try:
                 return device, self._flows.reserve_answer(
                     flow, device, who, slots, now, policy.attempts_per_transaction, policy.user_failures_per_hour,
-                    policy.user_failure_window)
+                    policy.user_failure_window, answer_key)
             except CapReached as full:
                 raise Throttled("too_many_attempts", "Too many answers in the last hour. Try again later.",
                                 seconds_until(full.free_at, now)) from None
