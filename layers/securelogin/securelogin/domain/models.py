@@ -235,6 +235,15 @@ class Challenge:
     # write that counts the answer is conditional on the device still being in this state.
     device: Device | None = field(default=None, repr=False)
 
+    @property
+    def push_key(self) -> str | None:
+        """The lookup key of the push this challenge sent, if it is a push."""
+        return self.check_data.get(PUSH_KEY) if self.method == Method.PUSH else None
+
+
+# The check data of a push challenge that names its push (domain/factors/ib_key.py).
+PUSH_KEY = "push_key"
+
 
 class Purpose(StrEnum):
     """What a flow in progress is for. A flow's id is stored under its purpose, so an id

@@ -30,11 +30,14 @@ _SYSTEMS = (
 )
 
 
+def _first_named(table: tuple[tuple[re.Pattern[str], str], ...], text: str) -> str | None:
+    return next((name for pattern, name in table if pattern.search(text)), None)
+
+
 def browser_of(user_agent: str | None) -> str:
     """``{Browser} on {OS}`` read from a User-Agent, or "an unknown browser"."""
     text = (user_agent or "")[:512]
-    browser = next((name for pattern, name in _BROWSERS if pattern.search(text)), None)
-    system = next((name for pattern, name in _SYSTEMS if pattern.search(text)), None)
+    browser, system = _first_named(_BROWSERS, text), _first_named(_SYSTEMS, text)
     if browser is None or system is None:
         return UNKNOWN_BROWSER
     return f"{browser} on {system}"

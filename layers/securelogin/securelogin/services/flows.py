@@ -293,9 +293,8 @@ class FlowEngine:
         if issued.open_pair is not None and device is not None:
             writes.append(self._devices.opening_pair(device, issued.open_pair))
         before = flow.challenge
-        if before is not None and before.method == Method.PUSH and now < before.expires_at \
-                and "push_key" in before.check_data:
-            writes.append(self._flows.withdrawing(before.check_data["push_key"], now))
+        if before is not None and before.push_key is not None and now < before.expires_at:
+            writes.append(self._flows.withdrawing(before.push_key, now))
         return together(*writes)
 
     @staticmethod
@@ -347,11 +346,7 @@ class FlowEngine:
         if challenge.method == Method.PUSH:
             raise Conflict("answer_on_device", "Approve or deny on your phone, or ask for a challenge code.")
 
-        answer_key = self._answer_key(flow, response)
-        again = flow.counted(answer_key) is not None
-        if flow.attempts >= self._policy.attempts_per_transaction and not again:
-            raise self._used_up(flow, now)
-        device, reservation = self._count(flow, challenge, now, answer_key)
+        device, reservation, again = self._take(flow, challenge, now, response)
         if device is not None:
             right = self._factors.for_type(device.type).check(
                 device, challenge, response, ChallengeContext(flow.purpose, flow.key, now, flow.statement))
@@ -373,13 +368,9 @@ class FlowEngine:
         (or none) is a wrong answer that ends this push; the flow goes on."""
         now = self._clock.now()
         challenge = flow.challenge
-        if challenge is None or challenge.check_data.get("push_key") != push.key:
+        if challenge is None or challenge.push_key != push.key:
             raise Gone("expired", "This request has expired or was already answered.")
-        answer_key = self._answer_key(flow, f"push:{number or ''}")
-        again = flow.counted(answer_key) is not None
-        if flow.attempts >= self._policy.attempts_per_transaction and not again:
-            raise self._used_up(flow, now)
-        device, reservation = self._count(flow, challenge, now, answer_key)
+        device, reservation, again = self._take(flow, challenge, now, f"push:{number or ''}")
         right = push.number_digest is None or (number is not None and digests_match(
             push.number_digest, match_number_digest(self._code_key(), push.key, number)))
         if right:
@@ -415,6 +406,17 @@ class FlowEngine:
             return Throttled("too_many_attempts", "Too many wrong answers. Start again.",
                              seconds_until(flow.expires_at, now))
         return self.gone(flow.purpose)
+
+    def _take(self, flow: Flow, challenge: Challenge, now: datetime,
+              answer: str) -> tuple[Device | None, Reservation, bool]:
+        """Counts an answer before it is checked (``_count``); and whether this very answer
+        was counted before (then it reuses what it took: see ``_answer_key``)."""
+        answer_key = self._answer_key(flow, answer)
+        again = flow.counted(answer_key) is not None
+        if flow.attempts >= self._policy.attempts_per_transaction and not again:
+            raise self._used_up(flow, now)
+        device, reservation = self._count(flow, challenge, now, answer_key)
+        return device, reservation, again
 
     def _answer_key(self, flow: Flow, response: str) -> str:
         """What names an answer among those counted against the flow's current challenge (a

@@ -10,6 +10,7 @@ pause pushes for a while."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from securelogin.clock import Clock, seconds_until
 from securelogin.crypto.codes import digests_match, lookup_key
@@ -69,9 +70,8 @@ class PushService:
         if not signature_is_valid(device.public_key, signed, signature):
             self._audit.record(device.username, "push.invalid_signature", device_id=device_id)
             raise Unauthenticated("invalid_signature", "The signature does not verify with this device's key.")
-        if (flow is None or not digests_match(push.nonce, nonce) or push.status_at(now) != PushStatus.PENDING
-                or flow.status_at(now) != FlowStatus.PENDING or flow.challenge is None
-                or flow.challenge.check_data.get("push_key") != push.key or flow.purpose not in self._completers):
+        if flow is None or not self._still_asked(push, flow, now) or not digests_match(push.nonce, nonce) \
+                or flow.purpose not in self._completers:
             raise Gone("expired", EXPIRED)
         if decision == PushDecision.DENY:
             return self._deny(push, flow, device)
@@ -86,11 +86,18 @@ class PushService:
         except (StaleWrite, Gone):  # answered meanwhile, or its flow ended: to the app, the push is gone
             raise Gone("expired", EXPIRED) from None
         except Throttled:  # the flow's attempts are used: by this race's winner, or by wrong numbers
-            if self._flows.push(push.key) is not None and self.status(push_id) != PushStatus.PENDING:
+            current = self._flows.push(push.key)
+            if current is not None and current.status_at(self._clock.now()) != PushStatus.PENDING:
                 raise Gone("expired", EXPIRED) from None
             raise
         count(Metric.PUSH_APPROVED)
         return FlowStatus.APPROVED
+
+    @staticmethod
+    def _still_asked(push: Push, flow: Flow, now: datetime) -> bool:
+        """Whether the push is pending and still the challenge of its pending flow."""
+        return (push.status_at(now) == PushStatus.PENDING and flow.status_at(now) == FlowStatus.PENDING
+                and flow.challenge is not None and flow.challenge.push_key == push.key)
 
     def _deny(self, push: Push, flow: Flow | None, device: Device | None) -> FlowStatus:
         """The flow ends denied and the push answered, with the denial in the user's send
@@ -99,10 +106,7 @@ class PushService:
             now = self._clock.now()
             if attempt > 0:
                 flow, device = self._flows.pushed_flow(push)
-            current = flow is not None and flow.challenge is not None \
-                and flow.challenge.check_data.get("push_key") == push.key
-            if not current or flow is None or flow.status_at(now) != FlowStatus.PENDING or device is None \
-                    or push.status_at(now) != PushStatus.PENDING:
+            if flow is None or device is None or not self._still_asked(push, flow, now):
                 raise Gone("expired", EXPIRED)
             guard = self._throttles.guard(push.username)
             changed, pausing = guard.deny(now, self._policy)

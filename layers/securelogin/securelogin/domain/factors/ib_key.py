@@ -13,7 +13,7 @@ from securelogin.domain import statements
 from securelogin.domain.factors.base import ChallengeContext, IssuedChallenge, PushSent, UnsupportedMethod
 from securelogin.domain.factors.ocra_card import OcraFactor
 from securelogin.domain.factors.secrets import SecretOpener
-from securelogin.domain.models import Challenge, Channel, Device, DeviceType, Method, OutgoingMessage, Purpose
+from securelogin.domain.models import PUSH_KEY, Challenge, Channel, Device, DeviceType, Method, OutgoingMessage, Purpose
 from securelogin.policy import Policy
 
 IB_KEY_SUITE = "OCRA-1:HOTP-SHA256-8:QN06"
@@ -52,7 +52,7 @@ class IbKeyFactor:
             "purpose": context.purpose.value, "statement": context.statement, "has_number": number is not None,
             "expires_at": iso(expires_at), "message": statements.push_message(context.purpose, context.statement)}
         return IssuedChallenge(
-            public=public, check_data={"push_key": push_key}, expires_at=expires_at,
+            public=public, check_data={PUSH_KEY: push_key}, expires_at=expires_at,
             message=OutgoingMessage(channel=Channel.PUSH, to=device.push_endpoint, body=str(data["message"]),
                                     data=data),
             push=PushSent(push_key=push_key, device_id=device.device_id, nonce=nonce, statement=context.statement,
