@@ -7,6 +7,7 @@ that answer into a value (False) or ``StaleWrite``; every other error goes on up
 """
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -36,7 +37,9 @@ def conditional_transaction(key: str) -> Iterator[TransactWrite]:
     """A write transaction whose conditions guard it: if one fails, the items changed
     since they were read, and StaleWrite(key) says so."""
     try:
-        with TransactWrite(connection=connection()) as tx:
+        # The token lets the SDK's retry of a transaction whose answer was lost find it
+        # done (DynamoDB keeps tokens 10 minutes) instead of failing its own conditions.
+        with TransactWrite(connection=connection(), client_request_token=secrets.token_hex(16)) as tx:
             yield tx
     except TransactWriteError as exc:
         codes = [r.code if r is not None else "None" for r in (exc.cancellation_reasons or [])]
@@ -63,8 +66,24 @@ def update_if(item: Model, actions: list[Action], condition: Condition | None) -
 
 
 def save_if(item: Model, condition: Condition) -> bool:
-    """One conditional put: True when made, False when the condition did not hold."""
-    return _made(lambda: item.save(condition=condition))
+    """One conditional put: True when made, False when the condition did not hold. A put
+    whose answer was lost and that the SDK sent again finds its own item and fails its own
+    condition: when the item stored is, attribute for attribute, the one this put wrote, the
+    put was made (items carry random ids and times, so no other write stores the same)."""
+    if _made(lambda: item.save(condition=condition)):
+        return True
+    return _stored_as(item)
+
+
+def _stored_as(item: Model) -> bool:
+    """Whether the table holds ``item`` exactly as it is here."""
+    hash_key = getattr(item, item._hash_keyname)
+    range_key = getattr(item, item._range_keyname) if item._range_keyname else None
+    try:
+        stored = type(item).get(hash_key, range_key, consistent_read=True)
+    except type(item).DoesNotExist:
+        return False
+    return bool(stored.serialize() == item.serialize())
 
 
 def delete_if(item: Model, condition: Condition) -> bool:

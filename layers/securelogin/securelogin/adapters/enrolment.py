@@ -10,7 +10,7 @@ from securelogin.adapters.dynamo import conditional_transaction, lock_when_due, 
 from securelogin.adapters.flows import complete_flow
 from securelogin.adapters.records import device_item
 from securelogin.adapters.table import AppInstanceItem, DeviceItem, FlowItem
-from securelogin.domain.models import AppInstance, Device, Flow, Purpose, lock_ends
+from securelogin.domain.models import AppInstance, Device, Flow, lock_ends
 from securelogin.ports import Completing, PinLocked, Reservation
 
 
@@ -59,9 +59,10 @@ class EnrolmentStore:
         revoking the user's previous IB Keys and ending a temporary-code period. StaleWrite
         when the flow completed or changed meanwhile, the instance was made by another, or
         the user's devices changed since ``devices_version`` (another enrolment at once:
-        its key would escape the revocation). A QR session keeps ``device`` as the one that
-        completed it (``confirmed_by``): the portal that showed it reads it back."""
-        enrolled = (FlowItem.confirmed_by.set(device.device_id),) if flow.purpose == Purpose.QR_SESSION else ()
+        its key would escape the revocation). The flow keeps ``device`` as the one that
+        completed it (``confirmed_by``): the portal that showed a QR session reads it back, and
+        the same request sent again after its answer was lost gets that device's answer."""
+        enrolled = (FlowItem.confirmed_by.set(device.device_id),)
         with conditional_transaction(flow.key) as tx:
             complete_flow(tx, flow, reservation=reservation, now=now, extra=enrolled)
             tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())

@@ -6,10 +6,11 @@ from datetime import datetime
 
 from pynamodb.transactions import TransactWrite
 
+from securelogin.adapters.dynamo import save_if
 from securelogin.adapters.records import session_from
 from securelogin.adapters.table import SessionItem
 from securelogin.domain.models import DeviceType, Session
-from securelogin.ports import Completing
+from securelogin.ports import AlreadyExists, Completing
 
 
 def session_item(session: Session) -> SessionItem:
@@ -23,7 +24,8 @@ def session_item(session: Session) -> SessionItem:
 
 class SessionStore:
     def put(self, session: Session) -> None:
-        session_item(session).save(condition=SessionItem.pk.does_not_exist())
+        if not save_if(session_item(session), SessionItem.pk.does_not_exist()):
+            raise AlreadyExists(session.key)
 
     def get(self, key: str) -> Session | None:
         item = SessionItem.find(key, consistent_read=False)

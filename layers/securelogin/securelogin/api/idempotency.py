@@ -46,6 +46,7 @@ from securelogin.api.session_context import session_of
 from securelogin.errors import aws_unavailable
 from securelogin.logs import logger
 from securelogin.ports import SecretBox
+from securelogin.retries import current_request
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -256,8 +257,14 @@ def answer_once(app: APIGatewayRestResolver, event: dict[str, Any], context: Any
     owner = owner_of(caller_of(event), key)
     ran: dict[str, dict[str, Any]] = {}
 
+    fingerprint = fingerprint_of(event)
+
     def run() -> dict[str, Any]:
-        response = resolve(event, context)
+        running = current_request.set(hashlib.sha256(f"{owner}|{fingerprint}".encode()).hexdigest())
+        try:
+            response = resolve(event, context)
+        finally:
+            current_request.reset(running)
         ran["response"] = response
         if int(response.get("statusCode", 500)) >= 500:
             raise NotKept(response)
@@ -269,7 +276,7 @@ def answer_once(app: APIGatewayRestResolver, event: dict[str, Any], context: Any
     config = IdempotencyConfig(event_key_jmespath="owner", payload_validation_jmespath="fingerprint",
                                expires_after_seconds=KEPT_FOR_SECONDS, hash_function="sha256",
                                lambda_context=_Remaining(context), response_hook=replay)
-    handler = IdempotencyHandler(function=run, function_payload={"owner": owner, "fingerprint": fingerprint_of(event)},
+    handler = IdempotencyHandler(function=run, function_payload={"owner": owner, "fingerprint": fingerprint},
                                  config=config, persistence_store=KeptAnswers(),
                                  output_serializer=AnswerSerializer(lambda: box, seal_context(owner)),
                                  key_prefix=PREFIX, function_args=(), function_kwargs={})

@@ -13,7 +13,7 @@ from securelogin.domain import statements
 from securelogin.domain.models import Flow, FlowStatus, Purpose
 from securelogin.domain.phones import mask
 from securelogin.domain.proof import Proof
-from securelogin.errors import Forbidden, NotFound
+from securelogin.errors import Forbidden, Gone, NotFound
 from securelogin.policy import Policy
 from securelogin.services.audit import AuditTrail
 from securelogin.services.enrolment import AppEnrolment, Enrolled, IbKeyEnrolment
@@ -85,7 +85,11 @@ class ActivationService:
         return ActivationStarted(sent.flow_id, sent.sent_to, sent.expires_at)
 
     def complete_by_sms(self, activation_id: str, code: str, app: AppEnrolment) -> Enrolled:
-        flow = self._flows.open(Purpose.ACTIVATION, activation_id)
+        try:
+            flow = self._flows.open(Purpose.ACTIVATION, activation_id)
+        except Gone:
+            done = self._flows.find(Purpose.ACTIVATION, activation_id)
+            return self._enrolment.made_by_this_request(Purpose.ACTIVATION, done)
         plan = self._enrolment.plan(flow.username, app, replacing=False)  # a refused PIN or key spends no attempt
         right = self._flows.answer(flow, code)
         with self._flows.settling(right):
@@ -107,7 +111,8 @@ class ActivationService:
         if flow is None:
             raise unknown_session_id()
         if flow.status_at(self._clock.now()) != FlowStatus.PENDING:
-            raise self._flows.gone(Purpose.QR_SESSION)
+            again = self._enrolment.made_by_this_request(Purpose.QR_SESSION, flow)
+            return QrEnrolled(**asdict(again), username=flow.username)
         done = self._enrolment.enrol(flow, app, self._enrolment.plan(flow.username, app, replacing=False), None)
         return QrEnrolled(**asdict(done), username=flow.username)
 

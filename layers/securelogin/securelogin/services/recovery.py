@@ -12,7 +12,7 @@ from typing import Any
 from securelogin.clock import Clock
 from securelogin.domain import statements
 from securelogin.domain.models import DeviceStatus, DeviceType, Method, Purpose, most_secure
-from securelogin.errors import Forbidden, InvalidInput
+from securelogin.errors import Forbidden, Gone, InvalidInput
 from securelogin.policy import Policy
 from securelogin.services.audit import AuditTrail
 from securelogin.services.enrolment import AppEnrolment, Enrolled, IbKeyEnrolment
@@ -70,7 +70,10 @@ class RecoveryService:
 
     def complete(self, recovery_id: str, app: AppEnrolment, activation_code: str | None,
                  response: str | None) -> Enrolled:
-        flow = self._flows.open(PURPOSE, recovery_id)
+        try:
+            flow = self._flows.open(PURPOSE, recovery_id)
+        except Gone:
+            return self._enrolment.made_by_this_request(PURPOSE, self._flows.find(PURPOSE, recovery_id))
         if flow.details.get("same_phone") == "true" and flow.details.get("app_instance_id"):
             # The same phone keeps its app instance, and so its original PIN.
             app = replace(app, app_instance_id=flow.details["app_instance_id"])
