@@ -65,12 +65,14 @@ from securelogin.ports import (
     DeliveryFailed,
     FlowClosed,
     NoSuchUser,
+    OutboxClaim,
     PinLocked,
     Reservation,
     StaleWrite,
     UserPartition,
     choose_answer_slot,
 )
+from securelogin.retries import current_request
 from securelogin.runtime import Outside, Services, wire_services
 from securelogin.services.device_common import card_pin_sha1_hex
 from securelogin.services.users import NewUser
@@ -143,6 +145,7 @@ class FakeTable:
         self.shares: dict[str, Share] = {}
         self.pending_shares: dict[str, str] = {}  # GSI1 SHARES#pending_compliance: share key -> created at
         self.spent: dict[tuple[str, date], float] = {}
+        self.outbox: dict[str, FakeOutboxEntry] = {}  # by outbox id, in the order written (the stream)
 
     # ------------------------------------------------------------------ devices
 
@@ -214,9 +217,13 @@ class FakeTable:
             stored = self.flows.get(key)
             return stored is not None and stored.status == FlowStatus.PENDING and stored.version == flow.version
 
+        request = current_request.get()
+
         def complete() -> None:
             stored = self.flows[key]
             stored.status, stored.challenge = status, None
+            if request is not None:
+                stored.completed_by_request = request
             if hand_out:
                 stored.session_handed_out = True
             if confirmed_by is not None:
@@ -342,21 +349,31 @@ class FakeDeviceStore:
                 raise
             raise NoSuchUser(device.username) from exc
 
-    def remove(self, device: Device, status: DeviceStatus, devices_version: int) -> None:
+    def remove(self, device: Device, status: DeviceStatus, devices_version: int, also: Completing | None = None,
+               release_reserve: bool = False) -> None:
+        def let_go(user: User) -> None:
+            user.reserves.pop(device.device_id, None)
+
         with transaction(device.device_id) as tx:
             self._t.stage_device_update(tx, self._t.state(device), _set_status(status),
                                         lambda d: d.status == device.status)
-            self._t.stage_profile(tx, device.username, devices_version)
+            self._t.stage_profile(tx, device.username, devices_version, change=let_go if release_reserve else None)
+            if also is not None:
+                also(tx)
 
-    def set_status(self, device: Device, status: DeviceStatus, expected: tuple[DeviceStatus, ...]) -> None:
-        stored = self._t.devices.get(self._t.state(device))
-        if stored is None or stored.status not in expected:
-            raise StaleWrite(device.device_id)  # one conditional update (``update_if``): no failed items
-        stored.status = status
+    def set_status(self, device: Device, status: DeviceStatus, expected: tuple[DeviceStatus, ...],
+                   also: Completing | None = None) -> None:
+        with transaction(device.device_id) as tx:
+            self._t.stage_device_update(tx, self._t.state(device), _set_status(status),
+                                        lambda d: d.status in expected)
+            if also is not None:
+                also(tx)
 
-    def begin_temporary_access(self, device: Device) -> None:
+    def begin_temporary_access(self, device: Device, also: Completing | None = None) -> None:
         t = self._t
         with transaction(device.username) as tx:
+            if also is not None:
+                also(tx)
             tx.stage(("USER", device.username),
                      lambda: device.username in t.users and not t.users[device.username].awaiting_permanent_device,
                      lambda: _set(awaiting_permanent_device=True)(t.users[device.username]))
@@ -488,6 +505,49 @@ class FakeSessionStore:
             tx.stage(("SESSION", key), lambda: key in t.sessions,
                      lambda: _set(proved_at=now, proved_with=device_type, proved_by=device_id)(t.sessions[key]))
         return stage
+
+
+@dataclass
+class FakeOutboxEntry:
+    message: OutgoingMessage
+    username: str
+    claimed_until: datetime | None = None
+    sent_at: datetime | None = None
+    failures: int = 0
+
+
+class FakeOutboxStore:
+    """Messages written with a change; ``table.outbox`` in the order written stands for
+    the table's stream."""
+
+    def __init__(self, table: FakeTable) -> None:
+        self._t = table
+
+    def writes(self, username: str, message: OutgoingMessage, now: datetime, keep_for: timedelta) -> Completing:
+        outbox_id = secrets.token_hex(16)
+
+        def stage(tx: FakeTransaction) -> None:
+            tx.stage(("OUTBOX", outbox_id), lambda: outbox_id not in self._t.outbox,
+                     lambda: self._t.outbox.__setitem__(outbox_id, FakeOutboxEntry(message, username)))
+        return stage
+
+    def claim(self, outbox_id: str, now: datetime, hold_for: timedelta) -> OutboxClaim:
+        entry = self._t.outbox.get(outbox_id)
+        if entry is None or entry.sent_at is not None:
+            return OutboxClaim(None, sent=True)
+        if entry.claimed_until is not None and entry.claimed_until >= now:
+            return OutboxClaim(None, sent=False)
+        entry.claimed_until = now + hold_for
+        return OutboxClaim(entry.message)
+
+    def mark_sent(self, outbox_id: str, now: datetime) -> None:
+        entry = self._t.outbox[outbox_id]
+        entry.sent_at, entry.claimed_until = now, None
+
+    def release(self, outbox_id: str) -> None:
+        entry = self._t.outbox[outbox_id]
+        entry.claimed_until = None
+        entry.failures += 1
 
 
 class FakeAuditStore:
@@ -821,7 +881,7 @@ class FakeEnrolmentStore:
               instance: AppInstance, new_instance: bool, revoke: list[Device], temporary: list[Device],
               devices_version: int, also: Completing) -> None:
         t, app = self._t, instance.app_instance_id
-        enrolled = _set(confirmed_by=device.device_id) if flow.purpose == Purpose.QR_SESSION else None
+        enrolled = _set(confirmed_by=device.device_id)
         with transaction(flow.key) as tx:
             t.stage_complete_flow(tx, flow, reservation=reservation, now=now, extra=enrolled)
             t.stage_new_device(tx, device)
@@ -858,10 +918,13 @@ class FakeShareStore:
         tx.stage(("SHARE", share.key), lambda: share.key in t.shares and t.shares[share.key].status == expected,
                  apply)
 
-    def create(self, share: Share) -> None:
-        if share.key in self._t.shares:
-            raise ConditionFailed(share.key)
-        self._t.shares[share.key] = replace(copy.deepcopy(share), deactivated=[], reason=None)
+    def create(self, share: Share, also: Completing) -> None:
+        t = self._t
+        with transaction(share.key) as tx:
+            stored = replace(copy.deepcopy(share), deactivated=[], reason=None)
+            tx.stage(("SHARE", share.key), lambda: share.key not in t.shares,
+                     lambda: t.shares.__setitem__(share.key, stored))
+            also(tx)
 
     def get(self, key: str) -> Share | None:
         return copy.deepcopy(self._t.shares.get(key))
@@ -891,14 +954,12 @@ class FakeShareStore:
             if completing is not None:
                 completing(tx)
 
-    def reject(self, share: Share, reason: str) -> None:
-        stored = self._t.shares.get(share.key)
-        if stored is None or stored.status != ShareStatus.PENDING_COMPLIANCE:
-            raise StaleWrite(share.key)  # one conditional update (``update_if``): no failed items
-        stored.status, stored.reason = ShareStatus.REJECTED, reason
-        self._t.pending_shares.pop(share.key, None)
+    def reject(self, share: Share, reason: str, also: Completing) -> None:
+        with transaction(share.key) as tx:
+            self._stage_status(tx, share, ShareStatus.PENDING_COMPLIANCE, ShareStatus.REJECTED, reason=reason)
+            also(tx)
 
-    def cancel(self, share: Share, reactivate: list[str]) -> None:
+    def cancel(self, share: Share, reactivate: list[str], also: Completing) -> None:
         """Ends a share as the caller read it: an approved one revokes the link and brings
         the requester's own devices in ``reactivate`` back."""
         t = self._t
@@ -910,6 +971,7 @@ class FakeShareStore:
                 for device_id in reactivate:
                     t.stage_device_update(tx, (share.requester, device_id), _set_status(DeviceStatus.ACTIVE),
                                           lambda d: d.status == DeviceStatus.INACTIVE)
+            also(tx)
 
 
 class FakeDeviceRequestStore:
@@ -918,7 +980,7 @@ class FakeDeviceRequestStore:
     def __init__(self, table: FakeTable) -> None:
         self._t = table
 
-    def create(self, request: DeviceRequest) -> None:
+    def create(self, request: DeviceRequest, also: Completing) -> None:
         t, username = self._t, request.username
 
         def hold(user: User) -> None:
@@ -931,11 +993,12 @@ class FakeDeviceRequestStore:
                      lambda: t.requests.__setitem__(request.request_id, request))
             tx.stage(("USER", username), lambda: username in t.users and t.users[username].open_request_id is None,
                      lambda: hold(t.users[username]))
+            also(tx)
 
     def get(self, request_id: str) -> DeviceRequest | None:
         return self._t.requests.get(request_id)  # frozen: no copy needed
 
-    def fulfil(self, request: DeviceRequest, device: Device) -> None:
+    def fulfil(self, request: DeviceRequest, device: Device, also: Completing) -> None:
         t, request_id = self._t, request.request_id
         def still_requested() -> bool:
             stored = t.requests.get(request_id)
@@ -947,6 +1010,7 @@ class FakeDeviceRequestStore:
                                                                         status=DeviceRequestStatus.FULFILLED)))
             t.stage_new_device(tx, device)
             t.stage_profile(tx, request.username, change=_set(open_request_id=None))
+            also(tx)
 
 
 class FakeLedgerStore:
@@ -1056,13 +1120,14 @@ class FakeStores:
     shares: FakeShareStore
     requests: FakeDeviceRequestStore
     ledger: FakeLedgerStore
+    outbox: FakeOutboxStore
 
     @classmethod
     def over(cls, table: FakeTable) -> FakeStores:
         return cls(table, FakeUserStore(table), FakeDeviceStore(table), FakeLockoutStore(table),
                    FakeThrottleStore(table), FakeSessionStore(table), FakeAuditStore(table), FakeFlowStore(table),
                    FakeSessionGrants(table), FakeEnrolmentStore(table), FakeShareStore(table),
-                   FakeDeviceRequestStore(table), FakeLedgerStore(table))
+                   FakeDeviceRequestStore(table), FakeLedgerStore(table), FakeOutboxStore(table))
 
 
 @dataclass
@@ -1092,6 +1157,12 @@ class FakeServices:
     def table(self) -> FakeTable:
         return self.stores.table
 
+    def deliver_outbox(self) -> int:
+        """What the stream's consumer does: every message not yet out, through the wired
+        OutboxDelivery, oldest first. The number that went out now."""
+        pending = [i for i, entry in self.table.outbox.items() if entry.sent_at is None]
+        return sum(self.services.outbox.deliver(outbox_id) for outbox_id in pending)
+
     def add_device(self, username: str, type_: DeviceType, secret: DeviceSecret | None = None,
                    **fields: object) -> Device:
         """An active device of ``username``, added through the DeviceStore port."""
@@ -1117,6 +1188,6 @@ def fake_services(clock: FakeClock | None = None, policy: Policy | None = None) 
     outside = Outside(users=stores.users, devices=stores.devices, lockouts=stores.lockouts, throttles=stores.throttles,
                       sessions=stores.sessions, audit=stores.audit, flows=stores.flows, grants=stores.grants,
                       enrolment=stores.enrolment, shares=stores.shares, requests=stores.requests, ledger=stores.ledger,
-                      sender=sender, push_endpoints=push_endpoints, box=box, code_key=lambda: CODE_KEY,
-                      voice_calls=True)
+                      outbox=stores.outbox, sender=sender, push_endpoints=push_endpoints, box=box,
+                      code_key=lambda: CODE_KEY, voice_calls=True)
     return FakeServices(clock, policy, stores, sender, box, push_endpoints, wire_services(outside, clock, policy))

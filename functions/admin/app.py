@@ -18,6 +18,7 @@ from securelogin.api.schemas import (
     FlowId,
     FulfilBody,
     IssueDeviceBody,
+    ReasonBody,
     RequestId,
     ShareDecisionBody,
     Username,
@@ -72,16 +73,19 @@ def issue_device(username: Annotated[Username, Path()], body: IssueDeviceBody) -
 
 @users.post("/v1/admin/users/<username>/devices/<device_id>/lost", **back_office(
     "markDeviceLost", "Mark a user's device lost", errors=codes(NO_USER, {404: "device_not_found"})))
-def mark_lost(username: Annotated[Username, Path()], device_id: Annotated[DeviceId, Path()]) -> DeviceShown:
-    device = services().backoffice_devices.mark_lost(username, device_id, actor=admin_actor(users))
+def mark_lost(username: Annotated[Username, Path()], device_id: Annotated[DeviceId, Path()],
+              body: ReasonBody) -> DeviceShown:
+    device = services().backoffice_devices.mark_lost(username, device_id, actor=admin_actor(users),
+                                                     reason=body.reason)
     return views.device(device, system_clock.now())
 
 
 @users.post("/v1/admin/users/<username>/temporary-code", **back_office(
     "issueTemporaryCode", "Issue a temporary code for a user who lost their device", status=201,
     errors=codes(NO_USER, {409: "consecutive_temporary_code"})))
-def temporary_code(username: Annotated[Username, Path()]) -> TemporaryCode:
-    return views.temporary_code(services().backoffice_devices.issue_temporary_code(username, actor=admin_actor(users)))
+def temporary_code(username: Annotated[Username, Path()], body: ReasonBody) -> TemporaryCode:
+    return views.temporary_code(services().backoffice_devices.issue_temporary_code(
+        username, actor=admin_actor(users), reason=body.reason))
 
 
 @users.post("/v1/admin/device-requests/<request_id>/fulfil", **back_office(

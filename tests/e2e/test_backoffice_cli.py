@@ -146,11 +146,11 @@ def test_a_lost_card_a_temporary_code_and_the_audit_trail(api, user):
     card = issue_card(api, user)
     assert card["type"] == "dsc_plus" and card["serial"] == "DSC-1001" and "seed_hex" not in card
 
-    lost = backoffice(api, "mark-lost", user["username"], card["device_id"])
+    lost = backoffice(api, "mark-lost", user["username"], card["device_id"], "--reason", "client called")
     assert lost.code == 0, lost
     assert lost.json["device_id"] == card["device_id"] and lost.json["status"] == "lost"
 
-    temporary = backoffice(api, "temporary-code", user["username"])
+    temporary = backoffice(api, "temporary-code", user["username"], "--reason", "passport seen on video")
     assert temporary.code == 0, temporary
     assert temporary.json["code"] and {"device_id", "full_access_until", "portal_access_until"} <= temporary.json.keys()
     assert "warning" in temporary.err and "temporary code" in temporary.err
@@ -243,7 +243,7 @@ def test_an_unknown_user_is_user_not_found(api):
     run = backoffice(api, "user", "nobody-" + secrets.token_hex(4))
     assert run.code == 1 and run.out == ""
     assert run.err.startswith("error: user_not_found:") and "HTTP 404" in run.err
-    issued = backoffice(api, "temporary-code", "nobody-" + secrets.token_hex(4))
+    issued = backoffice(api, "temporary-code", "nobody-" + secrets.token_hex(4), "--reason", "passport seen")
     assert issued.code == 1 and "user_not_found" in issued.err
 
 

@@ -396,8 +396,10 @@ def drive_every_route(api: Api) -> None:
     lost = create(api)
     lost_card = api("POST", f"/v1/admin/users/{lost['username']}/devices",
                     {"type": "dsc_plus", "seed_hex": SEED, "pin": "4831"}, expect=201, **admin).body
-    api("POST", f"/v1/admin/users/{lost['username']}/devices/{lost_card['device_id']}/lost", expect=200, **admin)
-    temporary = api("POST", f"/v1/admin/users/{lost['username']}/temporary-code", expect=201, **admin).body
+    api("POST", f"/v1/admin/users/{lost['username']}/devices/{lost_card['device_id']}/lost",
+        {"reason": "client called"}, expect=200, **admin)
+    temporary = api("POST", f"/v1/admin/users/{lost['username']}/temporary-code", {"reason": "passport seen"},
+                    expect=201, **admin).body
     start = login_start(api, lost)
     api("POST", f"/v1/login/{start['login_id']}/challenge", {"device_id": device(start, "temporary_code")},
         expect=200)

@@ -232,7 +232,7 @@ def shared(alice, new_user):
 
 
 def test_a_lost_shared_card_stops_for_every_username_at_once(shared):
-    shared.services.backoffice_devices.mark_lost("alice", shared.card.device_id, "cs")
+    shared.services.backoffice_devices.mark_lost("alice", shared.card.device_id, "cs", reason="client called")
     twin = {d.device_id: d for d in shared.services.users.profile("twin")[1]}
     assert twin[shared.card.device_id].status == DeviceStatus.LOST
     offered = shared.services.login.start("twin", PASSWORD, PORTAL).devices
@@ -316,7 +316,7 @@ def test_a_shipped_card_takes_five_answers_per_challenge(alice):
 
 def test_a_temporary_code_session_ends_with_its_full_access(world, new_user):
     world.services.users.create(new_user("alice"), actor="tester")
-    issued = world.services.backoffice_devices.issue_temporary_code("alice", "cs")
+    issued = world.services.backoffice_devices.issue_temporary_code("alice", "cs", reason="identity checked")
     world.clock.advance(2 * 86400 - 1800)
     started = world.services.login.start("alice", PASSWORD, PORTAL)
     world.services.login.challenge(started.login_id, issued.device.device_id, None)
@@ -330,11 +330,11 @@ def test_a_temporary_code_session_ends_with_its_full_access(world, new_user):
 
 def test_a_permanent_device_from_the_back_office_ends_the_temporary_period(world, new_user):
     world.services.users.create(new_user("alice"), actor="tester")
-    temporary = world.services.backoffice_devices.issue_temporary_code("alice", "cs").device
+    temporary = world.services.backoffice_devices.issue_temporary_code("alice", "cs", reason="identity checked").device
     world.services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.SCC), "cs")
     statuses = {d.device_id: d.status for d in world.services.users.profile("alice")[1]}
     assert statuses[temporary.device_id] == DeviceStatus.REVOKED
-    assert world.services.backoffice_devices.issue_temporary_code("alice", "cs").code  # no longer "two in a row"
+    assert world.services.backoffice_devices.issue_temporary_code("alice", "cs", reason="identity checked").code  # no longer "two in a row"
 
 
 # ------------------------------------------------------------------ names and devices
@@ -366,7 +366,7 @@ def test_a_session_ends_when_its_device_is_lost_and_cannot_bring_it_back(alice):
     granted = alice.services.login.verify(login_id, card(public))
     with pytest.raises(Forbidden):  # reactivating needs another device's session
         alice.services.user_devices.reactivate("alice", alice.card.device_id, alice.card.device_id)
-    alice.services.backoffice_devices.mark_lost("alice", alice.card.device_id, "cs")
+    alice.services.backoffice_devices.mark_lost("alice", alice.card.device_id, "cs", reason="client called")
     assert alice.services.sessions.authorize(granted.token) is None
 
 
@@ -400,7 +400,7 @@ def test_whoever_uses_a_shared_card_cannot_remove_return_or_work_around_it(share
     with pytest.raises(Conflict) as reviving:
         shared.services.user_devices.reactivate("twin", own.device_id, None)
     assert reviving.value.code == "shared_device_in_use"
-    shared.services.backoffice_devices.mark_lost("alice", shared.card.device_id, "cs")
+    shared.services.backoffice_devices.mark_lost("alice", shared.card.device_id, "cs", reason="client called")
     with pytest.raises(Conflict):  # the owner's lost card comes back only by its owner
         shared.services.user_devices.reactivate("twin", shared.card.device_id, None)
 
@@ -418,7 +418,7 @@ def test_a_pin_changed_after_the_challenge_is_the_pin_that_answers(alice):
 
 def test_a_device_marked_lost_after_the_challenge_cannot_answer_it(alice):
     login_id, public = card_login(alice)
-    alice.services.backoffice_devices.mark_lost("alice", alice.card.device_id, actor="cs")
+    alice.services.backoffice_devices.mark_lost("alice", alice.card.device_id, actor="cs", reason="client called")
     with pytest.raises(NotFound):
         alice.services.login.verify(login_id, card(public))
 

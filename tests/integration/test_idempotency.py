@@ -223,7 +223,7 @@ def test_a_kept_temporary_code_is_sealed_in_the_table_and_replayed_in_clear(worl
     world.services.users.create(new_user("demo"), actor="tester")
     card = world.services.backoffice_devices.issue("demo", DeviceOrder(type=DeviceType.DSC_PLUS, seed_hex=SEED,
                                                                        pin="4831"), "cs")
-    world.services.backoffice_devices.mark_lost("demo", card.device.device_id, actor="cs")
+    world.services.backoffice_devices.mark_lost("demo", card.device.device_id, actor="cs", reason="client called")
     admin = load_function("admin").lambda_handler
     request = event("post-admin-users-username-temporary-code.json", "k-code", {"reason": "video call"})
     first = admin(request, Context())

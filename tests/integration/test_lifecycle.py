@@ -43,7 +43,7 @@ def give_ib_key(world, username="alice"):
 
 
 def test_a_temporary_code_gives_full_then_portal_only_access_then_ends(alice):
-    temp = alice.services.backoffice_devices.issue_temporary_code("alice", "cs")
+    temp = alice.services.backoffice_devices.issue_temporary_code("alice", "cs", reason="identity checked")
     assert len(temp.code) >= 10
     assert login_with(alice, DeviceType.TEMPORARY_CODE, lambda _: temp.code.lower()).session.scope.value == "full"
     alice.clock.advance(2 * DAY + 60)
@@ -54,7 +54,7 @@ def test_a_temporary_code_gives_full_then_portal_only_access_then_ends(alice):
 
 
 def test_temporary_codes_are_stored_only_as_digests(alice):
-    temp = alice.services.backoffice_devices.issue_temporary_code("alice", "cs")
+    temp = alice.services.backoffice_devices.issue_temporary_code("alice", "cs", reason="identity checked")
     items = boto3.client("dynamodb").query(TableName=alice.table, KeyConditionExpression="pk = :pk",
                                            ExpressionAttributeValues={":pk": {"S": "USER#alice"}})["Items"]
     assert temp.code not in str(items)
@@ -62,21 +62,21 @@ def test_temporary_codes_are_stored_only_as_digests(alice):
 
 def test_no_second_temporary_code_until_a_permanent_device_is_back(alice):
     card = alice.services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.SCC), "cs")
-    alice.services.backoffice_devices.mark_lost("alice", card.device.device_id, "cs")
-    alice.services.backoffice_devices.issue_temporary_code("alice", "cs")
+    alice.services.backoffice_devices.mark_lost("alice", card.device.device_id, "cs", reason="client called")
+    alice.services.backoffice_devices.issue_temporary_code("alice", "cs", reason="identity checked")
     with pytest.raises(Conflict) as refused:
-        alice.services.backoffice_devices.issue_temporary_code("alice", "cs")
+        alice.services.backoffice_devices.issue_temporary_code("alice", "cs", reason="identity checked")
     assert refused.value.code == "consecutive_temporary_code"
     alice.services.user_devices.reactivate("alice", card.device.device_id, None)
-    assert alice.services.backoffice_devices.issue_temporary_code("alice", "cs").code
+    assert alice.services.backoffice_devices.issue_temporary_code("alice", "cs", reason="identity checked").code
 
 
 def test_a_lost_device_is_not_offered_and_a_found_one_ends_the_temporary_devices(alice):
     card = alice.services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.SCC), "cs")
-    assert alice.services.backoffice_devices.mark_lost("alice", card.device.device_id, "cs").status == DeviceStatus.LOST
+    assert alice.services.backoffice_devices.mark_lost("alice", card.device.device_id, "cs", reason="client called").status == DeviceStatus.LOST
     assert card.device.device_id not in {d.device_id for d in alice.services.login.start(
         "alice", PASSWORD, PORTAL).devices}
-    temp = alice.services.backoffice_devices.issue_temporary_code("alice", "cs")
+    temp = alice.services.backoffice_devices.issue_temporary_code("alice", "cs", reason="identity checked")
     session = login_with(alice, DeviceType.TEMPORARY_CODE, lambda _: temp.code)
     online = alice.services.user_devices.online_card("alice", session.session.device_id)
     assert all(len(v) == 3 and v.isdigit() for v in online.card.values())

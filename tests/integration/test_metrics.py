@@ -216,7 +216,7 @@ def test_a_password_only_login_of_an_opted_out_user_is_a_success(alice, emf):
 
 
 def test_a_temporary_code_login_is_a_success(alice, emf):
-    temporary = alice.services.backoffice_devices.issue_temporary_code("alice", "cs")
+    temporary = alice.services.backoffice_devices.issue_temporary_code("alice", "cs", reason="identity checked")
     started = alice.services.login.start("alice", PASSWORD, PORTAL)
     device = next(d for d in started.devices if d.type == DeviceType.TEMPORARY_CODE)
     alice.services.login.challenge(started.login_id, device.device_id, None)

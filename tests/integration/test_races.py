@@ -134,7 +134,7 @@ def test_sixteen_completions_of_one_qr_session_enrol_one_app(world):
 
 
 def test_sixteen_back_office_requests_give_one_temporary_code(world):
-    outcomes = race(lambda _: world.services.backoffice_devices.issue_temporary_code("alice", "cs"))
+    outcomes = race(lambda _: world.services.backoffice_devices.issue_temporary_code("alice", "cs", reason="identity checked"))
     assert len(winners(outcomes)) == 1 and set(codes(outcomes)) == {"consecutive_temporary_code"}
 
 
@@ -193,7 +193,7 @@ def test_sixteen_enrolments_at_once_leave_one_active_ib_key(world):
 
 
 def test_sixteen_online_cards_at_once_leave_one(world):
-    issued = world.services.backoffice_devices.issue_temporary_code("alice", "cs")
+    issued = world.services.backoffice_devices.issue_temporary_code("alice", "cs", reason="identity checked")
     outcomes = race(lambda _: world.services.user_devices.online_card("alice", issued.device.device_id))
     assert len(winners(outcomes)) >= 1 and set(codes(outcomes)) <= {"devices_changed"}
     cards = [d for d in world.services.users.profile("alice")[1]

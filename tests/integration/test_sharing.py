@@ -64,7 +64,7 @@ def test_cancelling_brings_back_the_own_cards_still_inactive_and_leaves_a_lost_o
     assert pair.services.sharing.complete("twin", started.share.share_id, answer(started.challenge)).status == \
         "approved"
     assert statuses(pair, "twin")[scc.device_id] == ("scc", DeviceStatus.INACTIVE)
-    pair.services.backoffice_devices.mark_lost("twin", scc.device_id, "cs")
+    pair.services.backoffice_devices.mark_lost("twin", scc.device_id, "cs", reason="client called")
     assert pair.services.sharing.cancel("twin", started.share.share_id).status == "cancelled"
     twin = statuses(pair, "twin")
     assert twin[scc.device_id] == ("scc", DeviceStatus.LOST)
@@ -118,7 +118,7 @@ def test_only_the_most_secure_device_can_be_shared(world, new_user):
 
 
 def test_no_sharing_while_a_temporary_device_is_assigned(pair):
-    pair.services.backoffice_devices.issue_temporary_code("twin", "cs")
+    pair.services.backoffice_devices.issue_temporary_code("twin", "cs", reason="identity checked")
     with pytest.raises(Conflict) as refused:
         pair.services.sharing.start("twin", "owner", PASSWORD)
     assert refused.value.code == "temporary_device_assigned"

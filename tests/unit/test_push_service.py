@@ -135,6 +135,7 @@ def nothing_counted(world, pushed: Pushed, ib_key) -> None:
 
 
 def sms_notices(world) -> list[str]:
+    world.deliver_outbox()
     return [m.body for m in world.sender.sent if m.channel == "sms" and m.to == PHONE_NUMBER]
 
 

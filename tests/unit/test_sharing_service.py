@@ -68,6 +68,7 @@ def test_the_same_entity_shares_at_once(same_entity):
                                       DeviceType.SCC: (DeviceStatus.INACTIVE, None),
                                       DeviceType.DSC_PLUS: (DeviceStatus.ACTIVE, "owner")}
     assert devices(world, "owner")[DeviceType.DSC_PLUS] == (DeviceStatus.ACTIVE, None)
+    assert world.deliver_outbox() == 2
     for username, phone in (("twin", TWIN_PHONE), ("owner", OWNER_PHONE)):
         assert "sharing.approved" in [e.type for e in world.audit.newest_first(username)]
         assert "may now log in" in world.sender.last("sms", to=phone).body
@@ -98,7 +99,7 @@ def test_cancelling_leaves_an_own_card_lost_meanwhile_lost_and_gives_the_others_
     assert devices(world, "twin")[DeviceType.DSC] == devices(world, "twin")[DeviceType.SCC] == (
         DeviceStatus.INACTIVE, None)
     scc = next(d for d in world.users.profile("twin")[1] if d.type == DeviceType.SCC)
-    world.backoffice_devices.mark_lost("twin", scc.device_id, "cs")
+    world.backoffice_devices.mark_lost("twin", scc.device_id, "cs", reason="client called")
     assert world.sharing.cancel("twin", started.share.share_id).status == ShareStatus.CANCELLED
     assert devices(world, "twin") == {DeviceType.SMS: (DeviceStatus.ACTIVE, None),
                                       DeviceType.SCC: (DeviceStatus.LOST, None),

@@ -48,6 +48,7 @@ def test_opting_out_takes_the_risk_accepted_and_adds_a_restriction(world, new_us
     out = world.sls_mode.change("alice", SlsMode.OPTED_OUT, accept_risk=True)
     stored = world.stores.users.get_user("alice")
     assert out.restrictions == stored.restrictions == [OPT_OUT_RESTRICTION] and stored.sls_mode == SlsMode.OPTED_OUT
+    assert world.deliver_outbox() == 1
     assert "you opted out" in world.sender.last("sms", to="+15550001111").body
     back = world.sls_mode.change("alice", SlsMode.ALWAYS, accept_risk=False)
     assert back.restrictions == world.stores.users.get_user("alice").restrictions == []

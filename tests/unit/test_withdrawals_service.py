@@ -13,6 +13,7 @@ from securelogin.domain.factors.ocra_card import CARD_SUITE
 from securelogin.domain.limits import Availability
 from securelogin.domain.models import DeviceRequest, DeviceRequestStatus, DeviceType
 from securelogin.errors import Forbidden, Gone, NotFound, Unauthenticated
+from securelogin.ports import together
 from securelogin.services.withdrawals import WithdrawalService
 
 SEED = "3132333435363738393031323334353637383930313233343536373839303132"
@@ -120,9 +121,9 @@ def test_a_fee_held_back_lowers_what_can_be_withdrawn(world):
     card = world.add_ocra_card("alice", SEED, PIN)
     world.stores.requests.create(DeviceRequest("req-1", "alice", "broken", world.policy.dsc_plus_replacement_fee_usd,
                                                DeviceRequestStatus.REQUESTED, "sealed", world.clock.now(),
-                                               replaces_device_id=card.device_id))
+                                               replaces_device_id=card.device_id), together())
     assert world.withdrawals.limits(*world.users.profile("alice"))["sms"]["remaining_today"] == 200_000 - 20
-    world.stores.users.release_reserve("alice", card.device_id)
+    world.user_devices.return_device("alice", card.device_id)  # the card returned lets its fee go
     assert world.withdrawals.limits(*world.users.profile("alice"))["sms"]["remaining_today"] == 200_000
 
 

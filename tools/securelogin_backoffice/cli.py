@@ -85,11 +85,12 @@ def show_user(client: Client, args: argparse.Namespace) -> Any:
 
 
 def temporary_code(client: Client, args: argparse.Namespace) -> Any:
-    return client.call("POST", ["v1", "admin", "users", args.username, "temporary-code"])
+    return client.call("POST", ["v1", "admin", "users", args.username, "temporary-code"], {"reason": args.reason})
 
 
 def mark_lost(client: Client, args: argparse.Namespace) -> Any:
-    return client.call("POST", ["v1", "admin", "users", args.username, "devices", args.device_id, "lost"])
+    return client.call("POST", ["v1", "admin", "users", args.username, "devices", args.device_id, "lost"],
+                       {"reason": args.reason})
 
 
 def fulfil(client: Client, args: argparse.Namespace) -> Any:
@@ -235,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--legacy-import", action="store_true", help="needed for dsc, gold and platinum")
 
     add["mark-lost"].add_argument("device_id", metavar="DEVICE_ID")
+    for name in ("mark-lost", "temporary-code"):
+        add[name].add_argument("--reason", required=True,
+                               help="why, e.g. how the caller's identity was verified (kept in the audit trail)")
 
     p = add["fulfil"]
     p.add_argument("request_id", metavar="REQUEST_ID")

@@ -58,6 +58,8 @@ class Metric(StrEnum):
     WITHDRAWAL_AUTHORIZED = "WithdrawalAuthorized"
     WITHDRAWAL_REFUSED = "WithdrawalRefused"
     SERVICE_UNAVAILABLE = "ServiceUnavailable"
+    OUTBOX_DELIVERED = "OutboxDelivered"
+    OUTBOX_FAILED = "OutboxDeliveryFailed"
 
 
 # One store per process (Powertools shares it between instances); the only dimension is

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         LedgerStore,
         LockoutStore,
         MessageSender,
+        OutboxStore,
         PushEndpoints,
         SecretBox,
         SessionGrants,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from securelogin.services.device_secrets import DeviceSecrets
     from securelogin.services.flows import FlowEngine
     from securelogin.services.login import LoginService
+    from securelogin.services.outbox import OutboxDelivery
     from securelogin.services.passwords import PasswordGate
     from securelogin.services.push import PushService
     from securelogin.services.recovery import RecoveryService
@@ -66,6 +68,7 @@ class Services:
     step_up: StepUpService
     sessions: SessionService
     audit: AuditTrail
+    outbox: OutboxDelivery
     # The parts the services above are made of, for callers (tests) that drive them directly.
     flows: FlowEngine
     passwords: PasswordGate
@@ -90,6 +93,7 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
     from securelogin.adapters.ledger import LedgerStore
     from securelogin.adapters.lockouts import LockoutStore
     from securelogin.adapters.messaging import AwsMessageSender, SnsPushEndpoints
+    from securelogin.adapters.outbox import OutboxStore
     from securelogin.adapters.requests import DeviceRequestStore
     from securelogin.adapters.sessions import SessionStore
     from securelogin.adapters.shares import ShareStore
@@ -106,6 +110,7 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
         users=UserStore(), devices=DeviceStore(), lockouts=LockoutStore(), throttles=ThrottleStore(),
         sessions=SessionStore(), audit=AuditStore(), flows=FlowStore(), grants=SessionGrants(),
         enrolment=EnrolmentStore(), shares=ShareStore(), requests=DeviceRequestStore(), ledger=LedgerStore(),
+        outbox=OutboxStore(),
         sender=sender or AwsMessageSender(sns=lambda: client("sns", settings.region),
                                           voice=lambda: client("pinpoint-sms-voice-v2", settings.region),
                                           voice_origination_identity=settings.voice_origination_identity,
@@ -135,6 +140,7 @@ class Outside:
     shares: ShareStore
     requests: DeviceRequestStore
     ledger: LedgerStore
+    outbox: OutboxStore
     sender: MessageSender
     push_endpoints: PushEndpoints
     box: SecretBox
@@ -160,6 +166,7 @@ def wire_services(outside: Outside, clock: Clock, policy: Policy) -> Services:
     from securelogin.services.flows import FlowEngine
     from securelogin.services.login import LoginService
     from securelogin.services.notify import Notifier
+    from securelogin.services.outbox import OutboxDelivery
     from securelogin.services.passwords import PasswordGate
     from securelogin.services.push import PushService
     from securelogin.services.recovery import RecoveryService
@@ -174,7 +181,7 @@ def wire_services(outside: Outside, clock: Clock, policy: Policy) -> Services:
     o, code_key = outside, outside.code_key
     audit = AuditTrail(o.audit, clock, policy)
     sessions = SessionService(o.sessions, o.users, o.devices, clock, policy)
-    notifier = Notifier(o.sender, o.users)
+    notifier = Notifier(o.outbox, o.users, clock, policy)
     device_secrets = DeviceSecrets(o.box)
     users = UserService(o.users, o.box, audit, clock)
     passwords = PasswordGate(o.users, o.lockouts, audit, clock, policy)
@@ -212,6 +219,7 @@ def wire_services(outside: Outside, clock: Clock, policy: Policy) -> Services:
         step_up=step_up,
         sessions=sessions,
         audit=audit,
+        outbox=OutboxDelivery(o.outbox, o.sender, clock, policy),
         flows=flows,
         passwords=passwords,
         factors=factors,

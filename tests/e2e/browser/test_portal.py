@@ -305,7 +305,8 @@ def test_a_user_who_is_not_primary_sees_who_can_change_the_setting(stack, browse
 
 def test_a_temporary_code_session_gets_an_online_security_code_card(stack, browser_factory):
     person = new_person(stack, "tmp")
-    issued = stack("POST", f"/v1/admin/users/{person.username}/temporary-code", signed=True)
+    issued = stack("POST", f"/v1/admin/users/{person.username}/temporary-code", {"reason": "passport seen"},
+                   signed=True)
     assert issued.status == 201, issued
     browser = browser_factory()
     type_credentials(browser, person)

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from pynamodb.transactions import TransactWrite
 
-from securelogin.adapters.dynamo import conditional_transaction, update_if
+from securelogin.adapters.dynamo import conditional_transaction
 from securelogin.adapters.records import device_from, device_item
 from securelogin.adapters.table import DeviceItem, UserItem
 from securelogin.adapters.users import update_profile
@@ -42,24 +42,36 @@ class DeviceStore:
                 raise
             raise NoSuchUser(device.username) from exc
 
-    def remove(self, device: Device, status: DeviceStatus, devices_version: int) -> None:
+    def remove(self, device: Device, status: DeviceStatus, devices_version: int, also: Completing | None = None,
+               release_reserve: bool = False) -> None:
         """An active device leaves the user's active set (removed or returned), if that
-        set is still the one that was read: two removals at once cannot leave none."""
+        set is still the one that was read: two removals at once cannot leave none. What the
+        device held back from withdrawals (a DSC+ fee) is let go in the same write."""
         with conditional_transaction(device.device_id) as tx:
             tx.update(_state(device), actions=[DeviceItem.status.set(status.value)],
                       condition=DeviceItem.status == device.status.value)
-            update_profile(tx, device.username, devices_version)
+            update_profile(tx, device.username, devices_version,
+                           actions=(UserItem.reserves[device.device_id].remove(),) if release_reserve else ())
+            if also is not None:
+                also(tx)
 
-    def set_status(self, device: Device, status: DeviceStatus, expected: tuple[DeviceStatus, ...]) -> None:
-        """Moves a device to ``status`` if it is still in one of the ``expected`` ones."""
-        if not update_if(_state(device), [DeviceItem.status.set(status.value)],
-                         DeviceItem.status.is_in(*[s.value for s in expected])):
-            raise StaleWrite(device.device_id)
+    def set_status(self, device: Device, status: DeviceStatus, expected: tuple[DeviceStatus, ...],
+                   also: Completing | None = None) -> None:
+        """Moves a device to ``status`` if it is still in one of the ``expected`` ones, with
+        ``also`` (its audit event and notice) in the same transaction."""
+        with conditional_transaction(device.device_id) as tx:
+            tx.update(_state(device), actions=[DeviceItem.status.set(status.value)],
+                      condition=DeviceItem.status.is_in(*[s.value for s in expected]))
+            if also is not None:
+                also(tx)
 
-    def begin_temporary_access(self, device: Device) -> None:
+    def begin_temporary_access(self, device: Device, also: Completing | None = None) -> None:
         """Adds a temporary-code device and marks the user as awaiting a permanent one,
-        unless they already are (no two temporary codes in a row): StaleWrite then."""
+        unless they already are (no two temporary codes in a row): StaleWrite then. ``also``
+        (its audit event and notice) is written in the same transaction."""
         with conditional_transaction(device.username) as tx:
+            if also is not None:
+                also(tx)
             tx.update(UserItem.keyed(device.username), actions=[UserItem.awaiting_permanent_device.set(True)],
                       condition=UserItem.pk.exists() & (UserItem.awaiting_permanent_device.does_not_exist()
                                                         | (UserItem.awaiting_permanent_device == False)))  # noqa: E712

@@ -37,7 +37,16 @@ from securelogin.domain.models import (
     Session,
     lock_ends,
 )
-from securelogin.ports import AttemptsUsed, Completing, FlowClosed, Reservation, StaleWrite, choose_answer_slot
+from securelogin.ports import (
+    AlreadyExists,
+    AttemptsUsed,
+    Completing,
+    FlowClosed,
+    Reservation,
+    StaleWrite,
+    choose_answer_slot,
+)
+from securelogin.retries import current_request
 
 
 def _slots_from(item: AnswerSlotsItem) -> dict[str, int]:
@@ -65,7 +74,8 @@ class FlowStore:
                               challenge_version=flow.version, amount_usd=flow.amount_usd, details=flow.details,
                               statement=flow.statement or None, expires_ttl=flow.expires_at + timedelta(days=1))
         if also is None:
-            item.save(condition=FlowItem.pk.does_not_exist())
+            if not save_if(item, FlowItem.pk.does_not_exist()):
+                raise AlreadyExists(flow.key)
             return flow
         with conditional_transaction(flow.key) as tx:
             tx.save(item, condition=FlowItem.pk.does_not_exist())
@@ -325,6 +335,9 @@ def complete_flow(tx: TransactWrite, flow: Flow, status: FlowStatus = FlowStatus
     With a ``reservation`` (a right answer), the device and the user's cap get back what
     the answer took; a push approval (no reservation) records the device's use."""
     actions = [FlowItem.status.set(status.value), FlowItem.challenge.remove(), *extra]
+    request = current_request.get()
+    if request is not None:
+        actions.append(FlowItem.completed_by_request.set(request))
     if confirmed_by is not None:
         actions.append(FlowItem.confirmed_by.set(confirmed_by.device_id))
     tx.update(_flow_item(flow), actions=actions,

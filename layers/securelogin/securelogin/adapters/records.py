@@ -108,6 +108,7 @@ def flow_from(item: FlowItem) -> Flow:
         amount_usd=float(item.amount_usd) if item.amount_usd is not None else None,
         confirmed_by=item.confirmed_by, details=dict(item.details.as_dict()) if item.details else {},
         statement=item.statement or "", answered=set(item.answered or ()),
+        completed_by_request=item.completed_by_request,
     )
 
 

@@ -5,12 +5,13 @@ from securelogin.adapters.dynamo import conditional_transaction
 from securelogin.adapters.records import device_item
 from securelogin.adapters.table import DeviceItem, DeviceRequestItem, UserItem
 from securelogin.domain.models import Device, DeviceRequest, DeviceRequestStatus
+from securelogin.ports import Completing
 
 
 class DeviceRequestStore:
-    def create(self, request: DeviceRequest) -> None:
-        """Stores the request and, with a fee, holds it back from withdrawals, atomically;
-        StaleWrite when the user already has an open request."""
+    def create(self, request: DeviceRequest, also: Completing) -> None:
+        """Stores the request and, with a fee, holds it back from withdrawals, atomically
+        with ``also`` (its audit event); StaleWrite when the user already has an open request."""
         with conditional_transaction(request.request_id) as tx:
             tx.save(DeviceRequestItem.keyed(request.request_id, request_id=request.request_id,
                                             username=request.username, reason=request.reason,
@@ -24,6 +25,7 @@ class DeviceRequestStore:
                 actions.append(UserItem.reserves[request.replaces_device_id].set(request.fee_usd))
             tx.update(UserItem.keyed(request.username), actions=actions,
                       condition=UserItem.pk.exists() & UserItem.open_request_id.does_not_exist())
+            also(tx)
 
     def get(self, request_id: str) -> DeviceRequest | None:
         item = DeviceRequestItem.find(request_id)
@@ -34,7 +36,7 @@ class DeviceRequestStore:
                              sealed_pin=item.sealed_pin, created_at=item.created_at,
                              replaces_device_id=item.replaces_device_id)
 
-    def fulfil(self, request: DeviceRequest, device: Device) -> None:
+    def fulfil(self, request: DeviceRequest, device: Device, also: Completing) -> None:
         """The request is fulfilled by ``device`` (pending), once: StaleWrite otherwise."""
         with conditional_transaction(request.request_id) as tx:
             tx.update(DeviceRequestItem.keyed(request.request_id),
@@ -43,3 +45,4 @@ class DeviceRequestStore:
             tx.save(device_item(device), condition=DeviceItem.pk.does_not_exist())
             tx.update(UserItem.keyed(request.username),
                       actions=[UserItem.open_request_id.remove()], condition=UserItem.pk.exists())
+            also(tx)

@@ -2,11 +2,11 @@
 challenge, through Compliance when the entities differ, to the link and its end."""
 from __future__ import annotations
 
-from securelogin.adapters.dynamo import conditional_transaction, update_if
+from securelogin.adapters.dynamo import conditional_transaction
 from securelogin.adapters.records import device_item
 from securelogin.adapters.table import DeviceItem, ShareItem
 from securelogin.domain.models import Device, DeviceStatus, Share, ShareStatus
-from securelogin.ports import Completing, StaleWrite
+from securelogin.ports import Completing
 
 
 def _share_from(item: ShareItem) -> Share:
@@ -17,11 +17,14 @@ def _share_from(item: ShareItem) -> Share:
 
 
 class ShareStore:
-    def create(self, share: Share) -> None:
-        ShareItem.keyed(share.key, share_id=share.share_id, requester=share.requester, owner=share.owner,
-                        device_id=share.device_id, status=share.status.value, same_entity=share.same_entity,
-                        created_at=share.created_at, expires_at=share.expires_at,
-                        ).save(condition=ShareItem.pk.does_not_exist())
+    def create(self, share: Share, also: Completing) -> None:
+        """Stores the share with ``also`` (its audit events) in one transaction."""
+        with conditional_transaction(share.key) as tx:
+            tx.save(ShareItem.keyed(share.key, share_id=share.share_id, requester=share.requester, owner=share.owner,
+                                    device_id=share.device_id, status=share.status.value,
+                                    same_entity=share.same_entity, created_at=share.created_at,
+                                    expires_at=share.expires_at), condition=ShareItem.pk.does_not_exist())
+            also(tx)
 
     def get(self, key: str) -> Share | None:
         item = ShareItem.find(key)
@@ -59,14 +62,15 @@ class ShareStore:
             if completing is not None:
                 completing(tx)
 
-    def reject(self, share: Share, reason: str) -> None:
-        if not update_if(ShareItem.keyed(share.key),
-                         [ShareItem.status.set(ShareStatus.REJECTED.value), ShareItem.reason.set(reason),
-                          ShareItem.gsi1pk.remove(), ShareItem.gsi1sk.remove()],
-                         ShareItem.status == ShareStatus.PENDING_COMPLIANCE.value):
-            raise StaleWrite(share.key)
+    def reject(self, share: Share, reason: str, also: Completing) -> None:
+        with conditional_transaction(share.key) as tx:
+            tx.update(ShareItem.keyed(share.key),
+                      actions=[ShareItem.status.set(ShareStatus.REJECTED.value), ShareItem.reason.set(reason),
+                               ShareItem.gsi1pk.remove(), ShareItem.gsi1sk.remove()],
+                      condition=ShareItem.status == ShareStatus.PENDING_COMPLIANCE.value)
+            also(tx)
 
-    def cancel(self, share: Share, reactivate: list[str]) -> None:
+    def cancel(self, share: Share, reactivate: list[str], also: Completing) -> None:
         """Ends a share: the link is revoked and the requester's own devices in ``reactivate``
         (those it made inactive that still are) come back; StaleWrite if one is no longer inactive."""
         with conditional_transaction(share.key) as tx:
@@ -81,3 +85,4 @@ class ShareStore:
                     tx.update(DeviceItem.keyed(share.requester, device_id),
                               actions=[DeviceItem.status.set(DeviceStatus.ACTIVE.value)],
                               condition=DeviceItem.status == DeviceStatus.INACTIVE.value)
+            also(tx)

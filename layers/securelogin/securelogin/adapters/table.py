@@ -19,6 +19,7 @@ Key design (``pk`` / ``sk``; every access is by key, by a partition Query, or by
 | session | ``SESSION#<sha256(token)>`` | ``SESSION`` | | expiry |
 | service config | ``CONFIG`` | ``<name>`` | | |
 | kept answer (``Idempotency-Key``) | ``IDEMPOTENCY#<sha256(caller, key)>`` | ``KEPT`` | | a day after the answer |
+| message to send after a change (outbox) | ``OUTBOX#<random id>`` | ``MESSAGE`` | | a week later |
 
 Everything about one user that a login or ``/v1/me`` needs sits in one partition, so one
 Query reads it; the audit trail has its own partition because it only grows. A flow's
@@ -387,6 +388,7 @@ class FlowItem(Item, discriminator="flow"):
     details = MapAttribute(default=dict)
     statement = UnicodeAttribute(null=True)
     answered = UnicodeSetAttribute(null=True)  # counted answers of the current challenge (digest|slot|stamp)
+    completed_by_request = UnicodeAttribute(null=True)  # retries.py: the keyed request that completed it
 
     @staticmethod
     def key(purpose: str, flow_key: str) -> tuple[str, str]:
@@ -451,3 +453,29 @@ class IdempotencyItem(Item, discriminator="idempotency"):
     def key(idempotency_key: str) -> tuple[str, str]:
         """``idempotency_key``: ``IDEMPOTENCY#<hash>``, as the persistence layer names it."""
         return idempotency_key, IdempotencyItem.SK
+
+
+class OutboxItem(Item, discriminator="outbox"):
+    """pk ``OUTBOX#<random id>``, sk ``MESSAGE``: a message (a security notice, a push
+    withdrawal) written in the transaction of the change it follows and sent after it
+    commits by the consumer of the table's stream (functions/outbox). ``claimed_until``
+    holds it for one delivery at a time; ``sent_at`` says it went out, so a stream record
+    delivered twice sends it once. Each message has a partition of its own: nothing that a
+    request reads grows with them."""
+
+    channel = UnicodeAttribute()
+    to = UnicodeAttribute()
+    body = UnicodeAttribute()
+    data = MapAttribute(null=True)
+    username = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    claimed_until = UTCDateTimeAttribute(null=True)
+    sent_at = UTCDateTimeAttribute(null=True)
+    failures = NumberAttribute(default=0)
+
+    PREFIX = "OUTBOX#"
+    SK = "MESSAGE"
+
+    @staticmethod
+    def key(outbox_id: str) -> tuple[str, str]:
+        return f"{OutboxItem.PREFIX}{outbox_id}", OutboxItem.SK

@@ -67,9 +67,6 @@ class UserStore:
                                                   UserItem.restrictions.set(restrictions)))
             also(tx)
 
-    def release_reserve(self, username: str, device_id: str) -> None:
-        UserItem.keyed(username).update(actions=[UserItem.reserves[device_id].remove()])
-
 
 def update_profile(tx: TransactWrite, username: str, devices_version: int | None = None,
                    end_temporary: bool = False, actions: tuple[Action, ...] = ()) -> None:

@@ -169,9 +169,18 @@ class ShareBody(Body):
     owner_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
+OperatorReason = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=r"\S")]
+
+
+class ReasonBody(Body):
+    """Why the back office does this (how the caller's identity was verified): kept in the audit trail."""
+    model_config = example(reason="identity verified by video call")
+    reason: OperatorReason
+
+
 class ShareDecisionBody(Body):
     decision: Literal["approve", "reject"]
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    reason: OperatorReason
 
 
 def _shown_as_is(destination: str) -> str:

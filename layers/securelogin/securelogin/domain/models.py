@@ -322,6 +322,8 @@ class Flow:
     # The answers counted against the current challenge, as ``<keyed digest>|<slot>|<stamp>``:
     # the same answer sent again (after a 503) takes no second attempt, it reuses its own.
     answered: set[str] = field(default_factory=set)
+    # The keyed request whose write completed it (retries.py): that request, sent again, is recognised.
+    completed_by_request: str | None = None
     details: dict[str, str] = field(default_factory=dict)  # what one purpose alone needs
 
     def status_at(self, now: datetime) -> FlowStatus:

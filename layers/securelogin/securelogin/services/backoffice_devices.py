@@ -14,7 +14,7 @@ from securelogin.domain.factors.temporary_code import temporary_code_digest
 from securelogin.domain.models import Device, DeviceStatus, DeviceType
 from securelogin.errors import Conflict, InvalidInput, NotFound
 from securelogin.policy import Policy
-from securelogin.ports import DeviceRequestStore, DeviceStore, NoSuchUser, StaleWrite, UserStore
+from securelogin.ports import DeviceRequestStore, DeviceStore, NoSuchUser, StaleWrite, UserStore, together
 from securelogin.services.audit import AuditTrail
 from securelogin.services.device_common import (
     CARD_ENTRIES,
@@ -101,28 +101,30 @@ class BackOfficeDevices:
         temporary = active_temporary(devices)
         event = self._audit.recording(username, "device.added", device_id=device_id, device_type=order.type.value,
                                       by=actor, legacy_import=order.legacy_import)
+        notice = self._notifier.notice(user, f"a {LABELS[order.type]} was added to your account. "
+                                             "If this was not you, call Client Services.")
         try:
-            self._device_store.add(device, temporary=temporary, also=event)
+            self._device_store.add(device, temporary=temporary, also=together(event, notice))
         except NoSuchUser:
             raise NotFound("user_not_found", "No such user.") from None
-        self._notifier.tell(user, f"a {LABELS[order.type]} was added to your account. "
-                                  "If this was not you, call Client Services.")
         return IssuedDevice(device, generated_seed, card)
 
-    def mark_lost(self, username: str, device_id: str, actor: str) -> Device:
+    def mark_lost(self, username: str, device_id: str, actor: str, reason: str) -> Device:
         device = own_device(self._device_store, username, device_id)
+        told = together(
+            self._audit.recording(username, "device.lost", device_id=device_id, device_type=device.type.value,
+                                  by=actor, reason=reason),
+            self._notifier.notice_to(username, "a security device of yours was reported lost. "
+                                               "If this was not you, call Client Services."))
         try:
             self._device_store.set_status(device, DeviceStatus.LOST,
-                                          (DeviceStatus.ACTIVE, DeviceStatus.PENDING, DeviceStatus.INACTIVE))
+                                          (DeviceStatus.ACTIVE, DeviceStatus.PENDING, DeviceStatus.INACTIVE), told)
         except StaleWrite:
             raise Conflict("device_not_active", "Only an active, pending or inactive device can be lost.") from None
-        self._audit.record(username, "device.lost", device_id=device_id, device_type=device.type.value, by=actor)
-        self._notifier.tell_username(username, "a security device of yours was reported lost. "
-                                               "If this was not you, call Client Services.")
         device.status = DeviceStatus.LOST
         return device
 
-    def issue_temporary_code(self, username: str, actor: str) -> TemporaryCode:
+    def issue_temporary_code(self, username: str, actor: str, reason: str) -> TemporaryCode:
         now = self._clock.now()
         code = "".join(secrets.choice(CARD_ALPHABET) for _ in range(self._policy.temporary_code_length))
         device_id = new_device_id()
@@ -132,17 +134,20 @@ class BackOfficeDevices:
                         valid_until=full_until + self._policy.temporary_portal_access, full_access_until=full_until,
                         sealed_secret=self._secrets.seal(device_id, DeviceSecret(
                             code_digest=temporary_code_digest(self._code_key(), device_id, code))))
-        if self._users.get_user(username) is None:
+        user = self._users.get_user(username)
+        if user is None:
             raise NotFound("user_not_found", "No such user.")
+        told = together(
+            self._audit.recording(username, "temporary_code.issued", device_id=device_id,
+                                  device_type=DeviceType.TEMPORARY_CODE.value, by=actor, reason=reason),
+            self._notifier.notice(user, "Client Services gave you a temporary code. "
+                                        "If you did not ask for it, call us."))
         try:
-            self._device_store.begin_temporary_access(device)
+            self._device_store.begin_temporary_access(device, told)
         except StaleWrite:
             raise Conflict("consecutive_temporary_code",
                            "A temporary code was already given: the user must first activate or reactivate a "
                            "permanent device.") from None
-        self._audit.record(username, "temporary_code.issued", device_id=device_id, by=actor)
-        self._notifier.tell_username(username, "Client Services gave you a temporary code. "
-                                               "If you did not ask for it, call us.")
         return TemporaryCode(device, code)
 
     def fulfil(self, request_id: str, serial: str, seed_hex: str, actor: str) -> Device:
@@ -158,11 +163,13 @@ class BackOfficeDevices:
                         created_at=now, serial=serial, ocra_suite=CARD_SUITE,
                         sealed_secret=self._secrets.seal(device_id, DeviceSecret(seed_hex=seed_hex.lower(),
                                                                                  pin_sha1_hex=pin_sha1_hex)))
+        told = together(
+            self._audit.recording(request.username, "device.shipped", device_id=device_id,
+                                  device_type=DeviceType.DSC_PLUS.value, request_id=request_id, by=actor),
+            self._notifier.notice_to(request.username, "your Digital Security Card+ is on its way. "
+                                                       "Activate it when it arrives."))
         try:
-            self._requests.fulfil(request, device)
+            self._requests.fulfil(request, device, told)
         except StaleWrite:
             raise Conflict("request_fulfilled", "This request was already fulfilled.") from None
-        self._audit.record(request.username, "device.shipped", device_id=device_id, request_id=request_id, by=actor)
-        self._notifier.tell_username(request.username, "your Digital Security Card+ is on its way. "
-                                                       "Activate it when it arrives.")
         return device

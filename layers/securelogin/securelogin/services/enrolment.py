@@ -20,6 +20,7 @@ from securelogin.domain.pins import IB_KEY_PIN, PersonalData, pin_problem
 from securelogin.errors import Conflict, InvalidInput, Locked, Unauthenticated
 from securelogin.policy import Policy
 from securelogin.ports import Completing, EnrolmentStore, PinLocked, PushEndpoints, Reservation, StaleWrite, together
+from securelogin.retries import is_current
 from securelogin.services.audit import AuditTrail
 from securelogin.services.device_common import active_temporary
 from securelogin.services.device_secrets import DeviceSecrets
@@ -127,6 +128,20 @@ class IbKeyEnrolment:
                            locked=until is not None)
         raise Unauthenticated("invalid_pin", "That is not this app's PIN.")
 
+    def made_by_this_request(self, purpose: Purpose, flow: Flow | None) -> Enrolled:
+        """The answer to the enrolment that completed ``flow``, when the request now running
+        (its ``Idempotency-Key``, caller and body) is the one that completed it: its write
+        committed, but its answer was lost. Anything else is gone, as a used flow is."""
+        if flow is None or flow.confirmed_by is None or not is_current(flow.completed_by_request):
+            raise self._flows.gone(purpose)
+        _, devices = self._users.profile(flow.username)
+        device = next((d for d in devices if d.device_id == flow.confirmed_by), None)
+        if device is None or device.app_instance_id is None or device.status != DeviceStatus.ACTIVE:
+            raise self._flows.gone(purpose)
+        secret = self._secrets.open(device)
+        assert secret.seed_hex is not None
+        return Enrolled(device.device_id, device.app_instance_id, device.ocra_suite or IB_KEY_SUITE, secret.seed_hex)
+
     def enrol(self, flow: Flow, app: AppEnrolment, plan: EnrolmentPlan, reservation: Reservation | None,
               also: Completing | None = None) -> Enrolled:
         """Completes the flow and enrols the app (the proof of possession was checked), with
@@ -149,13 +164,13 @@ class IbKeyEnrolment:
                                         temporary_devices_revoked=len(plan.temporary))]
         events += [self._audit.recording(flow.username, "device.revoked", device_id=old.device_id,
                                          replaced_by=device_id) for old in plan.revoke]
+        notice = self._notifier.notice(plan.user, "IB Key was activated on a phone for your account. "
+                                                  "If this was not you, call Client Services.")
         try:
             self._store.enrol(flow, reservation, now, device, instance, plan.new_instance, plan.revoke,
-                              plan.temporary, plan.user.devices_version, together(*events, also))
+                              plan.temporary, plan.user.devices_version, together(*events, notice, also))
         except StaleWrite:
             if self._flows.unchanged(flow):  # another device of the user's was enrolled at that moment
                 raise Conflict("devices_changed", "Your devices changed meanwhile. Try again.") from None
             raise self._flows.gone(flow.purpose) from None
-        self._notifier.tell(plan.user, "IB Key was activated on a phone for your account. "
-                                       "If this was not you, call Client Services.")
         return Enrolled(device_id, instance.app_instance_id, IB_KEY_SUITE, secret_hex)

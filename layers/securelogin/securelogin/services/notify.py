@@ -1,29 +1,36 @@
-"""Security notices to a user by SMS, sent after a change and never undoing it."""
+"""Security notices to a user by SMS: recorded in the transaction of the change they tell
+of, sent after it commits (services/outbox.py)."""
 from __future__ import annotations
 
+from securelogin.clock import Clock
 from securelogin.domain.models import Channel, OutgoingMessage, User
-from securelogin.logs import logger
-from securelogin.ports import DeliveryFailed, MessageSender, UserStore
+from securelogin.policy import Policy
+from securelogin.ports import Completing, OutboxStore, UserStore
+
+
+def _nothing(_: object) -> None:
+    return None
 
 
 class Notifier:
-    """Tells a user by SMS to their first phone about a change to their security.
-    Best effort: a notice that cannot be sent is logged and does not undo the change."""
+    """Tells a user by SMS to their first phone about a change to their security. A notice
+    is a write of the change's own transaction: a change that commits is told, whatever SNS
+    does at that moment, and one that does not is never told."""
 
-    def __init__(self, sender: MessageSender, users: UserStore) -> None:
-        self._sender = sender
+    def __init__(self, outbox: OutboxStore, users: UserStore, clock: Clock, policy: Policy) -> None:
+        self._outbox = outbox
         self._users = users
+        self._clock = clock
+        self._policy = policy
 
-    def tell_username(self, username: str, text: str) -> None:
-        """Like ``tell``, for a caller that has the username but not the user."""
-        user = self._users.get_user(username)
-        if user is not None:
-            self.tell(user, text)
-
-    def tell(self, user: User, text: str) -> None:
+    def notice(self, user: User, text: str) -> Completing:
+        """The notice, to be written by the transaction of the change it tells of."""
         if not user.phones:
-            return
-        try:
-            self._sender.send(OutgoingMessage(channel=Channel.SMS, to=user.phones[0], body=f"IBKR: {text}"))
-        except DeliveryFailed:
-            logger.warning("security notice not sent", extra={"notice_for": user.username})
+            return _nothing
+        message = OutgoingMessage(channel=Channel.SMS, to=user.phones[0], body=f"IBKR: {text}")
+        return self._outbox.writes(user.username, message, self._clock.now(), self._policy.outbox_retention)
+
+    def notice_to(self, username: str, text: str) -> Completing:
+        """Like ``notice``, for a caller that has the username but not the user."""
+        user = self._users.get_user(username)
+        return self.notice(user, text) if user is not None else _nothing

@@ -119,13 +119,12 @@ class PushService:
                 writes.append(self._audit.recording(push.username, "push.paused", device_id=push.device_id,
                                                     until=changed.paused_until.isoformat()
                                                     if changed.paused_until else None))
+                writes.append(self._notifier.notice_to(push.username, PAUSED_NOTICE))
             try:
                 self._flows.run(flow.key, *writes)
             except StaleWrite:  # the flow or the push was answered meanwhile, or the guard moved: read again
                 push = self._flows.push(push.key) or push
                 continue
             count(Metric.PUSH_DENIED)
-            if pausing:
-                self._notifier.tell_username(push.username, PAUSED_NOTICE)
             return FlowStatus.DENIED
         raise Gone("expired", EXPIRED)

@@ -23,7 +23,7 @@ from securelogin.domain.models import (
 )
 from securelogin.errors import Conflict, Gone, NotFound
 from securelogin.policy import Policy
-from securelogin.ports import Completing, DeviceStore, ShareStore, StaleWrite, UserStore
+from securelogin.ports import Completing, DeviceStore, ShareStore, StaleWrite, UserStore, together
 from securelogin.services.audit import AuditTrail
 from securelogin.services.flows import FlowEngine
 from securelogin.services.notify import Notifier
@@ -98,10 +98,9 @@ class SharingService:
         share = Share(share_id=share_id, key=flow.key, requester=requester, owner=owner, device_id=device.device_id,
                       status=ShareStatus.CHALLENGED, same_entity=asking.user.entity_id == owning.user.entity_id,
                       created_at=now, expires_at=flow.expires_at)
-        self._store.create(share)
-        for who in (requester, owner):
-            self._audit.record(who, "sharing.requested", share_id=share_id, requester=requester, owner=owner,
-                               device_id=device.device_id)
+        self._store.create(share, together(*(
+            self._audit.recording(who, "sharing.requested", share_id=share_id, requester=requester, owner=owner,
+                                  device_id=device.device_id) for who in (requester, owner))))
         return ShareStarted(share, device, issued.public)
 
     def complete(self, requester: str, share_id: str, response: str) -> Share:
@@ -116,13 +115,13 @@ class SharingService:
             with self._flows.settling(right):
                 return self._approve(share, ShareStatus.CHALLENGED, right.device, None,
                                      completing=self._flows.completing(right))
+        events = [self._audit.recording(who, "sharing.pending_compliance", share_id=share_id)
+                  for who in (share.requester, share.owner)]
         try:
             with self._flows.settling(right):
-                self._store.await_compliance(share, self._flows.completing(right))
+                self._store.await_compliance(share, together(self._flows.completing(right), *events))
         except StaleWrite:
             raise Gone("share_expired", "This share request was already answered.") from None
-        for who in (share.requester, share.owner):
-            self._audit.record(who, "sharing.pending_compliance", share_id=share_id)
         return replace(share, status=ShareStatus.PENDING_COMPLIANCE)
 
     def decide(self, share_id: str, approve: bool, reason: str, actor: str) -> Share:
@@ -134,26 +133,26 @@ class SharingService:
             if device is None or device.status != DeviceStatus.ACTIVE:
                 raise Conflict("device_not_active", "The owner's device is no longer active.")
             return self._approve(share, ShareStatus.PENDING_COMPLIANCE, device, reason, actor)
+        events = [self._audit.recording(who, "sharing.rejected", share_id=share_id, by=actor, reason=reason)
+                  for who in (share.requester, share.owner)]
+        notices = self._notices_to_both(share, "the request to share a security device was rejected by Compliance.")
         try:
-            self._store.reject(share, reason)
+            self._store.reject(share, reason, together(*events, notices))
         except StaleWrite:
             raise Conflict("not_pending", "This share was decided meanwhile.") from None
-        for who in (share.requester, share.owner):
-            self._audit.record(who, "sharing.rejected", share_id=share_id, by=actor, reason=reason)
-        self._tell_both(share, "the request to share a security device was rejected by Compliance.")
         return replace(share, status=ShareStatus.REJECTED, reason=reason)
 
     def cancel(self, requester: str, share_id: str) -> Share:
         share = self._share(share_id, requester)
         if share.status not in (ShareStatus.CHALLENGED, ShareStatus.PENDING_COMPLIANCE, ShareStatus.APPROVED):
             raise Conflict("not_active", "This share has already ended.")
+        events = [self._audit.recording(who, "sharing.cancelled", share_id=share_id)
+                  for who in (share.requester, share.owner)]
+        notices = self._notices_to_both(share, "the sharing of a security device between your usernames has ended.")
         try:
-            self._store.cancel(share, self._still_inactive(share))
+            self._store.cancel(share, self._still_inactive(share), together(*events, notices))
         except StaleWrite:
             raise Conflict("share_changed", "This share changed meanwhile. Try again.") from None
-        for who in (share.requester, share.owner):
-            self._audit.record(who, "sharing.cancelled", share_id=share_id)
-        self._tell_both(share, "the sharing of a security device between your usernames has ended.")
         return replace(share, status=ShareStatus.CANCELLED)
 
     def pending(self) -> list[Share]:
@@ -170,15 +169,15 @@ class SharingService:
         link = replace(device, username=share.requester, shared_from=share.owner, status=DeviceStatus.ACTIVE,
                        consecutive_failures=0, locked_until=None, lock_count=0, open_pair=None,
                        sealed_secret=None, created_at=self._clock.now())
+        events = [self._audit.recording(who, "sharing.approved", share_id=share.share_id, device_id=device.device_id,
+                                        device_type=device.type.value, by=actor or "same_entity", reason=reason)
+                  for who in (share.requester, share.owner)]
+        notices = self._notices_to_both(
+            share, f"{share.requester} may now log in with a security device of {share.owner}.", known=asking.user)
         try:
-            self._store.approve(share, expected, link, own, reason, completing)
+            self._store.approve(share, expected, link, own, reason, together(completing, *events, notices))
         except StaleWrite:
             raise Gone("share_expired", "This share request was already answered.") from None
-        for who in (share.requester, share.owner):
-            self._audit.record(who, "sharing.approved", share_id=share.share_id, device_id=device.device_id,
-                               by=actor or "same_entity")
-        self._tell_both(share, f"{share.requester} may now log in with a security device of {share.owner}.",
-                        known=asking.user)
         return replace(share, status=ShareStatus.APPROVED, deactivated=[d.device_id for d in own], reason=reason)
 
     def _still_inactive(self, share: Share) -> list[str]:
@@ -197,11 +196,8 @@ class SharingService:
             raise NotFound("share_not_found", "No such share of yours.")
         return share
 
-    def _tell_both(self, share: Share, text: str, known: User | None = None) -> None:
-        for username in (share.requester, share.owner):
-            if known is not None and known.username == username:
-                self._notifier.tell(known, text)
-            else:
-                self._notifier.tell_username(username, text)
+    def _notices_to_both(self, share: Share, text: str, known: User | None = None) -> Completing:
+        return together(*(self._notifier.notice(known, text) if known is not None and known.username == username
+                          else self._notifier.notice_to(username, text) for username in (share.requester, share.owner)))
 
 

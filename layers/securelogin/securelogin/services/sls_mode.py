@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from securelogin.domain.models import SlsMode, User
 from securelogin.errors import Forbidden, InvalidInput, NotFound
-from securelogin.ports import UserStore
+from securelogin.ports import UserStore, together
 from securelogin.services.audit import AuditTrail
 from securelogin.services.notify import Notifier
 
@@ -43,10 +43,10 @@ class SlsModeService:
             if not accept_risk:
                 raise InvalidInput("accept_risk_required", "accept_risk: opting out needs your acceptance of the risk.")
             restrictions.append(OPT_OUT_RESTRICTION)
-        self._users.set_mode(username, mode, restrictions,
-                             self._audit.recording(username, "settings.mode_changed", mode=mode.value))
-        self._notifier.tell(user, "your Secure Login setting changed: "
-                            + ("you opted out." if mode == SlsMode.OPTED_OUT else "a device is always used."))
+        what = "you opted out." if mode == SlsMode.OPTED_OUT else "a device is always used."
+        told = together(self._audit.recording(username, "settings.mode_changed", mode=mode.value),
+                        self._notifier.notice(user, f"your Secure Login setting changed: {what}"))
+        self._users.set_mode(username, mode, restrictions, told)
         return SecureLoginSetting(mode, True, username, restrictions)
 
     def _user(self, username: str) -> User:

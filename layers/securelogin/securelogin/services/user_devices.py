@@ -22,7 +22,7 @@ from securelogin.domain.models import (
 )
 from securelogin.errors import Conflict, Forbidden
 from securelogin.policy import Policy
-from securelogin.ports import Completing, DeviceRequestStore, DeviceStore, StaleWrite, UserStore
+from securelogin.ports import Completing, DeviceRequestStore, DeviceStore, StaleWrite, UserStore, together
 from securelogin.services.audit import AuditTrail
 from securelogin.services.device_common import (
     CARD_ENTRIES,
@@ -91,10 +91,10 @@ class UserDevices:
         previous = tuple(d for d in devices if d.type == DeviceType.ONLINE_SCC and d.status == DeviceStatus.ACTIVE)
         event = self._audit.recording(username, "device.added", device_id=device_id, device_type="online_scc")
         try:
-            self._device_store.add(device, revoke=previous, devices_version=user.devices_version, also=event)
+            self._device_store.add(device, revoke=previous, devices_version=user.devices_version, also=together(
+                event, self._notifier.notice(user, "an Online Security Code Card was created for your account.")))
         except StaleWrite:
             raise Conflict("devices_changed", "Your devices changed meanwhile. Try again.") from None
-        self._notifier.tell(user, "an Online Security Code Card was created for your account.")
         return OnlineCard(device, card)
 
     def reactivate(self, username: str, device_id: str, session_device_id: str | None) -> Device:
@@ -132,10 +132,10 @@ class UserDevices:
                 request_id=request_id, username=username, reason=reason, fee_usd=fee,
                 status=DeviceRequestStatus.REQUESTED,
                 sealed_pin=self._secrets.seal_request_pin(request_id, pin_sha1), created_at=now,
-                replaces_device_id=current[0].device_id if replacement else None))
+                replaces_device_id=current[0].device_id if replacement else None),
+                self._audit.recording(username, "device.requested", request_id=request_id, reason=reason, fee_usd=fee))
         except StaleWrite:
             raise Conflict("request_pending", "A Digital Security Card+ request of yours is already open.") from None
-        self._audit.record(username, "device.requested", request_id=request_id, reason=reason, fee_usd=fee)
         return DscPlusRequested(request_id, fee, fee)
 
     def activation_challenge(self, username: str, device_id: str) -> tuple[str, datetime]:
@@ -167,15 +167,17 @@ class UserDevices:
         device = right.device
         assert device is not None
         secret = replace(self._secrets.open(device), pin_sha1_hex=card_pin_sha1_hex(new_pin))
+        told = together(
+            self._audit.recording(device.holder, "device.pin_changed", device_id=device_id,
+                                  device_type=device.type.value, by=username),
+            self._notifier.notice_to(username, "the PIN of your Digital Security Card+ was changed. "
+                                               "If this was not you, call Client Services."))
         try:
             with self._flows.settling(right):
                 self._device_store.replace_secret(device, self._secrets.seal(device.device_id, secret), right.now,
-                                                  self._flows.completing(right, with_device=False))
+                                                  together(self._flows.completing(right, with_device=False), told))
         except StaleWrite:
             raise self._flows.gone(Purpose.PIN_CHANGE) from None
-        self._audit.record(device.holder, "device.pin_changed", device_id=device_id, by=username)
-        self._notifier.tell_username(username, "the PIN of your Digital Security Card+ was changed. "
-                                               "If this was not you, call Client Services.")
         return device
 
     def return_device(self, username: str, device_id: str) -> Device:
@@ -188,14 +190,12 @@ class UserDevices:
         self._refuse_link(device)
         if device.status_at(now) == DeviceStatus.ACTIVE and not self._others_active(devices, device_id, now):
             raise Conflict("last_device", "Keep at least one other active device before returning this one.")
+        event = self._audit.recording(username, "device.returned", device_id=device_id, device_type=device.type.value)
         try:
-            self._device_store.remove(device, DeviceStatus.RETURNED, user.devices_version)
+            self._device_store.remove(device, DeviceStatus.RETURNED, user.devices_version, event,
+                                      release_reserve=device_id in user.reserves)
         except StaleWrite:
             raise Conflict("device_changed", "The device changed meanwhile. Try again.") from None
-        user = self._users.get_user(username)
-        if user and device_id in user.reserves:
-            self._users.release_reserve(username, device_id)
-        self._audit.record(username, "device.returned", device_id=device_id)
         device.status = DeviceStatus.RETURNED
         return device
 
@@ -206,12 +206,14 @@ class UserDevices:
         self._refuse_link(device)
         if device.status_at(now) != DeviceStatus.ACTIVE or not self._others_active(devices, device_id, now):
             raise Conflict("last_device", "Keep at least one other active device before removing this one.")
+        told = together(
+            self._audit.recording(username, "device.removed", device_id=device_id, device_type=device.type.value),
+            self._notifier.notice(user, "a security device was removed from your account. If this was not you, "
+                                        "call us."))
         try:
-            self._device_store.remove(device, DeviceStatus.INACTIVE, user.devices_version)
+            self._device_store.remove(device, DeviceStatus.INACTIVE, user.devices_version, told)
         except StaleWrite:
             raise Conflict("device_changed", "The device changed meanwhile. Try again.") from None
-        self._audit.record(username, "device.removed", device_id=device_id, device_type=device.type.value)
-        self._notifier.tell(user, "a security device was removed from your account. If this was not you, call us.")
 
     # ------------------------------------------------------------------ helpers
 
@@ -240,13 +242,14 @@ class UserDevices:
                      completing: Completing | None = None) -> Device:
         user, devices = profile(self._users, device.username)
         temporary = active_temporary(devices)
+        told = together(
+            self._audit.recording(device.username, event, device_id=device.device_id, device_type=device.type.value,
+                                  temporary_devices_revoked=len(temporary)),
+            self._notifier.notice(user, f"your {device.label} is active again." if event == "device.reactivated"
+                                  else f"your {device.label} is now active."))
         try:
-            self._device_store.make_permanent_active(device, expected, temporary, completing)
+            self._device_store.make_permanent_active(device, expected, temporary, together(completing, told))
         except StaleWrite:
             raise Conflict("device_changed", "The device changed meanwhile. Try again.") from None
-        self._audit.record(device.username, event, device_id=device.device_id, device_type=device.type.value,
-                           temporary_devices_revoked=len(temporary))
-        self._notifier.tell(user, f"your {device.label} is active again." if event == "device.reactivated"
-                            else f"your {device.label} is now active.")
         device.status = DeviceStatus.ACTIVE
         return device
