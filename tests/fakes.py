@@ -494,8 +494,11 @@ class FakeSessionStore:
     def get(self, key: str) -> Session | None:
         return copy.deepcopy(self._t.sessions.get(key))
 
-    def delete(self, key: str) -> None:
-        self._t.sessions.pop(key, None)
+    def delete(self, key: str, also: Completing | None = None) -> None:
+        with transaction(key) as tx:
+            tx.stage(("SESSION", key), None, lambda: self._t.sessions.pop(key, None))
+            if also is not None:
+                also(tx)
 
     def proving(self, key: str, now: datetime, device_type: DeviceType, device_id: str | None = None) -> Completing:
         """A step-up, for a transaction: the session proved possession again, now, with this device."""

@@ -69,8 +69,7 @@ def status(login_id: Annotated[FlowId, Path()]) -> LoginStatus:
 @login.post("/v1/logout", **operation("logout", "End the session", area=Area.LOGIN, auth=Auth.SESSION, status=204))
 def logout() -> None:
     who = caller(login)
-    services().sessions.revoke(who.session_key)
-    services().audit.record(who.username, "logout")
+    services().sessions.revoke(who.session_key, services().audit.recording(who.username, "logout"))
     return Response(status_code=204)
 
 

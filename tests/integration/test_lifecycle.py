@@ -73,7 +73,8 @@ def test_no_second_temporary_code_until_a_permanent_device_is_back(alice):
 
 def test_a_lost_device_is_not_offered_and_a_found_one_ends_the_temporary_devices(alice):
     card = alice.services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.SCC), "cs")
-    assert alice.services.backoffice_devices.mark_lost("alice", card.device.device_id, "cs", reason="client called").status == DeviceStatus.LOST
+    lost = alice.services.backoffice_devices.mark_lost("alice", card.device.device_id, "cs", reason="client called")
+    assert lost.status == DeviceStatus.LOST
     assert card.device.device_id not in {d.device_id for d in alice.services.login.start(
         "alice", PASSWORD, PORTAL).devices}
     temp = alice.services.backoffice_devices.issue_temporary_code("alice", "cs", reason="identity checked")

@@ -134,7 +134,8 @@ def test_sixteen_completions_of_one_qr_session_enrol_one_app(world):
 
 
 def test_sixteen_back_office_requests_give_one_temporary_code(world):
-    outcomes = race(lambda _: world.services.backoffice_devices.issue_temporary_code("alice", "cs", reason="identity checked"))
+    outcomes = race(lambda _: world.services.backoffice_devices.issue_temporary_code("alice", "cs",
+                                                                                     reason="identity checked"))
     assert len(winners(outcomes)) == 1 and set(codes(outcomes)) == {"consecutive_temporary_code"}
 
 

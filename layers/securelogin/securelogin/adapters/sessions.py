@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pynamodb.transactions import TransactWrite
 
-from securelogin.adapters.dynamo import save_if
+from securelogin.adapters.dynamo import conditional_transaction, save_if
 from securelogin.adapters.records import session_from
 from securelogin.adapters.table import SessionItem
 from securelogin.domain.models import DeviceType, Session
@@ -31,8 +31,14 @@ class SessionStore:
         item = SessionItem.find(key, consistent_read=False)
         return session_from(item) if item is not None else None
 
-    def delete(self, key: str) -> None:
-        SessionItem.keyed(key).delete()
+    def delete(self, key: str, also: Completing | None = None) -> None:
+        """Ends the session, with ``also`` (its audit event) in the same transaction."""
+        if also is None:
+            SessionItem.keyed(key).delete()
+            return
+        with conditional_transaction(key) as tx:
+            tx.delete(SessionItem.keyed(key))
+            also(tx)
 
     def proving(self, key: str, now: datetime, device_type: DeviceType, device_id: str | None = None) -> Completing:
         """A step-up: the session proved possession again, now, with this device."""

@@ -9,7 +9,7 @@ from securelogin.clock import Clock
 from securelogin.crypto.codes import lookup_key, random_token
 from securelogin.domain.models import Device, DeviceStatus, Scope, Session, SlsMode
 from securelogin.policy import Policy
-from securelogin.ports import DeviceStore, SessionStore, UserStore
+from securelogin.ports import Completing, DeviceStore, SessionStore, UserStore
 
 
 @dataclass(frozen=True)
@@ -70,5 +70,6 @@ class SessionService:
             return user is not None and user.sls_mode == SlsMode.OPTED_OUT
         return True
 
-    def revoke(self, session_key: str) -> None:
-        self._store.delete(session_key)
+    def revoke(self, session_key: str, also: Completing | None = None) -> None:
+        """Ends the session, with ``also`` (the logout's audit event) in the same write."""
+        self._store.delete(session_key, also)
