@@ -81,10 +81,10 @@ class IbKeyEnrolment:
 
     def send_token(self, username: str, phone: str, purpose: Purpose, details: dict[str, str]) -> TokenSent:
         """A flow whose challenge is a token texted to ``phone`` (the caller checked the password)."""
-        flow_id, flow = self._flows.start_with_code(purpose, username, self._policy.activation_ttl, phone,
-                                                    self._policy.activation_code_digits,
-                                                    statements.operation(purpose, username), details=details)
-        self._audit.record(username, f"{purpose.value}.code_sent", phone=mask(phone))
+        flow_id, flow = self._flows.start_with_code(
+            purpose, username, self._policy.activation_ttl, phone, self._policy.activation_code_digits,
+            statements.operation(purpose, username),
+            also=self._audit.recording(username, f"{purpose.value}.code_sent", phone=mask(phone)), details=details)
         return TokenSent(flow_id, mask(phone), flow.expires_at)
 
     def plan(self, username: str, app: AppEnrolment, replacing: bool) -> EnrolmentPlan:

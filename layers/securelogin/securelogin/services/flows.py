@@ -173,9 +173,10 @@ class FlowEngine:
         raise Unavailable("busy", "Too many challenges at once. Try again.", retry_after_seconds=1)
 
     def start_with_code(self, purpose: Purpose, username: str, ttl: timedelta, phone: str, digits: int,
-                        statement: str, **fields: Any) -> tuple[str, Flow]:
+                        statement: str, also: Completing | None = None, **fields: Any) -> tuple[str, Flow]:
         """A new flow whose challenge is a code texted to ``phone`` (IB Key activation and
-        recovery by SMS), in one transaction; the text says what the code is for."""
+        recovery by SMS), in one transaction with ``also`` (its audit event); the text says
+        what the code is for."""
         new_id = random_token(16)
         for _ in range(ISSUE_TRIES):
             now = self._clock.now()
@@ -188,7 +189,7 @@ class FlowEngine:
             text = statements.sms_text(purpose, statement, code, int(ttl.total_seconds() // 60))
             message = OutgoingMessage(Channel.SMS, phone, text)
             issued = IssuedChallenge(public={}, check_data={}, expires_at=flow.expires_at, message=message)
-            writes = self._issuing(flow, None, issued, now)
+            writes = together(self._issuing(flow, None, issued, now), also)
             try:
                 self._flows.create(flow, writes)
             except StaleWrite:
