@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import botocore.loaders
 import botocore.session
 import pytest
@@ -113,6 +114,26 @@ class World:
     @property
     def table(self) -> str:
         return self.stack.physical["Table"]["Ref"]
+
+    def deliver_outbox(self) -> int:
+        """What the consumer of the table's stream does (functions/outbox), without its poller:
+        every message written since the table was made goes out through ``services.outbox``.
+        The number delivered now or before."""
+        assert self.embedded is not None, "the stream is read over HTTP: use world_over_http"
+        from securelogin.adapters.outbox import outbox_id_of
+
+        def client(service: str) -> Any:
+            return boto3.client(service, endpoint_url=self.embedded.endpoint_url, region_name=self.stack.region,
+                                aws_access_key_id="testing", aws_secret_access_key="testing")
+        streams = client("dynamodbstreams")
+        arn = client("dynamodb").describe_table(TableName=self.table)["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        keys = [r["dynamodb"]["Keys"]["pk"]["S"] for r in streams.get_records(ShardIterator=iterator)["Records"]
+                if r["eventName"] == "INSERT"]
+        return sum(self.services.outbox.deliver(outbox_id) for outbox_id in map(outbox_id_of, keys)
+                   if outbox_id is not None)
 
     def sent(self, channel: str = "sms", to: str | None = None) -> list[dict[str, Any]]:
         """The messages the embedded AWS's outbox (``/_local/outbox``) holds, oldest first:

@@ -105,7 +105,10 @@ class Api:
         return self("GET", "/_local/outbox").body["messages"]
 
     def aws_calls(self) -> list[tuple[str, str]]:
-        return [(c["service"], c["operation"]) for c in self("GET", "/_local/aws-calls").body["calls"]]
+        """The AWS calls the API's requests made (not those of a function that an event source
+        invoked, such as the outbox's consumer: they carry a ``caller``)."""
+        return [(c["service"], c["operation"]) for c in self("GET", "/_local/aws-calls").body["calls"]
+                if not c.get("caller")]
 
 
 def _free_port() -> int:

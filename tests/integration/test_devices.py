@@ -96,6 +96,7 @@ def test_issuing_is_audited_and_the_user_is_told(world_over_http, new_user):
     world_over_http.services.users.create(new_user(), actor="tester")
     issue(world_over_http, type=DeviceType.SCC)
     assert world_over_http.services.audit.newest_first("alice")[0].type == "device.added"
+    assert world_over_http.deliver_outbox() == 1
     texts = [m["body"] for m in world_over_http.sent("sms", "+15550001111")]
     assert any("Security Code Card was added" in text for text in texts)
 

@@ -92,6 +92,8 @@ def test_sms_activation_gives_a_secret_once_and_keeps_other_devices(world):
     assert done.ocra_suite == "OCRA-1:HOTP-SHA256-8:QN06" and re.fullmatch(r"[0-9a-f]{64}", done.ocra_secret_hex)
     devices = world.services.users.profile("alice")[1]
     assert {d.type.value for d in devices if d.status == DeviceStatus.ACTIVE} == {"sms", "ib_key"}
+    assert not any("IB Key was activated" in m["body"] for m in world.embedded.outbox.snapshot())  # not yet
+    world.deliver_outbox()  # the notice goes out after the change, from the outbox
     assert any("IB Key was activated" in m["body"] for m in world.embedded.outbox.snapshot())
 
 

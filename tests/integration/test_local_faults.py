@@ -247,7 +247,7 @@ def test_a_transaction_whose_answer_was_lost_is_retried_by_botocore_and_applied_
     _increment(retrying)  # botocore's own token, sent again with its retry
     assert _counter(aws) == 1
     assert [c for c in aws.embedded.calls.snapshot() if c[1] == "TransactWriteItems"] == [
-        ("dynamodb", "TransactWriteItems")] * 2
+        ("dynamodb", "TransactWriteItems", "")] * 2
 
 
 # ------------------------------------------------------------------ the function's Timeout

@@ -1,5 +1,6 @@
-"""`make run`'s processes: the embedded AWS in one, gateway workers in others, one clock
-and one outbox between them, and nothing left running once the stack is stopped."""
+"""`make run`'s processes: the embedded AWS in one, gateway workers in others, the table's
+stream consumed in one more, one clock and one outbox between them, and nothing left
+running once the stack is stopped."""
 from __future__ import annotations
 
 import json
@@ -19,6 +20,12 @@ from typing import Any
 
 import pytest
 
+from securelogin.adapters.aws import forget_clients
+from securelogin.adapters.dynamo import conditional_transaction
+from securelogin.adapters.outbox import OutboxStore
+from securelogin.adapters.table import bind_table
+from securelogin.domain.models import Channel, OutgoingMessage
+from securelogin_local.resources import STACK_NAME
 from securelogin_local.seed import DEMO_PASSWORD, DEMO_PHONE, DEMO_USERNAME
 
 WORKERS = 2
@@ -94,8 +101,33 @@ def stack() -> Iterator[Stack]:
         started.stop()
 
 
-def test_the_aws_and_each_worker_run_in_processes_of_their_own(stack):
-    assert len(_children(stack.process.pid)) == 1 + WORKERS
+def test_the_aws_each_worker_and_the_streams_consumer_run_in_processes_of_their_own(stack):
+    assert len(_children(stack.process.pid)) == 1 + WORKERS + 1
+
+
+def test_a_message_in_the_outbox_is_sent_once_by_the_one_consumer(stack, monkeypatch):
+    """An OUTBOX# item written into the stack's table, as a change writes its notice: whichever
+    process reads the stream, the SMS goes out once."""
+    _, health = stack.call("GET", "/_local/health")
+    for name, value in {"AWS_ENDPOINT_URL": health["aws_endpoint_url"], "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    forget_clients()
+    bind_table(f"{STACK_NAME}-Table", "us-east-1")
+    try:
+        phone = "+15550004242"
+        with conditional_transaction("test") as tx:
+            message = OutgoingMessage(channel=Channel.SMS, to=phone, body="IBKR: your device was removed")
+            OutboxStore().writes("demo", message, datetime.now(UTC), timedelta(days=7))(tx)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not [m for m in stack.call("GET", "/_local/outbox")[1]["messages"]
+                                                   if m["to"] == phone]:
+            time.sleep(0.1)
+        time.sleep(1.0)  # long enough for a second consumer's copy, were there one
+        sent = [m for m in stack.call("GET", "/_local/outbox")[1]["messages"] if m["to"] == phone]
+        assert [m["body"] for m in sent] == ["IBKR: your device was removed"]
+    finally:
+        forget_clients()
 
 
 def test_a_clock_moved_by_one_worker_has_moved_for_every_process(stack):

@@ -545,7 +545,7 @@ def test_the_metric_names_are_the_ones_alarms_use():
     assert {m.value for m in Metric} == {
         "LoginSucceeded", "LoginFailed", "DeviceLocked", "PasswordLockout", "SmsSent", "SmsFailed", "VoiceSent",
         "VoiceFailed", "PushSent", "PushFailed", "PushApproved", "PushDenied", "WithdrawalAuthorized",
-        "WithdrawalRefused", "ServiceUnavailable"}
+        "WithdrawalRefused", "ServiceUnavailable", "OutboxDelivered", "OutboxDeliveryFailed"}
 
 
 def test_each_503_is_counted_and_published_when_the_function_answers(fresh, capsys):

@@ -17,7 +17,8 @@ FUNCTIONS = sorted(n for n, r in RESOURCES.items() if r["Type"] == "AWS::Serverl
 # The service's EMF metrics (namespace SecureLogin, dimension service=securelogin).
 BUSINESS_METRICS = {"LoginSucceeded", "LoginFailed", "DeviceLocked", "PasswordLockout", "SmsSent", "SmsFailed",
                     "VoiceSent", "VoiceFailed", "PushSent", "PushFailed", "PushApproved", "PushDenied",
-                    "WithdrawalAuthorized", "WithdrawalRefused", "ServiceUnavailable"}
+                    "WithdrawalAuthorized", "WithdrawalRefused", "ServiceUnavailable", "OutboxDelivered",
+                    "OutboxDeliveryFailed"}
 SERVICE_DIMENSION = [{"Name": "service", "Value": "securelogin"}]
 
 

@@ -19,6 +19,9 @@ READ = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
 WRITE = {"dynamodb:PutItem", "dynamodb:UpdateItem"}
 SEAL_AND_OPEN = {"kms:GenerateDataKey", "kms:Decrypt"}
 SMS = {"sns:Publish"}
+# What Lambda's event source mapping does with a function's role: read the table's stream, and
+# send a batch it gave up on to the dead-letter queue.
+STREAM_READ = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
 # What each function's code calls, read from its handlers down through runtime.services() to
 # the adapters, and checked against the calls the code makes in every flow by
 # tests/e2e/test_function_permissions.py. A TransactWriteItems needs the item actions it holds.
@@ -59,9 +62,13 @@ EXPECTED: dict[str, set[str]] = {
     "PortalFunction": READ | WRITE | KEPT_ANSWERS | SMS,
     "FallbackFunction": set(),
     "DocsFunction": set(),
+    # The outbox's consumer: a message's claim (UpdateItem), its read when already held or sent
+    # (GetItem), its mark or release (UpdateItem), and the SMS or push it is; its stream and
+    # dead-letter queue (Lambda's).
+    "OutboxFunction": {"dynamodb:GetItem", "dynamodb:UpdateItem"} | SMS | STREAM_READ | {"sqs:SendMessage"},
 }
 INDEX_QUERIES = {"AdminFunction"}  # an account's users (a push now names its device's partition)
-PUSH = {"LoginFunction", "WithdrawalsFunction"}
+PUSH = {"LoginFunction", "WithdrawalsFunction", "OutboxFunction"}  # the outbox: push withdrawals
 
 TABLE_ARN = "arn:aws:Table"
 KEY_ARN = "arn:aws:DataKey"
@@ -108,9 +115,13 @@ def test_each_function_is_granted_exactly_the_actions_its_code_uses(cfn, functio
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_table_actions_are_on_the_table_and_only_the_back_office_queries_the_index(cfn, function):
     statements = statements_of(cfn, function)
-    for action in EXPECTED[function]:
+    for action in EXPECTED[function] - STREAM_READ:
         if action.startswith("dynamodb:"):
             assert iam_allows(statements, action, TABLE_ARN), action
+    for action in EXPECTED[function] & STREAM_READ:  # this table's stream, whatever its label, and no other
+        assert iam_allows(statements, action, f"{TABLE_ARN}/stream/2026-01-01T00:00:00.000"), action
+        assert not iam_allows(statements, action, TABLE_ARN), action
+        assert not iam_allows(statements, action, "arn:aws:dynamodb:us-east-1:123456789012:table/other/stream/x")
     assert iam_allows(statements, "dynamodb:Query", f"{TABLE_ARN}/index/gsi1") is (function in INDEX_QUERIES)
     assert not iam_allows(statements, "dynamodb:Scan", TABLE_ARN)
     assert not iam_allows(statements, "dynamodb:GetItem", "arn:aws:dynamodb:us-east-1:123456789012:table/other")

@@ -4,14 +4,17 @@
 The embedded AWS runs in a process of its own, and ``--workers`` gateway processes (one
 per core by default) accept from one listening socket. The parent binds both listeners,
 forks the AWS process, creates the stack's resources and seeds the demo user through it,
-then forks the workers; it starts no thread, so forking is safe. The outbox, the AWS call
-log and the faults live in the AWS process, which answers for them whichever worker asks;
-the clock's offset lives in shared memory, so ``POST /_local/clock`` moves every process's
-time. A signal to the parent, or any process of the stack ending, stops them all.
+then forks the workers and the one process that consumes the table's stream as Lambda
+would (streams.py: the outbox's messages); it starts no thread, so forking is safe. The
+outbox, the AWS call log and the faults live in the AWS process, which answers for them
+whichever worker asks; the clock's offset lives in shared memory, so ``POST /_local/clock``
+moves every process's time. A signal to the parent, or any process of the stack ending,
+stops them all.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import multiprocessing
 import multiprocessing.connection
@@ -30,6 +33,7 @@ from securelogin.clock import system_clock
 from securelogin_local.aws import LISTEN_BACKLOG, EmbeddedAws
 from securelogin_local.seed import how_to_log_in, seed_demo_user
 from securelogin_local.stack import LocalStack
+from securelogin_local.streams import run_pollers
 
 # How long the stack's processes get to end on SIGTERM before they are killed.
 STOP_SECONDS = 3.0
@@ -115,6 +119,14 @@ def _serve_gateway(parent: int, server: ThreadingHTTPServer) -> None:
         server.server_close()
 
 
+def _serve_streams(parent: int, local: LocalStack) -> None:
+    _die_with(parent)
+    forget_clients()  # its own connections to the embedded AWS, as a worker's
+    runtime.reset()
+    with contextlib.suppress(KeyboardInterrupt):
+        run_pollers(local.stream_pollers())
+
+
 def _fork(name: str, target: Callable[..., None], *args: object) -> BaseProcess:
     process = multiprocessing.get_context("fork").Process(target=target, args=(os.getpid(), *args), name=name)
     process.start()
@@ -169,6 +181,7 @@ def main(argv: list[str] | None = None) -> None:
         server = make_server(args.host, args.port, local)
         processes += [_fork(f"securelogin-gateway-{n}", _serve_gateway, server) for n in range(args.workers)]
         server.server_close()
+        processes.append(_fork("securelogin-streams", _serve_streams, local))  # exactly one consumer
 
         base_url = f"http://{args.host}:{server.server_address[1]}"
         print(f"Secure Login System on {base_url} with {args.workers} gateway workers "

@@ -11,7 +11,11 @@
 - runs one call into moto at a time: moto's backends are not thread-safe, and a
   DynamoDB conditional write or transaction must be as atomic here as in DynamoDB,
 - answers for the outbox, the call log and the faults under ``/_local/`` (a path no AWS
-  SDK uses), so that the local stack's gateway, in whatever process, can show and arm them.
+  SDK uses), so that the local stack's gateway, in whatever process, can show and arm them,
+- leaves out of the call log and out of the faults' reach the calls Lambda itself would
+  make, which the local stack's stream poller marks (:data:`LAMBDA_SERVICE_HEADER`): its
+  reads of the table's stream and its sends to the dead-letter queue are AWS's machinery,
+  not calls of the service (the functions it invokes make theirs as any function does).
 
 The service talks to it with real boto3 clients over HTTP, exactly as it would to AWS.
 """
@@ -35,10 +39,11 @@ from werkzeug.serving import ThreadedWSGIServer
 
 from securelogin.clock import Clock, iso
 from securelogin.domain.statements import code_in_text
-from securelogin_local import fault_scope, moto_queries, moto_transactions
+from securelogin_local import fault_scope, moto_queries, moto_streams, moto_transactions
 
 moto_transactions.install()  # transactions copy only the items they touch; no model object kept forever
 moto_queries.install()  # a Query on the table's key reads its partition only
+moto_streams.install()  # a stream keeps what its reader has not read; an iterator is used once
 
 _SERVICE_IN_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 
@@ -53,6 +58,11 @@ SCOPE_ENVIRON = "HTTP_" + fault_scope.HEADER.upper().replace("-", "_")
 
 # The front's own endpoints (the gateway forwards /_local/outbox, /_local/aws-calls, /_local/faults).
 LOCAL_PREFIX = "/_local/"
+
+# Marks a call of Lambda's own machinery (streams.py: an event source mapping's stream reads and
+# dead-letter sends): served, but neither logged nor failed by a fault.
+LAMBDA_SERVICE_HEADER = "X-Local-Lambda-Service"
+_LAMBDA_SERVICE_ENVIRON = "HTTP_" + LAMBDA_SERVICE_HEADER.upper().replace("-", "_")
 
 
 @dataclass
@@ -79,14 +89,14 @@ class Outbox:
 
 @dataclass
 class CallLog:
-    calls: list[tuple[str, str]] = field(default_factory=list)
+    calls: list[tuple[str, str, str]] = field(default_factory=list)  # (service, operation, caller or "")
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, service: str, operation: str) -> None:
+    def add(self, service: str, operation: str, caller: str = "") -> None:
         with self.lock:
-            self.calls.append((service, operation))
+            self.calls.append((service, operation, caller))
 
-    def snapshot(self) -> list[tuple[str, str]]:
+    def snapshot(self) -> list[tuple[str, str, str]]:
         with self.lock:
             return list(self.calls)
 
@@ -219,12 +229,14 @@ class AwsFront:
         environ["wsgi.input"] = io.BytesIO(body)
         if environ["PATH_INFO"].startswith(LOCAL_PREFIX):
             return self._local(environ["REQUEST_METHOD"], environ["PATH_INFO"], body, start_response)
+        if environ.get(_LAMBDA_SERVICE_ENVIRON):
+            return self._call_moto(environ, start_response)
         match = _SERVICE_IN_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
         service = match.group(1) if match else "unknown"
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         form = parse_qs(body.decode(errors="replace")) if not target else {}
         operation = target.rsplit(".", 1)[-1] if target else (form.get("Action") or [environ["PATH_INFO"]])[0]
-        self._calls.add(service, operation)
+        self._calls.add(service, operation, environ.get("HTTP_X_LOCAL_CALLER", ""))
         hit = self._faults.take(service, operation, environ.get(SCOPE_ENVIRON) or None)
         if hit is None:
             return self._serve(service, operation, environ, body, form, start_response)
@@ -247,7 +259,7 @@ class AwsFront:
         endpoints: dict[tuple[str, str], Callable[[], tuple[int, Any]]] = {
             ("GET", "/_local/outbox"): lambda: (200, {"messages": self._outbox.snapshot()}),
             ("GET", "/_local/aws-calls"): lambda: (200, {"calls": [
-                {"service": s, "operation": o} for s, o in self._calls.snapshot()]}),
+                {"service": s, "operation": o, **({"caller": c} if c else {})} for s, o, c in self._calls.snapshot()]}),
             ("POST", "/_local/faults"): lambda: self._arm_fault(body),
             ("GET", "/_local/faults"): lambda: (200, {"faults": self._faults.listed()}),
             ("DELETE", "/_local/faults"): self._disarm_faults,

@@ -35,22 +35,32 @@ CURRENT: ContextVar[str | None] = ContextVar("local_fault_scope", default=None)
 EVENT = "before-send"
 
 
+# What a function invoked by an event source (not by a client request) marks its AWS calls
+# with, so that the call log can tell them from the requests' own (GET /_local/aws-calls).
+CALLER_HEADER = "X-Local-Caller"
+CALLER: ContextVar[str | None] = ContextVar("local_aws_caller", default=None)
+
+
 @contextlib.contextmanager
-def serving(scope: str | None) -> Iterator[None]:
-    """The AWS calls made inside carry ``scope`` (none when ``scope`` is None)."""
-    token = CURRENT.set(scope or None)
+def serving(scope: str | None, caller: str | None = None) -> Iterator[None]:
+    """The AWS calls made inside carry ``scope`` (none when ``scope`` is None) and, for a
+    function invoked by an event source, ``caller``."""
+    token, named = CURRENT.set(scope or None), CALLER.set(caller)
     try:
         yield
     finally:
         CURRENT.reset(token)
+        CALLER.reset(named)
 
 
 def add_scope_header(request: Any, **_: Any) -> None:
     """botocore ``before-send``: the AWS request carries the scope of the client request.
     Returns None, so that botocore sends the request."""
-    scope = CURRENT.get()
+    scope, caller = CURRENT.get(), CALLER.get()
     if scope is not None:
         request.headers[HEADER] = scope
+    if caller is not None:
+        request.headers[CALLER_HEADER] = caller
 
 
 def install() -> None:

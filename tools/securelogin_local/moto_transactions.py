@@ -11,8 +11,9 @@ moto 5.2.5 does two things that real DynamoDB does not, and :func:`install` undo
   back a table itself, so its backup is the live table and its rollback a no-op. Before
   it runs, a copy of each item the transaction names (or the fact that it is absent) is
   kept, and put back if the transaction fails in any way. GSIs need nothing more: moto
-  computes them from the items at query time. Stream records written by a cancelled transaction are not taken
-  back (moto's full copy took them back; the service's table has no stream).
+  computes them from the items at query time. The stream records its writes added are taken
+  back too (the tables' full copies took them back): a cancelled transaction leaves no
+  trace in a table's stream, as in DynamoDB (the outbox is read from the stream).
 - Every DynamoDB model object moto ever builds (each table copy, each item, each copy of
   an item that a Query returns) is appended to its class's ``instances_tracked`` list for
   moto's dashboard, and kept until a reset: memory grows with every read and write.
@@ -108,10 +109,14 @@ def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
 
 def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
     saved = _save_touched(self, transact_items)
+    streams = {id(table.stream_shard): (table.stream_shard, len(table.stream_shard.items))
+               for table, _, _ in saved if table.stream_shard is not None}
     try:
         _moto_transact(self, transact_items)  # type: ignore[misc]
     except BaseException:
         _restore(saved)
+        for shard, length in streams.values():  # the records of the writes made before it failed
+            del shard.items[length:]
         raise
 
 

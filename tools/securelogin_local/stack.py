@@ -1,5 +1,6 @@
 """Assembles the local stack: embedded AWS, resources from the template, the functions'
-environment, the gateway and the local-only endpoints of api.md.
+environment, the gateway, the consumers of the table's stream (streams.py) and the
+local-only endpoints of api.md.
 
 The outbox, the AWS call log and the faults live with the embedded AWS, which may run in
 another process; their endpoints are forwarded to it. The clock is this process's
@@ -9,7 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,6 +21,7 @@ from securelogin.clock import iso, system_clock
 from securelogin_local.aws import EmbeddedAws
 from securelogin_local.gateway import FunctionHost, Gateway, HttpAnswer, json_answer
 from securelogin_local.resources import create_stack
+from securelogin_local.streams import StreamPoller, stream_pollers
 from securelogin_local.template import Stack
 
 LOCAL_AWS_ENVIRONMENT = {
@@ -59,14 +61,24 @@ class LocalStack:
     stack: Stack
     gateway: Gateway
     aws: EmbeddedAws | None = None  # set when the embedded AWS runs in this process
+    pollers: list[StreamPoller] = field(default_factory=list)  # those started in this process
 
     @classmethod
-    def start(cls, parameters: dict[str, str] | None = None) -> LocalStack:
-        """Everything in this process, the embedded AWS on a thread of its own."""
+    def start(cls, parameters: dict[str, str] | None = None, streams: bool = True) -> LocalStack:
+        """Everything in this process, the embedded AWS on a thread of its own and, with
+        ``streams``, the stream's consumers on threads of theirs."""
         aws = EmbeddedAws(system_clock).start()
         local = cls.deploy(aws.endpoint_url, parameters)
         local.aws = aws
+        if streams:
+            local.pollers = [poller.start() for poller in local.stream_pollers()]
         return local
+
+    def stream_pollers(self) -> list[StreamPoller]:
+        """The consumers of the template's stream events (not started), over this stack's
+        function hosts: :meth:`start` starts them on threads, ``python -m securelogin_local``
+        in a process of their own."""
+        return stream_pollers(self.stack, self.gateway.hosts, self.aws_endpoint_url)
 
     @classmethod
     def deploy(cls, aws_endpoint_url: str, parameters: dict[str, str] | None = None) -> LocalStack:
@@ -78,6 +90,9 @@ class LocalStack:
         return cls(aws_endpoint_url=aws_endpoint_url, stack=stack, gateway=Gateway(stack, hosts))
 
     def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        self.pollers = []
         if self.aws is not None:
             self.aws.stop()
 

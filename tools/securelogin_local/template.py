@@ -2,6 +2,7 @@
 few intrinsic functions the local stack needs to resolve."""
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,8 @@ import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
+# What ``!Ref AWS::NoValue`` resolves to: the property, list item or variable is left out.
+NO_VALUE: Any = type("NoValue", (), {"__repr__": lambda self: "AWS::NoValue"})()
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -59,6 +62,23 @@ class FunctionSpec:
     environment: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StreamEvent:
+    """A function's ``Type: DynamoDB`` event (an event source mapping on a table's stream),
+    resolved: what the local stack's stream poller (streams.py) does as Lambda would."""
+    function: str  # logical id
+    table: str  # logical id of the table whose stream it reads
+    starting_position: str
+    batch_size: int
+    parallelization_factor: int
+    maximum_retry_attempts: int  # -1: until the record expires
+    maximum_record_age_seconds: int  # -1: until the record expires
+    bisect_on_error: bool
+    reports_item_failures: bool
+    filters: tuple[dict[str, Any], ...]  # the FilterCriteria's patterns, parsed
+    on_failure: str | None  # logical id of the OnFailure destination
+
+
 @dataclass
 class Stack:
     template: dict[str, Any]
@@ -83,14 +103,14 @@ class Stack:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [v for v in (self.resolve(v) for v in value) if v is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) != 1:
-            return {k: self.resolve(v) for k, v in value.items()}
+            return {k: v for k, v in ((k, self.resolve(v)) for k, v in value.items()) if v is not NO_VALUE}
         (name, arg), = value.items()
         if name == "Ref":
-            return self._ref(arg)
+            return NO_VALUE if arg == "AWS::NoValue" else self._ref(arg)
         if name == "Fn::GetAtt":
             logical, attribute = arg
             return self.physical[logical][attribute]
@@ -103,6 +123,14 @@ class Stack:
         if name == "Fn::Equals":
             left, right = self.resolve(arg)
             return left == right
+        if name == "Fn::Not":
+            return not self.resolve(arg[0])
+        if name == "Fn::And":
+            return all(self.resolve(a) for a in arg)
+        if name == "Fn::Or":
+            return any(self.resolve(a) for a in arg)
+        if name == "Condition" and isinstance(arg, str):  # a condition within a condition
+            return self.condition(arg)
         if name == "Fn::Join":
             separator, parts = arg
             return separator.join(str(p) for p in self.resolve(parts))
@@ -141,7 +169,33 @@ class Stack:
             found[name] = FunctionSpec(logical_id=name, code_uri=PROJECT_ROOT / props["CodeUri"],
                                        handler=props["Handler"], memory_mb=int(props.get("MemorySize", 128)),
                                        timeout_s=int(props.get("Timeout", 3)),
-                                       environment={k: str(self.resolve(v)) for k, v in env.items()})
+                                       environment={k: str(v) for k, v in ((k, self.resolve(v)) for k, v in env.items())
+                                                    if v is not NO_VALUE})
+        return found
+
+    def stream_events(self) -> list[StreamEvent]:
+        """Every function's DynamoDB stream events (their intrinsics are not resolved: a
+        GetAtt names the table and the destination)."""
+        found = []
+        for name, spec in self.resources_of("AWS::Serverless::Function").items():
+            for event in spec["Properties"].get("Events", {}).values():
+                if event["Type"] != "DynamoDB":
+                    continue
+                props = event["Properties"]
+                table = props["Stream"]["Fn::GetAtt"]
+                if table[1] != "StreamArn":
+                    raise ValueError(f"{name}: the local stack reads a table's StreamArn only")
+                destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+                found.append(StreamEvent(
+                    function=name, table=table[0], starting_position=props["StartingPosition"],
+                    batch_size=int(props.get("BatchSize", 100)),
+                    parallelization_factor=int(props.get("ParallelizationFactor", 1)),
+                    maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                    maximum_record_age_seconds=int(props.get("MaximumRecordAgeInSeconds", -1)),
+                    bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
+                    reports_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                    filters=tuple(json.loads(f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", [])),
+                    on_failure=destination["Fn::GetAtt"][0] if destination else None))
         return found
 
     def routes(self) -> list[Route]:
