@@ -60,6 +60,11 @@ JUSTIFIED: dict[str, dict[str, str]] = {
     "WithdrawalsFunction": {"kms:GenerateDataKey": "the first container to need the code-digest key makes it"},
     **{function: {"dynamodb:DeleteItem": GIVES_BACK_A_CLAIM}
        for function in ("AdminFunction", "AuthenticatorFunction", "DevicesFunction", "PortalFunction")},
+    # Lambda's event source mapping reads the table's stream with the consumer's role; the
+    # consumer reads a message itself only when another delivery holds it or sent it already.
+    "OutboxFunction": {**{f"dynamodb:{action}": "Lambda reads the stream with the function's role"
+                          for action in ("DescribeStream", "GetRecords", "GetShardIterator", "ListStreams")},
+                       "dynamodb:GetItem": "a message another delivery holds or already sent (services/outbox.py)"},
 }
 
 
