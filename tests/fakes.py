@@ -97,6 +97,7 @@ class FakeTransaction:
     def __init__(self) -> None:
         self._writes: list[tuple[Callable[[], bool], Callable[[], None] | None]] = []
         self._items: set[Item] = set()
+        self.after_commit: list[Callable[[], None]] = []  # ``dynamo.after_commit``
 
     def stage(self, item: Item, condition: Callable[[], bool] | None = None,
               apply: Callable[[], None] | None = None) -> None:
@@ -113,6 +114,8 @@ class FakeTransaction:
         for _, apply in self._writes:
             if apply is not None:
                 apply()
+        for action in self.after_commit:
+            action()
 
 
 @contextmanager
@@ -526,12 +529,16 @@ class FakeOutboxStore:
     def __init__(self, table: FakeTable) -> None:
         self._t = table
 
-    def writes(self, username: str, message: OutgoingMessage, now: datetime, keep_for: timedelta) -> Completing:
+    def writes(self, username: str, message: OutgoingMessage, now: datetime, keep_for: timedelta,
+               held_for: timedelta | None = None, committed: Callable[[str], None] | None = None) -> Completing:
         outbox_id = secrets.token_hex(16)
+        entry = FakeOutboxEntry(message, username, claimed_until=now + held_for if held_for is not None else None)
 
         def stage(tx: FakeTransaction) -> None:
             tx.stage(("OUTBOX", outbox_id), lambda: outbox_id not in self._t.outbox,
-                     lambda: self._t.outbox.__setitem__(outbox_id, FakeOutboxEntry(message, username)))
+                     lambda: self._t.outbox.__setitem__(outbox_id, entry))
+            if committed is not None:
+                tx.after_commit.append(lambda: committed(outbox_id))
         return stage
 
     def claim(self, outbox_id: str, now: datetime, hold_for: timedelta) -> OutboxClaim:

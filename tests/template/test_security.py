@@ -35,7 +35,7 @@ EXPECTED: dict[str, set[str]] = {
     # Users (a transaction of Puts), devices issued and lost, temporary codes, fulfilled requests,
     # sharing decisions, the audit (Query), pending shares and account users (GSI1); seals
     # identities and seeds; a notice by SMS.
-    "AdminFunction": READ | WRITE | KEPT_ANSWERS | SEAL_AND_OPEN,  # its notices go out from the outbox
+    "AdminFunction": READ | WRITE | KEPT_ANSWERS | SEAL_AND_OPEN | SMS,
     # Password step (lockout Update/Delete), challenges and answers (ConditionCheck on the device),
     # sessions, logout (DeleteItem); SMS, voice and push.
     "LoginFunction": READ | WRITE | {"dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"} | SEAL_AND_OPEN | SMS
@@ -49,17 +49,17 @@ EXPECTED: dict[str, set[str]] = {
     | SMS | {"sns:CreatePlatformEndpoint"},
     # The push, its flow and device, the decision (ConditionCheck of the device as the answer is
     # counted), the number compared under the code-digest key, a notice when denials pause pushes.
-    "AuthenticatorFunction": READ | WRITE | KEPT_ANSWERS | {"dynamodb:ConditionCheckItem", "kms:Decrypt"},
+    "AuthenticatorFunction": READ | WRITE | KEPT_ANSWERS | {"dynamodb:ConditionCheckItem", "kms:Decrypt"} | SMS,
     # Devices and DSC+ requests (ConditionCheck on the set of devices), seeds opened, the online
     # card sealed, notices.
-    "DevicesFunction": READ | WRITE | KEPT_ANSWERS | {"dynamodb:ConditionCheckItem"} | SEAL_AND_OPEN,
+    "DevicesFunction": READ | WRITE | KEPT_ANSWERS | {"dynamodb:ConditionCheckItem"} | SEAL_AND_OPEN | SMS,
     # The owner's password step, the owner's card answered (opened only), notices.
-    "SharingFunction": READ | WRITE | {"dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"} | {"kms:Decrypt"},
+    "SharingFunction": READ | WRITE | {"dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"} | {"kms:Decrypt"} | SMS,
     # Day totals, challenges (SMS, voice, push; codes made with the code-digest key), the answer.
     "WithdrawalsFunction": READ | WRITE | {"dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"} | SEAL_AND_OPEN
     | SMS | {"sms-voice:SendVoiceMessage"},
     # Profile, limits, the setting and its notice.
-    "PortalFunction": READ | WRITE | KEPT_ANSWERS,
+    "PortalFunction": READ | WRITE | KEPT_ANSWERS | SMS,
     "FallbackFunction": set(),
     "DocsFunction": set(),
     # The outbox's consumer: a message's claim (UpdateItem), its read when already held or sent

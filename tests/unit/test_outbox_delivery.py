@@ -8,6 +8,7 @@ from fakes import FakeServices, fake_services
 from securelogin.domain.models import DeviceStatus, DeviceType
 from securelogin.errors import Conflict
 from securelogin.services.backoffice_devices import DeviceOrder
+from securelogin.services.outbox import sent_by_the_request
 
 PHONE = "+15550001111"
 
@@ -77,3 +78,31 @@ def test_a_temporary_code_keeps_who_gave_it_and_why_with_the_code_itself(world):
     events = [e.type for e in world.audit.newest_first("alice")]
     assert events.count("temporary_code.issued") == 1 and len(pending(world)) == 2  # lost + code, not the refused
     assert world.stores.devices.get("alice", issued.device.device_id).status == DeviceStatus.ACTIVE
+
+
+def test_the_request_that_made_the_change_sends_its_notice_and_the_consumer_finds_it_out(world):
+    with sent_by_the_request() as committed:
+        world.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.SCC), actor="cs")
+    [(outbox_id, _)] = committed
+    assert world.table.outbox[outbox_id].claimed_until is not None  # held for the request
+    assert world.outbox.deliver(outbox_id) is False and notices(world) == []  # the consumer waits for it
+    world.outbox.send_committed(committed)
+    assert len(notices(world)) == 1
+    assert world.outbox.deliver(outbox_id) is True and len(notices(world)) == 1
+
+
+def test_a_notice_the_request_could_not_send_is_let_go_for_the_consumer_at_once(world):
+    with sent_by_the_request() as committed:
+        world.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.SCC), actor="cs")
+    world.sender.failing = True
+    world.outbox.send_committed(committed)  # never raises: the change has happened
+    world.sender.failing = False
+    assert notices(world) == [] and world.deliver_outbox() == 1 and len(notices(world)) == 1
+
+
+def test_a_change_that_fails_gives_the_request_nothing_to_send(world):
+    card = world.add_device("alice", DeviceType.SCC)
+    world.backoffice_devices.mark_lost("alice", card.device_id, actor="cs", reason="client called")
+    with sent_by_the_request() as committed, pytest.raises(Conflict):
+        world.backoffice_devices.mark_lost("alice", card.device_id, actor="cs", reason="again")
+    assert committed == []

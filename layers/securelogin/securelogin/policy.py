@@ -77,7 +77,7 @@ class Policy:
     audit_retention: timedelta = timedelta(days=7 * 365)
     # A message to send after a change (the outbox): how long one delivery holds it before
     # another may take it over, and how long the item stays after it went out.
-    outbox_hold: timedelta = timedelta(seconds=30)
+    outbox_hold: timedelta = timedelta(seconds=15)
     outbox_retention: timedelta = timedelta(days=7)
 
     def with_overrides(self, overrides: dict[str, Any]) -> Policy:

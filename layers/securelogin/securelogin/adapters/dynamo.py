@@ -32,6 +32,15 @@ def failed_on_condition(error: Exception) -> bool:
 STALE_REASONS = {"None", "ConditionalCheckFailed", "TransactionConflict"}
 
 
+AFTER_COMMIT = "_after_commit"
+
+
+def after_commit(tx: TransactWrite, action: Callable[[], None]) -> None:
+    """``action`` runs once ``tx`` (a ``conditional_transaction``) has committed; never if it
+    did not."""
+    tx.__dict__.setdefault(AFTER_COMMIT, []).append(action)
+
+
 @contextmanager
 def conditional_transaction(key: str) -> Iterator[TransactWrite]:
     """A write transaction whose conditions guard it: if one fails, the items changed
@@ -41,6 +50,8 @@ def conditional_transaction(key: str) -> Iterator[TransactWrite]:
         # done (DynamoDB keeps tokens 10 minutes) instead of failing its own conditions.
         with TransactWrite(connection=connection(), client_request_token=secrets.token_hex(16)) as tx:
             yield tx
+        for action in tx.__dict__.get(AFTER_COMMIT, ()):
+            action()
     except TransactWriteError as exc:
         codes = [r.code if r is not None else "None" for r in (exc.cancellation_reasons or [])]
         if failed_on_condition(exc) and set(codes) <= STALE_REASONS:

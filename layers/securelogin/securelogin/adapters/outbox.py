@@ -3,9 +3,12 @@ claimed, sent and marked sent by the consumer of the table's stream."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from securelogin.adapters.dynamo import update_if
+from pynamodb.transactions import TransactWrite
+
+from securelogin.adapters.dynamo import after_commit, update_if
 from securelogin.adapters.table import OutboxItem
 from securelogin.domain.models import Channel, OutgoingMessage
 from securelogin.ports import Completing, OutboxClaim
@@ -17,13 +20,22 @@ def outbox_id_of(pk: str) -> str | None:
 
 
 class OutboxStore:
-    def writes(self, username: str, message: OutgoingMessage, now: datetime, keep_for: timedelta) -> Completing:
+    def writes(self, username: str, message: OutgoingMessage, now: datetime, keep_for: timedelta,
+               held_for: timedelta | None = None, committed: Callable[[str], None] | None = None) -> Completing:
         """The message as a write of the change's own transaction: it exists, and so is
-        sent, if and only if the change committed."""
-        item = OutboxItem.keyed(secrets.token_hex(16), channel=message.channel.value, to=message.to,
+        sent, if and only if the change committed. ``held_for``: held for the request that
+        writes it, which sends it itself after the commit (``committed`` gets its id then)."""
+        outbox_id = secrets.token_hex(16)
+        item = OutboxItem.keyed(outbox_id, channel=message.channel.value, to=message.to,
                                 body=message.body, data=dict(message.data) if message.data else None,
-                                username=username, created_at=now, expires_ttl=now + keep_for)
-        return lambda tx: tx.save(item, condition=OutboxItem.pk.does_not_exist())
+                                username=username, created_at=now, expires_ttl=now + keep_for,
+                                claimed_until=now + held_for if held_for is not None else None)
+
+        def write(tx: TransactWrite) -> None:
+            tx.save(item, condition=OutboxItem.pk.does_not_exist())
+            if committed is not None:
+                after_commit(tx, lambda: committed(outbox_id))
+        return write
 
     def claim(self, outbox_id: str, now: datetime, hold_for: timedelta) -> OutboxClaim:
         item = OutboxItem.keyed(outbox_id)

@@ -220,6 +220,7 @@ def lambda_entry(app: APIGatewayRestResolver) -> Callable[[dict, Any], dict]:
     any (api/idempotency.py)."""
     from securelogin.api.idempotency import CHANGING, answer_once
     from securelogin.observability import Metric, count, metrics, metrics_enabled, tracer
+    from securelogin.services.outbox import sent_by_the_request
 
     # Only a function with routes that change state keeps answers (the catch-all's 404s and the
     # document's GET need no table, and have no grant on it).
@@ -230,7 +231,11 @@ def lambda_entry(app: APIGatewayRestResolver) -> Callable[[dict, Any], dict]:
     @tracer().capture_lambda_handler(capture_response=False, capture_error=False)
     @metrics.log_metrics(capture_cold_start_metric=metrics_enabled())
     def handler(event: dict, context: Any) -> dict:
-        response = answer_once(app, event, context, app.resolve) if keeps_answers else app.resolve(event, context)
+        with sent_by_the_request() as committed:
+            response = answer_once(app, event, context, app.resolve) if keeps_answers else app.resolve(event, context)
+        if committed:  # notices of the changes it made: sent now, the outbox's consumer as the safety net
+            from securelogin.runtime import services
+            services().outbox.send_committed(committed)
         if response.get("statusCode") == 503:
             count(Metric.SERVICE_UNAVAILABLE)
         return response

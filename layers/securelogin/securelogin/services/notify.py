@@ -1,11 +1,13 @@
 """Security notices to a user by SMS: recorded in the transaction of the change they tell
-of, sent after it commits (services/outbox.py)."""
+of, sent after it commits (services/outbox.py): by the request itself when it can, else by
+the consumer of the table's stream."""
 from __future__ import annotations
 
 from securelogin.clock import Clock
 from securelogin.domain.models import Channel, OutgoingMessage, User
 from securelogin.policy import Policy
 from securelogin.ports import Completing, OutboxStore, UserStore
+from securelogin.services.outbox import request_sending
 
 
 def _nothing(_: object) -> None:
@@ -28,7 +30,12 @@ class Notifier:
         if not user.phones:
             return _nothing
         message = OutgoingMessage(channel=Channel.SMS, to=user.phones[0], body=f"IBKR: {text}")
-        return self._outbox.writes(user.username, message, self._clock.now(), self._policy.outbox_retention)
+        committed = request_sending()
+        if committed is None:
+            return self._outbox.writes(user.username, message, self._clock.now(), self._policy.outbox_retention)
+        return self._outbox.writes(user.username, message, self._clock.now(), self._policy.outbox_retention,
+                                   held_for=self._policy.outbox_hold,
+                                   committed=lambda outbox_id: committed.append((outbox_id, message)))
 
     def notice_to(self, username: str, text: str) -> Completing:
         """Like ``notice``, for a caller that has the username but not the user."""

@@ -1,12 +1,41 @@
-"""Delivers what the outbox holds: each message written with a change is sent once after
-the change commits, by the consumer of the table's stream (functions/outbox)."""
+"""Delivers what the outbox holds: each message written with a change is sent after the
+change commits, by the request that made the change (at once, while it still holds the
+message), and else by the consumer of the table's stream (functions/outbox), which retries
+until it goes out."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from securelogin.clock import Clock
+from securelogin.domain.models import OutgoingMessage
 from securelogin.logs import logger
 from securelogin.observability import Metric, count
 from securelogin.policy import Policy
 from securelogin.ports import DeliveryFailed, MessageSender, OutboxStore
+
+# The messages of the changes the running request committed, that it sends itself before it
+# answers: None outside a request that does (a test driving the services, the consumer).
+Committed = list[tuple[str, OutgoingMessage]]
+_committed: ContextVar[Committed | None] = ContextVar("outbox_committed", default=None)
+
+
+@contextmanager
+def sent_by_the_request() -> Iterator[Committed]:
+    """Within: a message recorded with a change is held for the request, and collected
+    once the change commits, for ``OutboxDelivery.send_committed``."""
+    committed: Committed = []
+    token = _committed.set(committed)
+    try:
+        yield committed
+    finally:
+        _committed.reset(token)
+
+
+def request_sending() -> Committed | None:
+    """Where the running request collects what it sends itself; None when it does not."""
+    return _committed.get()
 
 
 class OutboxDelivery:
@@ -35,3 +64,24 @@ class OutboxDelivery:
         self._outbox.mark_sent(outbox_id, self._clock.now())
         count(Metric.OUTBOX_DELIVERED)
         return True
+
+    def send_committed(self, committed: Committed) -> None:
+        """What the request's committed changes recorded, sent by the request while it holds
+        them: so a notice normally goes out before the answer. The change has happened, so
+        nothing here fails the request: a message that SNS did not take is let go at once for
+        the consumer, and one that went out but could not be marked may go out once more."""
+        for outbox_id, message in committed:
+            try:
+                self._sender.send(message)
+            except DeliveryFailed:
+                count(Metric.OUTBOX_FAILED)
+                try:
+                    self._outbox.release(outbox_id)
+                except Exception as error:  # the hold lapses by itself
+                    logger.warning("outbox message not let go", extra={"error_type": type(error).__name__})
+                continue
+            try:
+                self._outbox.mark_sent(outbox_id, self._clock.now())
+                count(Metric.OUTBOX_DELIVERED)
+            except Exception as error:
+                logger.warning("outbox message sent but not marked", extra={"error_type": type(error).__name__})
