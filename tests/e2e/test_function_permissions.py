@@ -64,7 +64,8 @@ JUSTIFIED: dict[str, dict[str, str]] = {
     # consumer reads a message itself only when another delivery holds it or sent it already.
     "OutboxFunction": {**{f"dynamodb:{action}": "Lambda reads the stream with the function's role"
                           for action in ("DescribeStream", "GetRecords", "GetShardIterator", "ListStreams")},
-                       "dynamodb:GetItem": "a message another delivery holds or already sent (services/outbox.py)"},
+                       "dynamodb:GetItem": "a message another delivery holds or already sent (services/outbox.py)",
+                       "sns:Publish": "a notice its request could not send (here every request sends its own)"},
 }
 
 
