@@ -24,22 +24,25 @@ BUDGET = {
     "unknown username": 3,
     # Every challenge reads the user's send guard (challenges issued, pushes, denials: 1 GetItem) and
     # writes it in the challenge's own transaction with the flow (and a push, a card's pair, a withdrawal).
-    # GetItem flow, GetItem device, GetItem guard, UpdateItem resend wait, TransactWriteItems (flow, guard),
+    # GetItem flow, GetItem device, GetItem guard, TransactWriteItems (flow, guard with its resend wait),
     # SNS Publish
-    "sms challenge": 6,
+    "sms challenge": 5,
     # GetItem flow (with the device as challenged), TransactWriteItems (take: attempt, the device unchanged,
     # a slot at random), TransactWriteItems (flow, session, device, slot back, audit)
     "verify": 3,
-    "issue card": 3,  # Query user partition, TransactWriteItems (device, audit), SNS Publish (the notice)
+    # Query user partition, TransactWriteItems (device, audit, the notice held for the request), SNS Publish
+    # (the notice), UpdateItem (the notice marked sent: the outbox's consumer does not send it again)
+    "issue card": 4,
     "card challenge": 4,  # GetItem flow, GetItem device, GetItem guard, TransactWriteItems (flow, guard)
     "card verify": 3,  # as verify; the seed's data key is cached
     "code card challenge": 4,  # as card challenge; the card's open pair is written in the same transaction
-    # password step (Query, 2 lockout writes), UpdateItem resend wait, GetItem guard,
-    # TransactWriteItems (flow with its code, guard), SNS Publish, PutItem audit
-    "activation start": 8,
+    # password step (Query, 2 lockout writes), GetItem guard, TransactWriteItems (flow with its code, guard,
+    # audit), SNS Publish
+    "activation start": 6,
     # GetItem flow, Query user, TransactWriteItems (take), SNS CreatePlatformEndpoint,
-    # TransactWriteItems (flow, device, revocations, instance, audit), SNS Publish (notice)
-    "activation complete": 6,
+    # TransactWriteItems (flow, device, revocations, instance, audit, notice), SNS Publish (notice),
+    # UpdateItem (notice sent)
+    "activation complete": 7,
     # GetItem flow, GetItem device, GetItem guard, TransactWriteItems (flow, guard, push; the flow's
     # previous push withdrawn when still pending), SNS Publish
     "push challenge": 5,
@@ -50,16 +53,16 @@ BUDGET = {
     # GetItem push, BatchGetItem (flow, device), then the denial's own read of them again (BatchGetItem)
     # and of the guard (GetItem), TransactWriteItems (flow denied, push answered, guard, audit)
     "push deny": 4,
-    # the denial that pauses pushes: + GetItem user, SNS Publish (the notice)
-    "push deny (pausing)": 6,
+    # the denial that pauses pushes: + GetItem user, SNS Publish (the notice), UpdateItem (notice sent)
+    "push deny (pausing)": 7,
     "push status": 1,  # GetItem push
     "poll approved": 3,  # GetItem flow, GetItem device (the session's), TransactWriteItems (flow, session, audit)
     # password step (Query, 2 lockout writes), GetItem guard, TransactWriteItems (flow with its challenge,
     # guard), PutItem audit (a DSC+: no SMS)
     "recovery start": 6,
     # GetItem flow, Query user, 2 TransactWriteItems (take, enrol with the audit events),
-    # SNS CreatePlatformEndpoint (the app's push token), SNS Publish (notice)
-    "recovery complete": 6,
+    # SNS CreatePlatformEndpoint (the app's push token), SNS Publish (notice), UpdateItem (notice sent)
+    "recovery complete": 7,
     # Step-up: authorizer (2), Query user partition (the devices strong enough), PutItem flow
     "step-up start": 4,
     # authorizer (2), then as a card challenge (GetItem flow, device, guard; TransactWriteItems)
@@ -75,15 +78,15 @@ BUDGET = {
     "qr start": 5,
     "qr status": 3,  # authorizer (2), GetItem QR session
     # GetItem QR session, Query user, SNS CreatePlatformEndpoint, TransactWriteItems (session used, device,
-    # revocations, instance, audit), SNS Publish (notice)
-    "qr complete": 5,
+    # revocations, instance, audit, notice), SNS Publish (notice), UpdateItem (notice sent)
+    "qr complete": 6,
     # authorizer (2), owner's password step (Query, 2 lockout writes), 2 Query (both users), Query requester
     # (step-up: is the session strong enough?), GetItem guard, TransactWriteItems (flow with its challenge,
-    # guard), PutItem share, 2 PutItem audit
-    "share request": 13,
-    # authorizer (2), GetItem share, GetItem flow, TransactWriteItems (take), Query requester,
-    # TransactWriteItems (share, flow, link, own devices, slot back), 2 PutItem audit,
-    # GetItem owner + 2 SNS Publish (the notices)
+    # guard), TransactWriteItems (share, 2 audit events)
+    "share request": 11,
+    # authorizer (2), GetItem share, GetItem flow, TransactWriteItems (take), Query requester, GetItem owner,
+    # TransactWriteItems (share, flow, link, own devices, slot back, 2 audit events, 2 notices),
+    # 2 SNS Publish (the notices), 2 UpdateItem (notices sent)
     "share complete": 12,
     "withdrawal create": 6,  # authorizer (2), Query user, Query day totals, PutItem flow, PutItem audit
     # authorizer (2), GetItem flow, GetItem user, Query day totals, GetItem device, GetItem guard,
@@ -97,11 +100,12 @@ BUDGET = {
     # TransactWriteItems (add to the day's total, flow, device, slot back, push answered, its place, audit)
     "withdrawal push answer": 6,
     "withdrawal status": 3,  # authorizer (2), GetItem flow
-    # authorizer (2), GetItem user, TransactWriteItems (user, audit), SNS Publish (the notice)
-    "settings change": 5,
+    # authorizer (2), GetItem user, TransactWriteItems (user, audit, notice), SNS Publish (the notice),
+    # UpdateItem (notice sent)
+    "settings change": 6,
     "login status": 1,
     "me": 4,  # authorizer (2), Query user partition, Query day totals (what is left)
-    "logout": 4,  # authorizer (2), DeleteItem session, PutItem audit
+    "logout": 3,  # authorizer (2), TransactWriteItems (session deleted, audit)
     "admin view": 1,  # Query user partition (identity key cached)
     "audit": 1,
 }
