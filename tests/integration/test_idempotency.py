@@ -179,9 +179,9 @@ def test_the_next_keyed_request_finishes_what_was_left_unfinished(world, withdra
 def test_a_claim_whose_answer_was_lost_knows_itself_when_the_sdk_sends_it_again(world, withdrawals, monkeypatch):
     real = store.save_if
 
-    def written_then_retried(item, condition):
+    def written_then_retried(item, condition, recognise=True):
         assert real(item, condition)  # the write happens, its answer is lost ...
-        return real(item, condition)  # ... and the SDK's retry finds the item: its condition fails
+        return real(item, condition, recognise)  # ... and the SDK's retry finds the item: its condition fails
 
     monkeypatch.setattr(store, "save_if", written_then_retried)
     answer = withdraw(withdrawals, "k-lost")

@@ -76,14 +76,15 @@ def update_if(item: Model, actions: list[Action], condition: Condition | None) -
     return _made(lambda: item.update(actions=actions, condition=condition))
 
 
-def save_if(item: Model, condition: Condition) -> bool:
+def save_if(item: Model, condition: Condition, recognise: bool = True) -> bool:
     """One conditional put: True when made, False when the condition did not hold. A put
     whose answer was lost and that the SDK sent again finds its own item and fails its own
     condition: when the item stored is, attribute for attribute, the one this put wrote, the
-    put was made (items carry random ids and times, so no other write stores the same)."""
+    put was made (items carry random ids and times, so no other write stores the same).
+    ``recognise=False`` for a caller that reads the item itself when the put fails."""
     if _made(lambda: item.save(condition=condition)):
         return True
-    return _stored_as(item)
+    return recognise and _stored_as(item)
 
 
 def _stored_as(item: Model) -> bool:

@@ -143,7 +143,7 @@ class KeptAnswers(BasePersistenceLayer):
         free = (IdempotencyItem.pk.does_not_exist() | (IdempotencyItem.expires_ttl < _when(int(now)))
                 | ((IdempotencyItem.status == IN_PROGRESS) & (IdempotencyItem.running_until_ms < int(now * 1000))))
         try:
-            made = save_if(item, free)
+            made = save_if(item, free, recognise=False)  # a held key is read below, once
         except Exception as error:
             if is_outage(error):  # the claim may have been made (its answer lost): give it back later
                 unfinished.add(lambda: delete_if(IdempotencyItem.keyed(key), (IdempotencyItem.token == token)
