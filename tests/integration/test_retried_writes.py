@@ -7,14 +7,17 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from pynamodb.exceptions import TransactWriteError
 from test_ib_key import PASSWORD, PHONE, PhoneApp, last
 
 from securelogin.adapters.audit import AuditStore
+from securelogin.adapters.aws import is_outage
 from securelogin.adapters.dynamo import save_if
 from securelogin.adapters.table import AuditItem
-from securelogin.domain.models import AuditEvent
+from securelogin.domain.models import AuditEvent, DeviceType
 from securelogin.errors import Gone
 from securelogin.retries import current_request
+from securelogin.services.backoffice_devices import DeviceOrder
 
 
 @pytest.fixture
@@ -73,3 +76,26 @@ def test_a_completed_flow_gives_nothing_to_a_request_that_did_not_complete_it(wo
     finally:
         current_request.reset(request)
     assert gone.value.code == "activation_expired"
+
+
+def test_a_transaction_whose_answers_were_all_lost_is_found_committed(world):
+    """Its answer and the SDK's retry's are lost (the retry finds it done by its token, and that
+    answer is lost too): one consistent read of what it put shows it happened, so the request
+    goes on with what it made instead of answering 503 for a change that stands."""
+    world.embedded.faults.arm({"service": "dynamodb", "operation": "TransactWriteItems", "error": "InternalServerError",
+                               "count": 2, "after": True})
+    issued = world.services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.SCC), actor="cs")
+    assert world.embedded.faults.listed() == []  # both answers were lost
+    _, devices = world.services.users.profile("alice")
+    assert [d.device_id for d in devices if d.type == DeviceType.SCC] == [issued.device.device_id]
+    assert [e.type for e in world.services.audit.newest_first("alice")].count("device.added") == 2  # SMS + the card
+
+
+def test_a_transaction_that_did_not_commit_is_still_an_outage(world):
+    world.embedded.faults.arm({"service": "dynamodb", "operation": "TransactWriteItems", "error": "InternalServerError",
+                               "count": 2})
+    with pytest.raises(TransactWriteError) as failed:  # the API answers it 503 (is_outage)
+        world.services.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.SCC), actor="cs")
+    assert is_outage(failed.value)
+    _, devices = world.services.users.profile("alice")
+    assert not [d for d in devices if d.type == DeviceType.SCC]

@@ -107,7 +107,10 @@ def test_the_consumer_has_a_role_of_its_own_and_no_managed_stream_policy(cfn):
 def test_the_consumer_reads_and_marks_messages_reads_its_stream_and_writes_its_queue_only(cfn):
     statements = outbox_statements(cfn)
     for action in ("dynamodb:GetItem", "dynamodb:UpdateItem"):
-        assert iam_allows(statements, action, TABLE_ARN)
+        assert iam_allows(statements, action, TABLE_ARN, {"dynamodb:LeadingKeys": ["OUTBOX#0a1b"]})
+        # a user's items, a session, a kept answer: out of its reach
+        for other in ("USER#alice", "SESSION#0a1b", "IDEMPOTENCY#0a1b"):
+            assert not iam_allows(statements, action, TABLE_ARN, {"dynamodb:LeadingKeys": [other]}), other
     for action in ("dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan",
                    "dynamodb:TransactWriteItems", "kms:Decrypt", "kms:GenerateDataKey", "sms-voice:SendVoiceMessage"):
         assert not iam_allows(statements, action, TABLE_ARN), action

@@ -54,7 +54,8 @@ EXPECTED: dict[str, set[str]] = {
     # card sealed, notices.
     "DevicesFunction": READ | WRITE | KEPT_ANSWERS | {"dynamodb:ConditionCheckItem"} | SEAL_AND_OPEN | SMS,
     # The owner's password step, the owner's card answered (opened only), notices.
-    "SharingFunction": READ | WRITE | {"dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"} | {"kms:Decrypt"} | SMS,
+    # kms:GenerateDataKey: a kept answer that names a share (its id is a capability) is sealed
+    "SharingFunction": READ | WRITE | {"dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"} | SEAL_AND_OPEN | SMS,
     # Day totals, challenges (SMS, voice, push; codes made with the code-digest key), the answer.
     "WithdrawalsFunction": READ | WRITE | {"dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"} | SEAL_AND_OPEN
     | SMS | {"sms-voice:SendVoiceMessage"},

@@ -90,15 +90,16 @@ def test_a_base64_body_is_fingerprinted_as_the_bytes_it_stands_for():
 @pytest.mark.parametrize("answer", [
     {"device_id": "d", "ocra_secret_hex": "00"}, {"device_id": "d", "card": {"001": "123"}},
     {"device_id": "d", "code": "12345678"}, {"seed_hex": "00"}, {"login_id": "x", "session_token": "sls_x"},
-    {"outer": [{"session_token": "sls_x"}]},
+    {"outer": [{"session_token": "sls_x"}]}, {"withdrawal_id": "w"}, {"login_id": "l", "devices": []},
+    {"session_id": "7KQ4M9XD2RTBH6WN"},
 ])
 def test_answers_with_a_secret_field(answer):
     assert carries_secret(answer)
 
 
 @pytest.mark.parametrize("answer", [
-    {"withdrawal_id": "w"}, {"error": {"code": "invalid_response", "message": "m", "attempts_left": 4}}, None, [],
-    {"devices": [{"device_id": "d", "type": "scc"}]},
+    {"error": {"code": "invalid_response", "message": "m", "attempts_left": 4}}, None, [],
+    {"devices": [{"device_id": "d", "type": "scc"}]}, {"status": "authorized", "remaining": {"today": 5}},
 ])
 def test_answers_without_one(answer):
     assert not carries_secret(answer)

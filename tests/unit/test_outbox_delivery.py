@@ -106,3 +106,12 @@ def test_a_change_that_fails_gives_the_request_nothing_to_send(world):
     with sent_by_the_request() as committed, pytest.raises(Conflict):
         world.backoffice_devices.mark_lost("alice", card.device_id, actor="cs", reason="again")
     assert committed == []
+
+
+def test_a_request_with_no_time_left_leaves_its_notice_held_for_the_consumer(world):
+    with sent_by_the_request() as committed:
+        world.backoffice_devices.issue("alice", DeviceOrder(type=DeviceType.SCC), actor="cs")
+    world.outbox.send_committed(committed, seconds_left=lambda: 2.0)  # an SMS could take 6 s: not now
+    assert notices(world) == [] and world.deliver_outbox() == 0  # held by the request, for its hold
+    world.clock.advance(world.policy.outbox_hold.total_seconds() + 1)
+    assert world.deliver_outbox() == 1 and len(notices(world)) == 1

@@ -19,6 +19,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from securelogin.adapters.aws import is_outage
 from securelogin.adapters.table import connection
 from securelogin.ports import StaleWrite
 
@@ -44,20 +45,45 @@ def after_commit(tx: TransactWrite, action: Callable[[], None]) -> None:
 @contextmanager
 def conditional_transaction(key: str) -> Iterator[TransactWrite]:
     """A write transaction whose conditions guard it: if one fails, the items changed
-    since they were read, and StaleWrite(key) says so."""
+    since they were read, and StaleWrite(key) says so. One that answers an outage but did
+    commit (its answer and its retry's were lost) is found out and counts as made; what is
+    to happen after the commit (``after_commit``) happens then."""
     try:
         # The token lets the SDK's retry of a transaction whose answer was lost find it
         # done (DynamoDB keeps tokens 10 minutes) instead of failing its own conditions.
         with TransactWrite(connection=connection(), client_request_token=secrets.token_hex(16)) as tx:
             yield tx
-        for action in tx.__dict__.get(AFTER_COMMIT, ()):
-            action()
     except TransactWriteError as exc:
-        codes = [r.code if r is not None else "None" for r in (exc.cancellation_reasons or [])]
-        if failed_on_condition(exc) and set(codes) <= STALE_REASONS:
-            raise StaleWrite(key, tuple(i for i, code in enumerate(codes) if code == "ConditionalCheckFailed")) \
-                from exc
-        raise
+        if is_outage(exc) and _committed_all_the_same(tx):
+            pass  # its answer was lost, the SDK's retry too: it is done, and the request goes on
+        else:
+            _raise_stale_or(exc, key)
+    for action in tx.__dict__.get(AFTER_COMMIT, ()):
+        action()
+
+
+def _committed_all_the_same(tx: TransactWrite) -> bool:
+    """Whether a transaction that answered an outage committed anyway: the first item it put
+    (a new item with random parts: an audit event, a device, a flow) is stored exactly as put.
+    One consistent read; when that fails too, it did not (as far as anyone can tell)."""
+    puts = tx._put_items
+    if not puts:
+        return False
+    put = puts[0]
+    item = put["Item"]
+    try:
+        stored = connection().get_item(put["TableName"], item["pk"]["S"], item["sk"]["S"], consistent_read=True)
+    except Exception:
+        return False
+    return bool(stored.get("Item") == item)
+
+
+def _raise_stale_or(exc: TransactWriteError, key: str) -> None:
+    """StaleWrite when the transaction failed on its conditions; else ``exc`` itself."""
+    codes = [r.code if r is not None else "None" for r in (exc.cancellation_reasons or [])]
+    if failed_on_condition(exc) and set(codes) <= STALE_REASONS:
+        raise StaleWrite(key, tuple(i for i, code in enumerate(codes) if code == "ConditionalCheckFailed")) from exc
+    raise exc
 
 
 def _made(write: Callable[[], object]) -> bool:

@@ -212,6 +212,12 @@ def make_resolver(*routers: Router, unmatched: Literal["method_not_allowed", "no
     return app
 
 
+def _seconds_left(context: Any) -> float:
+    """The invocation's time left (Lambda's context); unlimited where nothing says."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return remaining() / 1000 if callable(remaining) else float("inf")
+
+
 def lambda_entry(app: APIGatewayRestResolver) -> Callable[[dict, Any], dict]:
     """The Lambda handler of ``app``: logs with the request's id, traces to X-Ray without
     the response or errors (they carry session tokens and secrets), and publishes the
@@ -235,7 +241,7 @@ def lambda_entry(app: APIGatewayRestResolver) -> Callable[[dict, Any], dict]:
             response = answer_once(app, event, context, app.resolve) if keeps_answers else app.resolve(event, context)
         if committed:  # notices of the changes it made: sent now, the outbox's consumer as the safety net
             from securelogin.runtime import services
-            services().outbox.send_committed(committed)
+            services().outbox.send_committed(committed, lambda: _seconds_left(context))
         if response.get("statusCode") == 503:
             count(Metric.SERVICE_UNAVAILABLE)
         return response

@@ -54,8 +54,11 @@ KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 CHANGING = frozenset({"POST", "PUT", "DELETE"})
 KEPT_FOR_SECONDS = 24 * 60 * 60
 PREFIX = "IDEMPOTENCY"  # the kept item's pk: IDEMPOTENCY#<hash> (adapters/table.py)
-# Fields of an answer that are secrets: a kept answer with one of them is sealed.
-SECRET_FIELDS = frozenset({"ocra_secret_hex", "card", "code", "seed_hex", "session_token"})
+# Fields of an answer that are secrets or capabilities: a kept answer with one of them is sealed.
+SECRET_FIELDS = frozenset({"ocra_secret_hex", "card", "code", "seed_hex", "session_token",
+                           # a flow's id is a capability: whoever holds it goes on with the flow
+                           "login_id", "activation_id", "recovery_id", "share_id", "withdrawal_id", "step_up_id",
+                           "session_id"})
 # Body fields that name the flow or user of a request with neither a session nor an IAM caller
 # and no path parameter (POST /v1/login, /v1/activation/sms, /v1/recovery; QR completion; push answers).
 NAMING_FIELDS = ("username", "session_id", "push_id")

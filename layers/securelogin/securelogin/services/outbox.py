@@ -4,7 +4,7 @@ message), and else by the consumer of the table's stream (functions/outbox), whi
 until it goes out."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -14,6 +14,10 @@ from securelogin.logs import logger
 from securelogin.observability import Metric, count
 from securelogin.policy import Policy
 from securelogin.ports import DeliveryFailed, MessageSender, OutboxStore
+
+# What one SMS may take at worst (two attempts of 1 s to connect and 2 s to answer): the
+# request sends a message only with that much of its time left.
+SEND_RESERVE_SECONDS = 6.0
 
 # The messages of the changes the running request committed, that it sends itself before it
 # answers: None outside a request that does (a test driving the services, the consumer).
@@ -65,12 +69,18 @@ class OutboxDelivery:
         count(Metric.OUTBOX_DELIVERED)
         return True
 
-    def send_committed(self, committed: Committed) -> None:
+    def send_committed(self, committed: Committed, seconds_left: Callable[[], float] = lambda: float("inf")) -> None:
         """What the request's committed changes recorded, sent by the request while it holds
         them: so a notice normally goes out before the answer. The change has happened, so
         nothing here fails the request: a message that SNS did not take is let go at once for
-        the consumer, and one that went out but could not be marked may go out once more."""
+        the consumer, one that went out but could not be marked may go out once more, and
+        what there is no time left to send (``seconds_left``, the function's) stays held, for
+        the consumer once the hold lapses: the request still answers within its timeout."""
         for outbox_id, message in committed:
+            if seconds_left() < SEND_RESERVE_SECONDS:
+                logger.warning("outbox message left to the consumer: no time to send it",
+                               extra={"outbox_id": outbox_id})
+                continue
             try:
                 self._sender.send(message)
             except DeliveryFailed:
