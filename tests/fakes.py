@@ -32,6 +32,7 @@ from securelogin.clock import Clock
 from securelogin.crypto.envelope import SealedValueError
 from securelogin.domain.factors.code_card import OPEN_PAIR
 from securelogin.domain.factors.ocra_card import CARD_SUITE
+from securelogin.domain.factors.passkey import RelyingParty
 from securelogin.domain.factors.secrets import DeviceSecret
 from securelogin.domain.guards import SendGuard
 from securelogin.domain.models import (
@@ -252,6 +253,10 @@ class FakeTable:
                 self.stage_device_update(tx, self.state(device),
                                          _set(last_used_at=now, consecutive_failures=0, open_pair=None),
                                          lambda d: d.open_pair in (None, answered_pair))
+            elif device.sign_count is not None:  # a passkey's counter, as its right answer saw it: never backwards
+                self.stage_device_update(tx, self.state(device),
+                                         _set(last_used_at=now, consecutive_failures=0, sign_count=device.sign_count),
+                                         lambda d: d.sign_count is None or d.sign_count <= device.sign_count)
             else:
                 self.stage_device_update(tx, self.state(device), _set(last_used_at=now, consecutive_failures=0))
         tx.stage(("ANSWERS", reservation.slot_user), None,
@@ -1189,6 +1194,10 @@ class FakeServices:
                                serial=f"{type_.value.upper()}-1", ocra_suite=CARD_SUITE)
 
 
+# The relying party of the fakes' passkeys: the local stack's (tests/unit/test_passkey_factor.py signs for it).
+RELYING_PARTY = RelyingParty(id="localhost", name="IBKR Secure Login", origins=("http://localhost:3000",))
+
+
 def fake_services(clock: FakeClock | None = None, policy: Policy | None = None) -> FakeServices:
     """The services over fresh fakes, wired by ``runtime.wire_services`` as in production."""
     clock = clock or FakeClock()
@@ -1199,5 +1208,5 @@ def fake_services(clock: FakeClock | None = None, policy: Policy | None = None) 
                       sessions=stores.sessions, audit=stores.audit, flows=stores.flows, grants=stores.grants,
                       enrolment=stores.enrolment, shares=stores.shares, requests=stores.requests, ledger=stores.ledger,
                       outbox=stores.outbox, sender=sender, push_endpoints=push_endpoints, box=box,
-                      code_key=lambda: CODE_KEY, voice_calls=True)
+                      code_key=lambda: CODE_KEY, voice_calls=True, relying_party=RELYING_PARTY)
     return FakeServices(clock, policy, stores, sender, box, push_endpoints, wire_services(outside, clock, policy))

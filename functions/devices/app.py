@@ -12,8 +12,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from securelogin.api import views
 from securelogin.api.http import caller, full_caller, lambda_entry, make_resolver, strong_caller
 from securelogin.api.openapi import ANSWER_ERRORS, STEP_UP_ERRORS, Area, Auth, codes, operation
-from securelogin.api.responses import Device, DeviceChallenge, DscPlusRequested, OnlineCard
-from securelogin.api.schemas import DeviceId, DscPlusRequestBody, PinChangeBody, ResponseBody
+from securelogin.api.responses import Device, DeviceChallenge, DscPlusRequested, OnlineCard, PasskeyRegistration
+from securelogin.api.schemas import DeviceId, DscPlusRequestBody, PasskeyBody, PinChangeBody, ResponseBody
 from securelogin.clock import system_clock
 from securelogin.domain.models import Scope
 from securelogin.runtime import services
@@ -35,6 +35,25 @@ def own_device(operation_id: str, summary: str, **more):
 def remove(device_id: Annotated[DeviceId, Path()]) -> None:
     services().user_devices.deactivate(strong_caller(devices).username, device_id)
     return Response(status_code=204)
+
+
+@devices.post("/v1/devices/passkeys/registration", **own_device(
+    "beginPasskeyRegistration", "Creation options for a new passkey",
+    description="From a stepped-up full session; the options are valid 5 minutes and complete once.",
+    errors=codes(STEP_UP_ERRORS, {409: "too_many_passkeys"})))
+def begin_passkey_registration() -> PasskeyRegistration:
+    started = services().passkeys.begin(strong_caller(devices).username)
+    return PasskeyRegistration(registration_id=started.registration_id, options=started.options)
+
+
+@devices.post("/v1/devices/passkeys", **own_device(
+    "registerPasskey", "Register a passkey with the browser's answer to the creation options", status=201,
+    errors=codes(STEP_UP_ERRORS, {400: "invalid_registration", 409: "too_many_passkeys, devices_changed",
+                                  410: "registration_expired"})))
+def register_passkey(body: PasskeyBody) -> Device:
+    device = services().passkeys.complete(strong_caller(devices).username, body.registration_id, body.label,
+                                          body.credential)
+    return views.device(device, system_clock.now())
 
 
 @devices.post("/v1/devices/dsc-plus", **own_device(

@@ -56,7 +56,7 @@ def challenge(login_id: Annotated[FlowId, Path()], body: ChallengeBody) -> Chall
     "verifyLogin", "Answer the device's challenge and get a session", area=Area.LOGIN,
     errors=codes(LOGIN_GONE, ANSWER_ERRORS)))
 def verify(login_id: Annotated[FlowId, Path()], body: VerifyBody) -> SessionGranted:
-    return views.session_granted(services().login.verify(login_id, body.response))
+    return views.session_granted(services().login.verify(login_id, body.answer))
 
 
 @login.get("/v1/login/<login_id>", **operation(
@@ -95,7 +95,7 @@ def step_up_challenge(step_up_id: Annotated[FlowId, Path()], body: ChallengeBody
     "verifyStepUp", "Answer the step-up's challenge", area=Area.LOGIN, auth=Auth.SESSION,
     errors=codes(STEP_UP_GONE, ANSWER_ERRORS)))
 def step_up_verify(step_up_id: Annotated[FlowId, Path()], body: VerifyBody) -> SteppedUp:
-    until = services().step_up.verify(caller(login).proof, step_up_id, body.response)
+    until = services().step_up.verify(caller(login).proof, step_up_id, body.answer)
     return SteppedUp(stepped_up_until=iso(until))
 
 

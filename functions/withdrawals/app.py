@@ -44,7 +44,7 @@ def challenge(withdrawal_id: Annotated[FlowId, Path()], body: ChallengeBody) -> 
     "verifyWithdrawal", "Answer the device's challenge and authorize the withdrawal",
     errors=codes(WITHDRAWAL_GONE, ANSWER_ERRORS, {403: "limit_exceeded"})))
 def verify(withdrawal_id: Annotated[FlowId, Path()], body: VerifyBody) -> WithdrawalAuthorized:
-    left = services().withdrawals.verify(full_caller(withdrawals).username, withdrawal_id, body.response)
+    left = services().withdrawals.verify(full_caller(withdrawals).username, withdrawal_id, body.answer)
     return views.withdrawal_authorized(left)
 
 

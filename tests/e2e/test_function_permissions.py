@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import botocore.client
+import cbor2
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -288,6 +290,27 @@ def step_up_by_push(api: Api, token: str, app: App) -> None:
     assert api("GET", f"/v1/step-up/{step_up_id}", token=token, expect=200).body["status"] == "approved"
 
 
+def register_passkey(api: Api, token: str) -> None:
+    """A passkey registered from a stepped-up session, with a software ES256 credential (attestation
+    ``none``) answering from the origin the stack's settings allow."""
+    begun = api("POST", "/v1/devices/passkeys/registration", token=token, expect=200).body
+    options = begun["options"]
+    origin = (os.environ.get("WEBAUTHN_ORIGINS") or "").split(",")[0] or f"https://{options['rp']['id']}"
+    key, credential_id = ec.generate_private_key(ec.SECP256R1()), secrets.token_bytes(16)
+    numbers = key.public_key().public_numbers()
+    cose = cbor2.dumps({1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")})
+    auth_data = (hashlib.sha256(options["rp"]["id"].encode()).digest() + bytes([0x45]) + bytes(4) + bytes(16)
+                 + len(credential_id).to_bytes(2, "big") + credential_id + cose)  # flags UP, UV, AT; counter 0
+    client_data = json.dumps({"type": "webauthn.create", "challenge": options["challenge"], "origin": origin})
+    b64u = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=").decode()  # noqa: E731
+    credential = {"id": b64u(credential_id), "rawId": b64u(credential_id), "type": "public-key",
+                  "response": {"clientDataJSON": b64u(client_data.encode()), "attestationObject": b64u(
+                      cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data}))},
+                  "clientExtensionResults": {}}
+    api("POST", "/v1/devices/passkeys", {"registration_id": begun["registration_id"], "label": "Laptop",
+                                         "credential": credential}, token=token, expect=201)
+
+
 def drive_every_route(api: Api) -> None:
     admin = {"signed": True}
     # Back office: users, cards, audit; a wrong password and an unknown username at login.
@@ -397,6 +420,7 @@ def drive_every_route(api: Api) -> None:
     owner_token = sms_login(api, owner)
     step_up_by_card(api, owner_token, card["device_id"])  # the DSC+ is the owner's strongest
     api("DELETE", f"/v1/devices/{scc['device_id']}", token=owner_token, expect=204)
+    register_passkey(api, owner_token)  # the session is stepped up
 
     # Lost card: a temporary code, the online card, logging in with it, the card found again.
     lost = create(api)

@@ -4,6 +4,7 @@ import pytest
 
 from securelogin.crypto.ocra import ocra
 from securelogin.domain.factors import ChallengeContext
+from securelogin.domain.factors.base import Answer
 from securelogin.domain.factors.code_card import CARD_ALPHABET, CodeCardFactor, new_card, open_pair_value, still_open
 from securelogin.domain.factors.ocra_card import CARD_SUITE, OcraFactor
 from securelogin.domain.factors.secrets import DeviceSecret
@@ -31,10 +32,11 @@ def test_an_ocra_card_is_asked_six_digits_and_answers_with_seed_and_pin():
     question = issued.public["challenge_code"]
     assert len(question) == 6 and question.isdigit() and (issued.expires_at - NOW).total_seconds() == 120
     right = ocra(CARD_SUITE, bytes.fromhex(SEED), question, pin="1234")
-    assert factor.check(device, challenge_of(issued), right, CONTEXT)
-    assert not factor.check(device, challenge_of(issued), ocra(CARD_SUITE, bytes.fromhex(SEED), question, pin="1235"),
-                            CONTEXT)
-    assert not factor.check(device, challenge_of(issued), "not digits", CONTEXT)
+    assert factor.check(device, challenge_of(issued), Answer(right), CONTEXT).right
+    wrong_pin = ocra(CARD_SUITE, bytes.fromhex(SEED), question, pin="1235")
+    assert not factor.check(device, challenge_of(issued), Answer(wrong_pin),
+                            CONTEXT).right
+    assert not factor.check(device, challenge_of(issued), Answer("not digits"), CONTEXT).right
 
 
 def test_fresh_questions_each_time():
@@ -127,6 +129,6 @@ def test_the_answer_is_both_values_in_order_with_case_and_spaces_ignored(scc):
     issued = factor.issue(device, "challenge_response", CONTEXT)
     first, second = issued.public["indices"]
     challenge = challenge_of(issued)
-    assert factor.check(device, challenge, f"{card[first].lower()} {card[second]}", CONTEXT)
-    assert not factor.check(device, challenge, card[second] + card[first], CONTEXT)
-    assert not factor.check(device, challenge, card[first], CONTEXT)
+    assert factor.check(device, challenge, Answer(f"{card[first].lower()} {card[second]}"), CONTEXT).right
+    assert not factor.check(device, challenge, Answer(card[second] + card[first]), CONTEXT).right
+    assert not factor.check(device, challenge, Answer(card[first]), CONTEXT).right

@@ -19,6 +19,7 @@ from securelogin.errors import Conflict, Gone, Locked, NotFound, Throttled, Unau
 from securelogin.policy import Policy
 from securelogin.ports import StaleWrite
 from securelogin.services.flows import GONE_CODES, FlowEngine
+from securelogin.services.notify import Notifier
 
 SEED = "3132333435363738393031323334353637383930313233343536373839303132"
 PIN = "4831"
@@ -87,7 +88,9 @@ class WatchingFactor:
 def test_an_answer_is_counted_before_it_is_checked(world, card):
     watching = WatchingFactor(world, card)
     engine = FlowEngine(world.stores.devices, world.stores.flows, world.stores.throttles, FactorRegistry([watching]),
-                        world.sender, lambda: CODE_KEY, world.audit, world.clock, world.policy)
+                        world.sender, lambda: CODE_KEY, world.audit,
+                        Notifier(world.stores.outbox, world.stores.users, world.clock, world.policy),
+                        world.clock, world.policy)
     flow_id, public = challenged(world, card, engine)
 
     with pytest.raises(Unauthenticated):
@@ -106,7 +109,9 @@ def test_an_answer_is_counted_before_it_is_checked(world, card):
 def test_an_answer_that_cannot_be_counted_is_never_checked(world, card):
     watching = WatchingFactor(world, card)
     engine = FlowEngine(world.stores.devices, world.stores.flows, world.stores.throttles, FactorRegistry([watching]),
-                        world.sender, lambda: CODE_KEY, world.audit, world.clock, world.policy)
+                        world.sender, lambda: CODE_KEY, world.audit,
+                        Notifier(world.stores.outbox, world.stores.users, world.clock, world.policy),
+                        world.clock, world.policy)
     flow_id, public = challenged(world, card, engine)
     world.stores.devices.set_status(card, DeviceStatus.LOST, (DeviceStatus.ACTIVE,))  # after the challenge
     with pytest.raises(NotFound):  # the device changed since it was challenged: read again, and refused

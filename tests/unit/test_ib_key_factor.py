@@ -7,6 +7,7 @@ from securelogin.crypto.codes import lookup_key
 from securelogin.crypto.ocra import ocra
 from securelogin.domain import statements
 from securelogin.domain.factors import ChallengeContext, UnsupportedMethod
+from securelogin.domain.factors.base import Answer
 from securelogin.domain.factors.ib_key import IB_KEY_SUITE, IbKeyFactor, match_number_digest
 from securelogin.domain.factors.secrets import DeviceSecret
 from securelogin.domain.models import Challenge, Device, DeviceStatus, DeviceType, Purpose
@@ -49,7 +50,8 @@ def test_a_push_carries_what_the_app_needs_to_answer(factor):
     assert sent is not None and sent.nonce == data["nonce"] and len(data["nonce"]) >= 20
     assert sent.statement == LOGIN and sent.device_id == "dev_k" and sent.expires_at == issued.expires_at
     challenge = Challenge("dev_k", "push", NOW, issued.expires_at, issued.check_data)
-    assert not factor.check(ib_key(), challenge, data["nonce"], CONTEXT)  # a push is never answered by typing
+    # a push is never answered by typing
+    assert not factor.check(ib_key(), challenge, Answer(data["nonce"]), CONTEXT).right
 
 
 def test_the_push_id_is_random_128_bits_its_own_and_found_by_its_lookup_key(factor):
@@ -110,6 +112,6 @@ def test_the_offline_fallback_is_ocra_without_a_pin(factor):
     assert issued.push is None and issued.message is None
     question = issued.public["challenge_code"]
     challenge = Challenge("dev_k", "challenge_response", NOW, issued.expires_at, issued.check_data)
-    assert factor.check(ib_key(), challenge, ocra(IB_KEY_SUITE, bytes.fromhex(SECRET), question), CONTEXT)
+    assert factor.check(ib_key(), challenge, Answer(ocra(IB_KEY_SUITE, bytes.fromhex(SECRET), question)), CONTEXT).right
     wrong = str((int(ocra(IB_KEY_SUITE, bytes.fromhex(SECRET), question)) + 1) % 10**8).zfill(8)
-    assert not factor.check(ib_key(), challenge, wrong, CONTEXT)
+    assert not factor.check(ib_key(), challenge, Answer(wrong), CONTEXT).right

@@ -5,6 +5,7 @@ import pytest
 
 from securelogin.domain import statements
 from securelogin.domain.factors import ChallengeContext, UnsupportedMethod
+from securelogin.domain.factors.base import Answer
 from securelogin.domain.factors.message_code import MessageCodeFactor
 from securelogin.domain.models import Challenge, Device, DeviceStatus, DeviceType, Purpose
 from securelogin.policy import Policy
@@ -53,8 +54,8 @@ def test_the_right_code_answers_with_spaces_ignored(factor, device):
     context = ChallengeContext(Purpose.LOGIN, "txn", NOW)
     issued = factor.issue(device, "sms", context)
     code = code_of(issued)
-    assert factor.check(device, as_challenge(issued), code, context)
-    assert factor.check(device, as_challenge(issued), f" {code[:3]} {code[3:]} ", context)
+    assert factor.check(device, as_challenge(issued), Answer(code), context).right
+    assert factor.check(device, as_challenge(issued), Answer(f" {code[:3]} {code[3:]} "), context).right
 
 
 def test_wrong_codes_and_other_flows_fail(factor, device):
@@ -62,11 +63,13 @@ def test_wrong_codes_and_other_flows_fail(factor, device):
     issued = factor.issue(device, "sms", context)
     code = code_of(issued)
     wrong = str((int(code) + 1) % 10**6).zfill(6)
-    assert not factor.check(device, as_challenge(issued), wrong, context)
-    assert not factor.check(device, as_challenge(issued), code + "0", context)
-    assert not factor.check(device, as_challenge(issued), "abcdef", context)
-    assert not factor.check(device, as_challenge(issued), code, ChallengeContext(Purpose.LOGIN, "other-txn", NOW))
-    assert not factor.check(device, as_challenge(issued), code, ChallengeContext(Purpose.RECOVERY, "txn", NOW))
+    assert not factor.check(device, as_challenge(issued), Answer(wrong), context).right
+    assert not factor.check(device, as_challenge(issued), Answer(code + "0"), context).right
+    assert not factor.check(device, as_challenge(issued), Answer("abcdef"), context).right
+    assert not factor.check(device, as_challenge(issued), Answer(code),
+                        ChallengeContext(Purpose.LOGIN, "other-txn", NOW)).right
+    assert not factor.check(device, as_challenge(issued), Answer(code),
+                        ChallengeContext(Purpose.RECOVERY, "txn", NOW)).right
 
 
 def test_the_text_says_what_the_code_confirms(factor, device):
@@ -83,7 +86,8 @@ def test_a_withdrawals_code_is_one_run_of_six_digits_beside_the_digits_of_the_st
     issued = factor.issue(device, "sms", ChallengeContext(Purpose.WITHDRAWAL, "txn", NOW, statement))
     code = statements.code_in_text(issued.message.body)
     assert code is not None and len(code) == 6
-    assert factor.check(device, as_challenge(issued), code, ChallengeContext(Purpose.WITHDRAWAL, "txn", NOW))
+    assert factor.check(device, as_challenge(issued), Answer(code),
+                        ChallengeContext(Purpose.WITHDRAWAL, "txn", NOW)).right
 
 
 def test_unsupported_method(factor, device):

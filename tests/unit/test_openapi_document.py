@@ -13,7 +13,8 @@ SCHEME_OF_AUTHORIZER = {"iam": "sigv4", "session": "session", "none": None}
 NOT_200 = {"createUser": 201, "issueDevice": 201, "issueTemporaryCode": 201, "logout": 204,
            "startActivationBySms": 202, "completeActivationBySms": 201, "startActivationByQr": 201,
            "completeActivationByQr": 201, "startRecovery": 202, "removeDevice": 204, "requestDscPlus": 201,
-           "issueOnlineCard": 201, "startWithdrawal": 201, "startShare": 201, "startStepUp": 201}
+           "issueOnlineCard": 201, "startWithdrawal": 201, "startShare": 201, "startStepUp": 201,
+           "registerPasskey": 201}
 
 
 @pytest.fixture(scope="module")

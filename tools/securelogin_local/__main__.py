@@ -150,6 +150,15 @@ def _stop_all(processes: list[BaseProcess]) -> list[str]:
     return killed
 
 
+def serve_passkeys_from(port: int) -> None:
+    """Passkeys on the local stack: the relying party is ``localhost`` (WebAuthn refuses IP
+    addresses), and the portal's origin is ``http://localhost:{port}``, unless the template's
+    parameters name another."""
+    if not os.environ.get("WEBAUTHN_ORIGINS"):
+        os.environ["WEBAUTHN_ORIGINS"] = f"http://localhost:{port}"
+    runtime.reset()  # the services the seed built read the settings before this
+
+
 def _cores() -> int:
     """The cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -179,6 +188,7 @@ def main(argv: list[str] | None = None) -> None:
         if not args.no_seed:
             seed_demo_user()
         server = make_server(args.host, args.port, local)
+        serve_passkeys_from(server.server_address[1])
         processes += [_fork(f"securelogin-gateway-{n}", _serve_gateway, server) for n in range(args.workers)]
         server.server_close()
         processes.append(_fork("securelogin-streams", _serve_streams, local))  # exactly one consumer

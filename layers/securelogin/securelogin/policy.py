@@ -48,6 +48,9 @@ class Policy:
     index_pair_lifetime: timedelta = timedelta(hours=24)
     # How long a session opened or stepped up with a strong enough device may change protection.
     step_up_lifetime: timedelta = timedelta(minutes=10)
+    # Passkeys: how long creation options may be answered, and how many a user may have.
+    passkey_registration_ttl: timedelta = timedelta(minutes=5)
+    passkeys_per_user: int = 10
     temporary_code_length: int = 12
     temporary_full_access: timedelta = timedelta(days=2)
     temporary_portal_access: timedelta = timedelta(days=10)  # after the full access
@@ -64,6 +67,7 @@ class Policy:
         "ib_key": (200_000, 600_000),
         "sms": (200_000, 600_000),
         "dsc": (1_000_000, 1_500_000),
+        "passkey": (1_000_000, 1_500_000),
         "dsc_plus": (None, None),
         "gold": (None, None),
         "platinum": (None, None),

@@ -14,6 +14,7 @@ from securelogin.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from securelogin.domain.factors import FactorRegistry
+    from securelogin.domain.factors.passkey import RelyingParty
     from securelogin.policy import Policy
     from securelogin.ports import (
         AuditStore,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from securelogin.services.flows import FlowEngine
     from securelogin.services.login import LoginService
     from securelogin.services.outbox import OutboxDelivery
+    from securelogin.services.passkeys import PasskeyRegistration
     from securelogin.services.passwords import PasswordGate
     from securelogin.services.push import PushService
     from securelogin.services.recovery import RecoveryService
@@ -69,6 +71,7 @@ class Services:
     sessions: SessionService
     audit: AuditTrail
     outbox: OutboxDelivery
+    passkeys: PasskeyRegistration
     # The parts the services above are made of, for callers (tests) that drive them directly.
     flows: FlowEngine
     passwords: PasswordGate
@@ -120,7 +123,7 @@ def build_services(settings: Settings, clock: Clock, sender: MessageSender | Non
                                          "android": settings.push_application_android}),
         box=KmsSecretBox(KmsKeyring(kms, settings.kms_key_id)),
         code_key=CodeDigestKey(kms, settings.kms_key_id),
-        voice_calls=bool(settings.voice_origination_identity))
+        voice_calls=bool(settings.voice_origination_identity), relying_party=settings.relying_party())
     return wire_services(outside, clock, settings.policy())
 
 
@@ -146,6 +149,7 @@ class Outside:
     box: SecretBox
     code_key: Callable[[], bytes]
     voice_calls: bool
+    relying_party: RelyingParty  # who passkeys are for, and the origins they answer from
 
 
 def wire_services(outside: Outside, clock: Clock, policy: Policy) -> Services:
@@ -155,6 +159,7 @@ def wire_services(outside: Outside, clock: Clock, policy: Policy) -> Services:
     from securelogin.domain.factors.ib_key import IbKeyFactor
     from securelogin.domain.factors.message_code import MessageCodeFactor
     from securelogin.domain.factors.ocra_card import OcraFactor
+    from securelogin.domain.factors.passkey import PasskeyFactor
     from securelogin.domain.factors.temporary_code import TemporaryCodeFactor
     from securelogin.domain.models import DeviceType, Purpose
     from securelogin.services.activation import ActivationService
@@ -167,6 +172,7 @@ def wire_services(outside: Outside, clock: Clock, policy: Policy) -> Services:
     from securelogin.services.login import LoginService
     from securelogin.services.notify import Notifier
     from securelogin.services.outbox import OutboxDelivery
+    from securelogin.services.passkeys import PasskeyRegistration
     from securelogin.services.passwords import PasswordGate
     from securelogin.services.push import PushService
     from securelogin.services.recovery import RecoveryService
@@ -185,6 +191,7 @@ def wire_services(outside: Outside, clock: Clock, policy: Policy) -> Services:
     device_secrets = DeviceSecrets(o.box)
     users = UserService(o.users, o.box, audit, clock)
     passwords = PasswordGate(o.users, o.lockouts, audit, clock, policy)
+    passkey = PasskeyFactor(policy, o.relying_party, code_key)
     factors = FactorRegistry([
         MessageCodeFactor(policy, code_key, voice=o.voice_calls),
         IbKeyFactor(policy, device_secrets.open, code_key),
@@ -192,8 +199,9 @@ def wire_services(outside: Outside, clock: Clock, policy: Policy) -> Services:
         CodeCardFactor(DeviceType.SCC, policy, device_secrets.open),
         CodeCardFactor(DeviceType.ONLINE_SCC, policy, device_secrets.open),
         TemporaryCodeFactor(policy, code_key, device_secrets.open),
+        passkey,
     ])
-    flows = FlowEngine(o.devices, o.flows, o.throttles, factors, o.sender, code_key, audit, clock, policy)
+    flows = FlowEngine(o.devices, o.flows, o.throttles, factors, o.sender, code_key, audit, notifier, clock, policy)
     withdrawals = WithdrawalService(flows, o.users, o.ledger, audit, clock, policy)
     login = LoginService(passwords, flows, o.grants, sessions, factors, audit, clock, policy)
     step_up = StepUpService(flows, o.users, o.sessions, audit, clock, policy)
@@ -220,6 +228,7 @@ def wire_services(outside: Outside, clock: Clock, policy: Policy) -> Services:
         sessions=sessions,
         audit=audit,
         outbox=OutboxDelivery(o.outbox, o.sender, clock, policy),
+        passkeys=PasskeyRegistration(o.users, o.devices, passkey, flows, audit, notifier, clock, policy),
         flows=flows,
         passwords=passwords,
         factors=factors,

@@ -5,11 +5,14 @@ import json
 import os
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from securelogin.policy import Policy
+
+if TYPE_CHECKING:
+    from securelogin.domain.factors.passkey import RelyingParty
 
 # The environment variables of the Argon2id parameters. Unset, a function hashes with
 # RFC 9106's second recommended option (section 4): 3 passes over 64 MiB in 4 lanes.
@@ -62,6 +65,10 @@ class Settings(BaseModel):
     # SNS mobile-push platform applications (APNs, FCM), made with their credentials outside the stack.
     push_application_ios: str = ""
     push_application_android: str = ""
+    # Passkeys: the relying party (the portal's host) and the origins a browser may register
+    # and answer from (comma-separated in WEBAUTHN_ORIGINS; https://{rp id} when empty).
+    webauthn_rp_id: str = Field(default="localhost", min_length=1)
+    webauthn_origins: list[str] = Field(default_factory=list)
     policy_overrides: dict[str, Any] = Field(default_factory=dict)
     argon2: Argon2Parameters = Field(default_factory=Argon2Parameters)
 
@@ -69,6 +76,11 @@ class Settings(BaseModel):
     @classmethod
     def _parse_json(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
+
+    @field_validator("webauthn_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        return [o.strip() for o in value.split(",") if o.strip()] if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _argon2_fits_the_stage(self) -> Settings:
@@ -87,10 +99,18 @@ class Settings(BaseModel):
             "sms_sender_id": env.get("SMS_SENDER_ID", ""),
             "push_application_ios": env.get("PUSH_APPLICATION_IOS", ""),
             "push_application_android": env.get("PUSH_APPLICATION_ANDROID", ""),
+            "webauthn_rp_id": env.get("WEBAUTHN_RP_ID") or "localhost",
+            "webauthn_origins": env.get("WEBAUTHN_ORIGINS", ""),
             "policy_overrides": env.get("POLICY_OVERRIDES") or "{}",
             "argon2": Argon2Parameters.from_environment(env),
         }
         return cls.model_validate(raw)
+
+    def relying_party(self) -> RelyingParty:
+        from securelogin.domain.factors.passkey import RelyingParty  # the webauthn library, only when wired
+
+        return RelyingParty(id=self.webauthn_rp_id, name="IBKR Secure Login",
+                            origins=tuple(self.webauthn_origins) or (f"https://{self.webauthn_rp_id}",))
 
     def policy(self) -> Policy:
         return Policy().with_overrides(self.policy_overrides)

@@ -317,6 +317,9 @@ def _give_back(tx: TransactWrite, device: Device | None, reservation: Reservatio
     if device is not None:
         actions = [DeviceItem.last_used_at.set(now), DeviceItem.consecutive_failures.set(0)]
         condition = DeviceItem.pk.exists()
+        if device.sign_count is not None:  # a passkey's counter, as its right answer saw it: never backwards
+            actions.append(DeviceItem.sign_count.set(device.sign_count))
+            condition &= DeviceItem.sign_count.does_not_exist() | (DeviceItem.sign_count <= device.sign_count)
         if answered_pair:
             # A code card's open pair, answered right, closes: the next challenge draws anew. Only
             # that pair: a right answer to an older challenge of a pair already closed must not

@@ -62,7 +62,8 @@ def device_from(item: DeviceItem) -> Device:
         platform=item.platform, valid_until=item.valid_until, consecutive_failures=int(item.consecutive_failures or 0),
         locked_until=item.locked_until, lock_count=int(item.lock_count or 0), sealed_secret=item.sealed_secret,
         open_pair=item.open_pair, public_key=item.public_key, push_endpoint=item.push_endpoint,
-        full_access_until=item.full_access_until, shared_from=item.shared_from,
+        full_access_until=item.full_access_until, shared_from=item.shared_from, credential_id=item.credential_id,
+        sign_count=int(item.sign_count) if item.sign_count is not None else None,
     )
 
 
@@ -79,7 +80,7 @@ def device_item(device: Device) -> DeviceItem:
         consecutive_failures=device.consecutive_failures, locked_until=device.locked_until,
         lock_count=device.lock_count, sealed_secret=device.sealed_secret, open_pair=device.open_pair,
         public_key=device.public_key, push_endpoint=device.push_endpoint, full_access_until=device.full_access_until,
-        shared_from=device.shared_from,
+        shared_from=device.shared_from, credential_id=device.credential_id, sign_count=device.sign_count,
     )
 
 

@@ -191,6 +191,8 @@ class DeviceItem(Item, discriminator="device"):
     push_endpoint = UnicodeAttribute(null=True)
     full_access_until = UTCDateTimeAttribute(null=True)
     shared_from = UnicodeAttribute(null=True)
+    credential_id = UnicodeAttribute(null=True)
+    sign_count = NumberAttribute(null=True)
 
     INDEXED = "DEVICE"  # gsi1sk of a device found by its id
 

@@ -66,6 +66,14 @@ class Device(Answer):
     phone_masked: str | None = Field(None, examples=["+1******4567"])
 
 
+class PasskeyRegistration(Answer):
+    """Pass ``options`` to ``navigator.credentials.create`` and send the credential back
+    within 5 minutes, once."""
+    registration_id: FlowIdentifier
+    options: dict[str, Any] = Field(description="PublicKeyCredentialCreationOptions in its JSON form (binary fields "
+                                                "base64url).")
+
+
 class IssuedDevice(Device):
     """A device just issued: an OCRA card's generated seed and a code card's values are shown this once."""
     seed_hex: str | None = None
@@ -192,18 +200,26 @@ class MessageChallenge(Answer):
     resend_after_seconds: int
 
 
+class PasskeyChallenge(Answer):
+    """Pass ``options`` to ``navigator.credentials.get`` and send back the assertion."""
+    options: dict[str, Any] = Field(description="PublicKeyCredentialRequestOptions in its JSON form (binary fields "
+                                                "base64url).")
+    statement: str = STATEMENT
+    expires_at: Timestamp
+
+
 class NoChallenge(Answer):
     """A temporary code: nothing to show, send the code."""
     statement: str = STATEMENT
 
 
-Challenge = PushChallenge | CodeChallenge | IndexChallenge | MessageChallenge | NoChallenge
+Challenge = PushChallenge | CodeChallenge | IndexChallenge | MessageChallenge | PasskeyChallenge | NoChallenge
 
 
 class ChallengeIssued(Answer):
     device_id: str
     type: DeviceType
-    method: Literal["push", "challenge_response", "sms", "voice", "code"]
+    method: Literal["push", "challenge_response", "sms", "voice", "code", "webauthn"]
     challenge: Challenge
 
 

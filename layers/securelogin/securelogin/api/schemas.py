@@ -4,8 +4,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from securelogin.domain.factors.base import Answer as GivenAnswer
 from securelogin.domain.models import Method
 from securelogin.domain.phones import E164
 from securelogin.domain.statements import destination_problem
@@ -221,7 +222,7 @@ class LoginBody(Body):
 class ChallengeBody(Body):
     model_config = example(device_id="dev_4f1c2a9e0b7d", method="sms")
     device_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    method: Literal["push", "challenge_response", "sms", "voice"] | None = None
+    method: Literal["push", "challenge_response", "sms", "voice", "webauthn"] | None = None
 
     @property
     def method_asked(self) -> Method | None:
@@ -229,5 +230,27 @@ class ChallengeBody(Body):
 
 
 class VerifyBody(Body):
+    """A typed ``response``, or a passkey's ``assertion`` (exactly one of them)."""
     model_config = example(response="482915")
-    response: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    response: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    assertion: dict[str, Any] | None = Field(
+        None, description="A passkey's answer: the browser's AuthenticationResponseJSON (id, rawId, type, "
+                          "response{clientDataJSON, authenticatorData, signature, userHandle?}).")
+
+    @model_validator(mode="after")
+    def _one_answer(self) -> VerifyBody:
+        if (self.response is None) == (self.assertion is None):
+            raise ValueError("send either response or assertion")
+        return self
+
+    @property
+    def answer(self) -> GivenAnswer:
+        return GivenAnswer(text=self.response or "", assertion=self.assertion)
+
+
+class PasskeyBody(Body):
+    model_config = example(registration_id="3q2-7wXg5YxW0b0a1hB9sA", label="MacBook Touch ID",
+                           credential={"id": "...", "rawId": "...", "type": "public-key", "response": {}})
+    registration_id: FlowId
+    label: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+    credential: dict[str, Any] = Field(description="The browser's RegistrationResponseJSON.")

@@ -16,6 +16,7 @@ class DeviceType(StrEnum):
     DSC = "dsc"
     GOLD = "gold"
     PLATINUM = "platinum"
+    PASSKEY = "passkey"  # a FIDO2 / WebAuthn credential (domain/factors/passkey.py)
 
 
 SECURITY_LEVEL: dict[DeviceType, int] = {
@@ -28,6 +29,7 @@ SECURITY_LEVEL: dict[DeviceType, int] = {
     DeviceType.DSC: 3,
     DeviceType.GOLD: 4,
     DeviceType.PLATINUM: 4,
+    DeviceType.PASSKEY: 3,
 }
 
 
@@ -131,6 +133,10 @@ class Device:
     # A device shared to this user: the owner's username. This user's item is only a link;
     # the device's status, lock, failure counts and secrets live in the owner's item.
     shared_from: str | None = None
+    # Passkeys: the WebAuthn credential id (base64url) and its signature counter; the
+    # credential's COSE public key is ``public_key`` (base64url). No private material.
+    credential_id: str | None = None
+    sign_count: int | None = None
 
     @property
     def holder(self) -> str:
@@ -207,6 +213,7 @@ class Method(StrEnum):
     VOICE = "voice"
     CODE = "code"  # a temporary code the user already holds
     ACTIVATION_CODE = "activation_code"  # a code texted to a phone that is not (yet) a device
+    WEBAUTHN = "webauthn"  # a passkey's assertion over the flow's challenge
 
 
 class Channel(StrEnum):
@@ -257,6 +264,7 @@ class Purpose(StrEnum):
     DEVICE_ACTIVATION = "device_activation"  # a shipped card's first answer
     PIN_CHANGE = "pin_change"  # a DSC+ PIN, answered with the current one
     STEP_UP = "step_up"  # a session made recent and strong before a change to the account's protection
+    PASSKEY_REGISTRATION = "passkey_registration"  # creation options waiting for the browser's credential
 
 
 class PushStatus(StrEnum):

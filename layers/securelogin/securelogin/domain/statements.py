@@ -91,6 +91,7 @@ _OPERATIONS = {
     Purpose.SHARE: "Share your security device with {username}",
     Purpose.DEVICE_ACTIVATION: "Activate your new security device for {username}",
     Purpose.PIN_CHANGE: "Change your Digital Security Card+ PIN for {username}",
+    Purpose.PASSKEY_REGISTRATION: "Register a passkey for {username}",
 }
 
 
@@ -107,6 +108,7 @@ _CODE_PURPOSE = {
     Purpose.SHARE: "to share your security device",
     Purpose.DEVICE_ACTIVATION: "to activate your new security device",
     Purpose.PIN_CHANGE: "to change your security device's PIN",
+    Purpose.PASSKEY_REGISTRATION: "to register a passkey",
 }
 
 

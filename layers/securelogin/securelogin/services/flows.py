@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
@@ -23,6 +23,7 @@ from securelogin.clock import Clock, seconds_until
 from securelogin.crypto.codes import code_digest, digests_match, lookup_key, numeric_code, random_token
 from securelogin.domain import statements
 from securelogin.domain.factors import ChallengeContext, FactorRegistry, IssuedChallenge, UnsupportedMethod
+from securelogin.domain.factors.base import Alarm, Answer, Verdict
 from securelogin.domain.factors.ib_key import match_number_digest
 from securelogin.domain.guards import PushesPaused, ResendTooSoon, TooManyChallenges, TooManyPushes
 from securelogin.domain.models import (
@@ -66,6 +67,7 @@ from securelogin.ports import (
     together,
 )
 from securelogin.services.audit import AuditTrail
+from securelogin.services.notify import Notifier
 
 GONE_CODES = {
     Purpose.LOGIN: "login_expired",
@@ -77,6 +79,7 @@ GONE_CODES = {
     Purpose.DEVICE_ACTIVATION: "challenge_expired",
     Purpose.PIN_CHANGE: "challenge_expired",
     Purpose.STEP_UP: "step_up_expired",
+    Purpose.PASSKEY_REGISTRATION: "registration_expired",
 }
 # Flows whose routes answer 429 when their answers are used up; the others' flow is spent (410).
 EXHAUSTED_IS_THROTTLED = frozenset({Purpose.LOGIN, Purpose.WITHDRAWAL, Purpose.STEP_UP})
@@ -114,8 +117,8 @@ def _code_purpose(flow: Flow, issued: IssuedChallenge) -> str | None:
 
 class FlowEngine:
     def __init__(self, devices: DeviceStore, flows: FlowStore, throttles: ThrottleStore, factors: FactorRegistry,
-                 sender: MessageSender, code_key: Callable[[], bytes], audit: AuditTrail, clock: Clock,
-                 policy: Policy) -> None:
+                 sender: MessageSender, code_key: Callable[[], bytes], audit: AuditTrail, notifier: Notifier,
+                 clock: Clock, policy: Policy) -> None:
         self._devices = devices
         self._flows = flows
         self._throttles = throttles
@@ -123,6 +126,7 @@ class FlowEngine:
         self._sender = sender
         self._code_key = code_key
         self._audit = audit
+        self._notifier = notifier
         self._clock = clock
         self._policy = policy
 
@@ -335,9 +339,12 @@ class FlowEngine:
 
     # ------------------------------------------------------------------ answers
 
-    def answer(self, flow: Flow, response: str) -> RightAnswer:
-        """Checks an answer to the flow's challenge. Returns when it is right; raises when
-        it is not, after counting it toward every limit."""
+    def answer(self, flow: Flow, response: str | Answer) -> RightAnswer:
+        """Checks an answer (typed, or a passkey's assertion) to the flow's challenge.
+        Returns when it is right, with what the factor's verdict writes on the device (a
+        passkey's new counter) for the completing transaction; raises when it is not, after
+        counting it toward every limit."""
+        answer = Answer.of(response)
         now = self._clock.now()
         challenge = flow.challenge
         if challenge is None:
@@ -347,18 +354,22 @@ class FlowEngine:
         if challenge.method == Method.PUSH:
             raise Conflict("answer_on_device", "Approve or deny on your phone, or ask for a challenge code.")
 
-        device, reservation, again = self._take(flow, challenge, now, response)
+        device, reservation, again = self._take(flow, challenge, now, answer.key())
         if device is not None:
-            right = self._factors.for_type(device.type).check(
-                device, challenge, response, ChallengeContext(flow.purpose, flow.key, now, flow.statement))
+            verdict = self._factors.for_type(device.type).check(
+                device, challenge, answer, ChallengeContext(flow.purpose, flow.key, now, flow.statement))
         else:
-            candidate = "".join(response.split())
-            right = digests_match(challenge.check_data.get("digest", ""),
-                                  code_digest(self._code_key(), self._binding(flow), candidate))
-        if right:
+            candidate = "".join(answer.text.split())
+            verdict = Verdict.of(digests_match(challenge.check_data.get("digest", ""),
+                                               code_digest(self._code_key(), self._binding(flow), candidate)))
+        if verdict.right:
+            if device is not None and verdict.sign_count is not None:
+                device = replace(device, sign_count=verdict.sign_count)
             return RightAnswer(flow, device, reservation, now)
         if again:  # the same wrong answer sent again is wrong again: it counts anew
             device, reservation = self._count(flow, challenge, now)
+        if device is not None and verdict.alarm is not None:
+            self._alarm(flow, device, reservation, now, verdict.alarm)
         if device is not None:
             self._refuse(flow, device, reservation, now, "invalid_response", "That response is not right.")
         self._refuse(flow, None, reservation, now, "invalid_activation_code", "That activation code is not right.")
@@ -371,7 +382,7 @@ class FlowEngine:
         challenge = flow.challenge
         if challenge is None or challenge.push_key != push.key:
             raise Gone("expired", "This request has expired or was already answered.")
-        device, reservation, again = self._take(flow, challenge, now, f"push:{number or ''}")
+        device, reservation, again = self._take(flow, challenge, now, f"PUSH:{number or ''}")
         right = push.number_digest is None or (number is not None and digests_match(
             push.number_digest, match_number_digest(self._code_key(), push.key, number)))
         if right:
@@ -402,6 +413,23 @@ class FlowEngine:
                              retry_after_seconds=seconds_until(until, now))
         raise Unauthenticated(code, message, attempts_left=left)
 
+    def _alarm(self, flow: Flow, device: Device, reservation: Reservation, now: datetime, alarm: Alarm) -> NoReturn:
+        """A wrong answer that shows the device cannot be trusted (a passkey's counter went
+        backwards): counted like any wrong one, and the device is locked until Client Services
+        looks at it, with the alarm's audit event and the user's notice in that transaction."""
+        if flow.purpose in WRONG_ANSWER_METRICS:
+            count(WRONG_ANSWER_METRICS[flow.purpose])
+        left = self._policy.attempts_per_transaction - reservation.attempts
+        self._audit.record(flow.username, f"{flow.purpose.value}.answer_failed", device_id=device.device_id,
+                           attempts_left=left)
+        told = together(self._audit.recording(device.holder, alarm.event, device_id=device.device_id,
+                                              device_type=device.type.value),
+                        self._notifier.notice_to(device.holder, alarm.notice))
+        with suppress(StaleWrite):  # locked or changed meanwhile: this answer is refused all the same
+            self._devices.set_status(device, DeviceStatus.LOCKED, (DeviceStatus.ACTIVE,), also=told)
+            count(Metric.DEVICE_LOCKED)
+        raise Locked("device_locked", "This device is locked. Call Client Services.")
+
     def _used_up(self, flow: Flow, now: datetime) -> Exception:
         if flow.purpose in EXHAUSTED_IS_THROTTLED:
             return Throttled("too_many_attempts", "Too many wrong answers. Start again.",
@@ -419,13 +447,13 @@ class FlowEngine:
         device, reservation = self._count(flow, challenge, now, answer_key)
         return device, reservation, again
 
-    def _answer_key(self, flow: Flow, response: str) -> str:
-        """What names an answer among those counted against the flow's current challenge (a
+    def _answer_key(self, flow: Flow, answer: str) -> str:
+        """What names an answer (``Answer.key``) among those counted against the flow's current challenge (a
         digest under the code key: no answer is kept in the table). A right answer whose
         completion AWS failed, sent again, reuses what it took (``FlowStore.reserve_answer``)
         instead of spending another attempt; a wrong one sent again counts anew."""
         return code_digest(self._code_key(), f"answer:{self._binding(flow)}:{flow.version}",
-                           "".join(response.split()).upper())[:32]
+                           answer)[:32]
 
     def _count(self, flow: Flow, challenge: Challenge, now: datetime,
                answer_key: str | None = None) -> tuple[Device | None, Reservation]:
@@ -483,6 +511,10 @@ class FlowEngine:
                 self._flows.unreserve(right.flow, right.reservation)
             raise
 
+    def closing(self, flow: Flow, now: datetime) -> Completing:
+        """The writes that complete a flow no device answers (a passkey's registration), once."""
+        return self._flows.completing(flow, None, now)
+
     def run_together(self, flow: Flow, *writes: Completing) -> None:
         """Writes in one transaction, keyed by ``flow``: StaleWrite when one's condition failed."""
         self._flows.run(flow.key, *writes)
@@ -511,6 +543,8 @@ class FlowEngine:
     def usable(device: Device | None, now: datetime, purpose: Purpose = Purpose.LOGIN) -> Device:
         """The device, if it can answer in a flow of ``purpose``: 404 otherwise, 423 while locked."""
         wanted = ANSWERING_STATUS.get(purpose, DeviceStatus.ACTIVE)
+        if device is not None and device.status == DeviceStatus.LOCKED:
+            raise Locked("device_locked", "This device is locked. Call Client Services.")
         if device is None or device.status != wanted or (device.valid_until and now >= device.valid_until):
             raise NotFound("device_not_found", "That device is not one offered here.")
         if device.locked_until and device.locked_until > now:

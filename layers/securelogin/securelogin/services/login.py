@@ -8,6 +8,7 @@ from datetime import datetime
 from securelogin.clock import Clock
 from securelogin.domain import statements
 from securelogin.domain.factors import FactorRegistry
+from securelogin.domain.factors.base import Answer
 from securelogin.domain.models import Device, FlowStatus, Method, Purpose, Scope, SlsMode, most_secure
 from securelogin.observability import Metric, count
 from securelogin.policy import Policy
@@ -93,7 +94,7 @@ class LoginService:
     def challenge(self, login_id: str, device_id: str, method: Method | None) -> ChallengeIssued:
         return self._flows.challenge(self._flows.open(PURPOSE, login_id), device_id, method)
 
-    def verify(self, login_id: str, response: str) -> GrantedSession:
+    def verify(self, login_id: str, response: str | Answer) -> GrantedSession:
         right = self._flows.answer(self._flows.open(PURPOSE, login_id), response)
         flow, device = right.flow, right.device
         assert device is not None

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from securelogin.clock import Clock
 from securelogin.domain import statements
+from securelogin.domain.factors.base import Answer
 from securelogin.domain.models import Device, Flow, FlowStatus, Method, Purpose
 from securelogin.domain.proof import Origin, Proof, is_strong, strong_devices
 from securelogin.errors import NotFound, StepUpRequired
@@ -67,7 +68,7 @@ class StepUpService:
     def challenge(self, proof: Proof, step_up_id: str, device_id: str, method: Method | None) -> ChallengeIssued:
         return self._flows.challenge(self._open(proof, step_up_id), device_id, method)
 
-    def verify(self, proof: Proof, step_up_id: str, response: str) -> datetime:
+    def verify(self, proof: Proof, step_up_id: str, response: str | Answer) -> datetime:
         right = self._flows.answer(self._open(proof, step_up_id), response)
         self.complete(right, None)
         return right.now + self._policy.step_up_lifetime

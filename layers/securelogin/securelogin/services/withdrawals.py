@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from securelogin.clock import Clock
 from securelogin.domain import statements
+from securelogin.domain.factors.base import Answer
 from securelogin.domain.limits import (
     Availability,
     BusinessCalendar,
@@ -84,7 +85,7 @@ class WithdrawalService:
 
         return self._flows.challenge(flow, device_id, method, allow=allow)
 
-    def verify(self, username: str, withdrawal_id: str, response: str) -> Availability:
+    def verify(self, username: str, withdrawal_id: str, response: str | Answer) -> Availability:
         return self.complete(self._flows.answer(self._flows.open(PURPOSE, withdrawal_id, owner=username), response))
 
     def complete(self, right: RightAnswer, also: Completing | None = None) -> Availability:

@@ -2,6 +2,7 @@
 the challenge a factor issues."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -54,6 +55,47 @@ class UnsupportedMethod(ValueError):
     pass
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What a person sends back to a challenge: a typed ``text`` (a code, a response, card
+    values), or a WebAuthn ``assertion`` (the browser's AuthenticationResponseJSON)."""
+    text: str = ""
+    assertion: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, response: str | Answer) -> Answer:
+        return response if isinstance(response, Answer) else cls(text=response)
+
+    def key(self) -> str:
+        """The answer as one string, to tell the same answer sent again from another."""
+        if self.assertion is None:
+            return "".join(self.text.split()).upper()
+        return "assertion:" + json.dumps(self.assertion, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """A wrong answer that says the device itself is not to be trusted (a passkey whose
+    counter went backwards): the device is locked, ``event`` audited and the user told
+    ``notice``, in one transaction."""
+    event: str
+    notice: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A factor's judgement of an answer: right or wrong, and what to write with it. A
+    right answer's ``sign_count`` is written with the transaction that completes its flow;
+    a wrong answer's ``alarm`` locks the device."""
+    right: bool
+    sign_count: int | None = None
+    alarm: Alarm | None = None
+
+    @classmethod
+    def of(cls, right: bool) -> Verdict:
+        return cls(right=right)
+
+
 class Factor(Protocol):
     device_type: DeviceType
     # The ways this factor can be challenged; the first is the default.
@@ -61,4 +103,4 @@ class Factor(Protocol):
 
     def issue(self, device: Device, method: Method, context: ChallengeContext) -> IssuedChallenge: ...
 
-    def check(self, device: Device, challenge: Challenge, response: str, context: ChallengeContext) -> bool: ...
+    def check(self, device: Device, challenge: Challenge, answer: Answer, context: ChallengeContext) -> Verdict: ...

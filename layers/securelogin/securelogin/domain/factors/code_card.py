@@ -10,7 +10,7 @@ import hmac
 import secrets
 from datetime import datetime
 
-from securelogin.domain.factors.base import ChallengeContext, IssuedChallenge, UnsupportedMethod
+from securelogin.domain.factors.base import Answer, ChallengeContext, IssuedChallenge, UnsupportedMethod, Verdict
 from securelogin.domain.factors.secrets import SecretOpener
 from securelogin.domain.models import Challenge, Device, DeviceType, Method
 from securelogin.policy import Policy
@@ -75,8 +75,8 @@ class CodeCardFactor:
                                check_data={"indices": ",".join(asked), OPEN_PAIR: held}, expires_at=expires_at,
                                open_pair=drawn)
 
-    def check(self, device: Device, challenge: Challenge, response: str, context: ChallengeContext) -> bool:
+    def check(self, device: Device, challenge: Challenge, answer: Answer, context: ChallengeContext) -> Verdict:
         card = self._secrets(device).card
         first, second = challenge.check_data["indices"].split(",")
         expected = normalise(card[first] + card[second])
-        return hmac.compare_digest(expected.encode(), normalise(response).encode())
+        return Verdict.of(hmac.compare_digest(expected.encode(), normalise(answer.text).encode()))

@@ -10,7 +10,14 @@ from collections.abc import Callable
 from securelogin.clock import iso
 from securelogin.crypto.codes import code_digest, lookup_key, numeric_code, random_token
 from securelogin.domain import statements
-from securelogin.domain.factors.base import ChallengeContext, IssuedChallenge, PushSent, UnsupportedMethod
+from securelogin.domain.factors.base import (
+    Answer,
+    ChallengeContext,
+    IssuedChallenge,
+    PushSent,
+    UnsupportedMethod,
+    Verdict,
+)
 from securelogin.domain.factors.ocra_card import OcraFactor
 from securelogin.domain.factors.secrets import SecretOpener
 from securelogin.domain.models import PUSH_KEY, Challenge, Channel, Device, DeviceType, Method, OutgoingMessage, Purpose
@@ -60,7 +67,7 @@ class IbKeyFactor:
                           expires_at=expires_at),
         )
 
-    def check(self, device: Device, challenge: Challenge, response: str, context: ChallengeContext) -> bool:
+    def check(self, device: Device, challenge: Challenge, answer: Answer, context: ChallengeContext) -> Verdict:
         if challenge.method == Method.CHALLENGE_RESPONSE:
-            return self._offline.check(device, challenge, response, context)
-        return False  # a push is answered on the phone, with a signature, never by typing
+            return self._offline.check(device, challenge, answer, context)
+        return Verdict.of(False)  # a push is answered on the phone, with a signature, never by typing

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from securelogin.crypto.codes import code_digest, digests_match, numeric_code
 from securelogin.domain import statements
-from securelogin.domain.factors.base import ChallengeContext, IssuedChallenge, UnsupportedMethod
+from securelogin.domain.factors.base import Answer, ChallengeContext, IssuedChallenge, UnsupportedMethod, Verdict
 from securelogin.domain.models import Challenge, Channel, Device, DeviceType, Method, OutgoingMessage
 from securelogin.domain.phones import mask
 from securelogin.policy import Policy
@@ -43,8 +43,9 @@ class MessageCodeFactor:
             message=OutgoingMessage(channel=Channel(method), to=device.phone, body=body),
         )
 
-    def check(self, device: Device, challenge: Challenge, response: str, context: ChallengeContext) -> bool:
-        candidate = "".join(response.split())
+    def check(self, device: Device, challenge: Challenge, answer: Answer, context: ChallengeContext) -> Verdict:
+        candidate = "".join(answer.text.split())
         if not candidate.isdigit() or len(candidate) != self._policy.message_code_digits:
-            return False
-        return digests_match(challenge.check_data["digest"], code_digest(self._code_key(), context.binding, candidate))
+            return Verdict.of(False)
+        return Verdict.of(digests_match(challenge.check_data["digest"],
+                                        code_digest(self._code_key(), context.binding, candidate)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from securelogin.crypto.codes import numeric_code
 from securelogin.crypto.ocra import OcraError, OcraSuite, ocra, responses_match
-from securelogin.domain.factors.base import ChallengeContext, IssuedChallenge, UnsupportedMethod
+from securelogin.domain.factors.base import Answer, ChallengeContext, IssuedChallenge, UnsupportedMethod, Verdict
 from securelogin.domain.factors.secrets import SecretOpener
 from securelogin.domain.models import Challenge, Device, DeviceType, Method
 from securelogin.policy import Policy
@@ -30,13 +30,13 @@ class OcraFactor:
         return IssuedChallenge(public={"challenge_code": question, "expires_at": expires_at},
                                check_data={"question": question}, expires_at=expires_at)
 
-    def check(self, device: Device, challenge: Challenge, response: str, context: ChallengeContext) -> bool:
+    def check(self, device: Device, challenge: Challenge, answer: Answer, context: ChallengeContext) -> Verdict:
         secret = self._secrets(device)
-        candidate = "".join(response.split())
+        candidate = "".join(answer.text.split())
         try:
             expected = ocra(device.ocra_suite or CARD_SUITE, bytes.fromhex(secret.seed_hex),
                             challenge.check_data["question"],
                             pin_hash=bytes.fromhex(secret.pin_sha1_hex) if secret.pin_sha1_hex is not None else None)
         except OcraError:
-            return False
-        return responses_match(expected, candidate)
+            return Verdict.of(False)
+        return Verdict.of(responses_match(expected, candidate))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from securelogin.crypto.codes import code_digest, digests_match
-from securelogin.domain.factors.base import ChallengeContext, IssuedChallenge, UnsupportedMethod
+from securelogin.domain.factors.base import Answer, ChallengeContext, IssuedChallenge, UnsupportedMethod, Verdict
 from securelogin.domain.factors.secrets import SecretOpener
 from securelogin.domain.models import Challenge, Device, DeviceType, Method
 from securelogin.policy import Policy
@@ -33,6 +33,7 @@ class TemporaryCodeFactor:
             raise UnsupportedMethod(method)
         return IssuedChallenge(public={}, check_data={}, expires_at=context.now + self._policy.challenge_ttl)
 
-    def check(self, device: Device, challenge: Challenge, response: str, context: ChallengeContext) -> bool:
+    def check(self, device: Device, challenge: Challenge, answer: Answer, context: ChallengeContext) -> Verdict:
         expected = self._secrets(device).code_digest
-        return digests_match(expected, temporary_code_digest(self._code_key(), device.device_id, response))
+        given = temporary_code_digest(self._code_key(), device.device_id, answer.text)
+        return Verdict.of(digests_match(expected, given))
