@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 from pynamodb.attributes import Attribute
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
@@ -66,16 +67,20 @@ def _committed_all_the_same(tx: TransactWrite) -> bool:
     """Whether a transaction that answered an outage committed anyway: the first item it put
     (a new item with random parts: an audit event, a device, a flow) is stored exactly as put.
     One consistent read; when that fails too, it did not (as far as anyone can tell)."""
-    puts = tx._put_items
-    if not puts:
+    if not tx._put_items:
         return False
-    put = puts[0]
-    item = put["Item"]
+    put = tx._put_items[0]
     try:
-        stored = connection().get_item(put["TableName"], item["pk"]["S"], item["sk"]["S"], consistent_read=True)
-    except Exception:
+        return _stored_exactly(put["TableName"], put["Item"])
+    except Exception:  # AWS still failing: the outage stands
         return False
-    return bool(stored.get("Item") == item)
+
+
+def _stored_exactly(table_name: str, attributes: dict[str, Any]) -> bool:
+    """Whether the table holds, under these attributes' key, an item of exactly these
+    attributes (as serialised): one consistent read."""
+    stored = connection().get_item(table_name, attributes["pk"]["S"], attributes["sk"]["S"], consistent_read=True)
+    return bool(stored.get("Item") == attributes)
 
 
 def _raise_stale_or(exc: TransactWriteError, key: str) -> None:
@@ -115,13 +120,7 @@ def save_if(item: Model, condition: Condition, recognise: bool = True) -> bool:
 
 def _stored_as(item: Model) -> bool:
     """Whether the table holds ``item`` exactly as it is here."""
-    hash_key = getattr(item, item._hash_keyname)
-    range_key = getattr(item, item._range_keyname) if item._range_keyname else None
-    try:
-        stored = type(item).get(hash_key, range_key, consistent_read=True)
-    except type(item).DoesNotExist:
-        return False
-    return bool(stored.serialize() == item.serialize())
+    return _stored_exactly(item.Meta.table_name, item.serialize())
 
 
 def delete_if(item: Model, condition: Condition) -> bool:
