@@ -6,12 +6,8 @@ from __future__ import annotations
 from securelogin.clock import Clock
 from securelogin.domain.models import Channel, OutgoingMessage, User
 from securelogin.policy import Policy
-from securelogin.ports import Completing, OutboxStore, UserStore
+from securelogin.ports import Completing, OutboxStore, UserStore, together
 from securelogin.services.outbox import request_sending
-
-
-def _nothing(_: object) -> None:
-    return None
 
 
 class Notifier:
@@ -28,7 +24,7 @@ class Notifier:
     def notice(self, user: User, text: str) -> Completing:
         """The notice, to be written by the transaction of the change it tells of."""
         if not user.phones:
-            return _nothing
+            return together()
         message = OutgoingMessage(channel=Channel.SMS, to=user.phones[0], body=f"IBKR: {text}")
         committed = request_sending()
         if committed is None:
@@ -40,4 +36,4 @@ class Notifier:
     def notice_to(self, username: str, text: str) -> Completing:
         """Like ``notice``, for a caller that has the username but not the user."""
         user = self._users.get_user(username)
-        return self.notice(user, text) if user is not None else _nothing
+        return self.notice(user, text) if user is not None else together()
